@@ -1,0 +1,116 @@
+// CEpoll: the kernel facilities monitord needs that Swift's Glibc module does
+// not import (epoll, timerfd, signalfd, pidfd, waitid(P_PIDFD), clone3, prctl).
+// Every symbol is prefixed `cep_`; macros are exported as constants; nothing
+// variadic is exposed. Functions return -1 and leave errno set on failure,
+// exactly like the syscalls they wrap, unless documented otherwise.
+#ifndef MONITORD_CEPOLL_H
+#define MONITORD_CEPOLL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+// MARK: epoll
+
+/// One readiness report, unpacked (the kernel's `struct epoll_event` is packed
+/// on x86_64, which Swift cannot import faithfully).
+typedef struct {
+    uint32_t events;
+    uint64_t token;
+} cep_event;
+
+extern const uint32_t CEP_EPOLLIN;
+extern const uint32_t CEP_EPOLLOUT;
+extern const uint32_t CEP_EPOLLERR;
+extern const uint32_t CEP_EPOLLHUP;
+extern const uint32_t CEP_EPOLLPRI;
+extern const int CEP_EPOLL_CTL_ADD;
+extern const int CEP_EPOLL_CTL_MOD;
+extern const int CEP_EPOLL_CTL_DEL;
+
+int cep_epoll_create(void);
+int cep_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
+/// Waits for at most `capacity` (<= 64) events; `timeout_ms` -1 waits forever.
+int cep_epoll_wait(int epfd, cep_event *out, int capacity, int timeout_ms);
+
+// MARK: time
+
+/// CLOCK_MONOTONIC in nanoseconds.
+int64_t cep_monotonic_ns(void);
+/// CLOCK_REALTIME in seconds since the epoch (for human-facing log stamps).
+int64_t cep_realtime_s(void);
+
+// MARK: timerfd
+
+/// A non-blocking, close-on-exec CLOCK_MONOTONIC timerfd.
+int cep_timerfd_create(void);
+/// Arms a one-shot (interval_ns 0) or periodic timer `delay_ns` from now.
+/// A delay of 0 fires at once (the kernel treats 0 as "disarm", so 1 ns is used).
+int cep_timerfd_arm(int fd, int64_t delay_ns, int64_t interval_ns);
+int cep_timerfd_disarm(int fd);
+/// Reads the expiration count; returns 0 with *expirations = 0 on EAGAIN.
+int cep_timerfd_read(int fd, uint64_t *expirations);
+
+// MARK: signals
+
+/// glibc's SIGRTMIN/SIGRTMAX (functions: glibc reserves the first few for itself).
+int cep_sigrtmin(void);
+int cep_sigrtmax(void);
+extern const int CEP_NSIG;
+
+/// Blocks exactly `signals[0..<count]` for the process and returns a
+/// non-blocking, close-on-exec signalfd over them.
+int cep_signalfd_open(const int *signals, int count);
+/// Reads one pending signal; returns 1 on success, 0 when none is pending.
+int cep_signalfd_read(int fd, int32_t *signo, int32_t *sender_pid);
+/// Sets the disposition of `signo` to SIG_IGN.
+int cep_signal_ignore(int signo);
+/// Restores an empty signal mask for the calling thread (tests, helpers).
+int cep_signal_unblock_all(void);
+
+// MARK: pidfd
+
+int cep_pidfd_open(pid_t pid);
+int cep_pidfd_send_signal(int pidfd, int signo);
+
+extern const int CEP_CLD_EXITED;
+extern const int CEP_CLD_KILLED;
+extern const int CEP_CLD_DUMPED;
+
+/// Reaps the exited child behind `pidfd`; with `block` 0 it does not wait.
+/// Returns 1 and fills code/status when it was reaped, 0 when it is still
+/// running (only without `block`), -1 on error. `code` is CLD_EXITED (status = exit code) or
+/// CLD_KILLED/CLD_DUMPED (status = signal number).
+int cep_pidfd_reap(int pidfd, int block, int32_t *code, int32_t *status);
+
+// MARK: spawn
+
+/// Outcome of `cep_spawn` when it returns 0.
+typedef struct {
+    pid_t pid;
+    int pidfd;
+    /// 0 when the child reached exec; otherwise the errno exec failed with
+    /// (the child has then already exited and must still be reaped).
+    int exec_errno;
+} cep_spawn_result;
+
+/// Starts `file` (looked up in PATH like execvp) with `argv` (NULL-terminated)
+/// in a new process group, with an empty signal mask, every signal in
+/// `default_signals` reset to SIG_DFL, all descriptors above 2 closed on exec,
+/// and PR_SET_PDEATHSIG = `death_signal` (0 for none). Uses clone3 with
+/// CLONE_PIDFD | CLONE_VFORK, so the pid and pidfd arrive together and the
+/// call returns once the child has exec'd or failed to.
+/// Returns 0 and fills `out`, or -1 with errno set when no child was created.
+int cep_spawn(const char *file, char *const argv[],
+              const int *default_signals, int default_count,
+              int death_signal, cep_spawn_result *out);
+
+/// kill(-pgid, signo): signals a whole process group.
+int cep_kill_group(pid_t pgid, int signo);
+
+// MARK: misc
+
+/// Marks every descriptor >= `first` close-on-exec.
+int cep_cloexec_from(unsigned int first);
+int cep_set_nonblocking(int fd);
+
+#endif

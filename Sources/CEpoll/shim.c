@@ -1,0 +1,254 @@
+// Thin, non-variadic wrappers over Linux facilities for Swift. See CEpoll.h.
+#include "CEpoll.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+const uint32_t CEP_EPOLLIN = EPOLLIN;
+const uint32_t CEP_EPOLLOUT = EPOLLOUT;
+const uint32_t CEP_EPOLLERR = EPOLLERR;
+const uint32_t CEP_EPOLLHUP = EPOLLHUP;
+const uint32_t CEP_EPOLLPRI = EPOLLPRI;
+const int CEP_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
+const int CEP_EPOLL_CTL_MOD = EPOLL_CTL_MOD;
+const int CEP_EPOLL_CTL_DEL = EPOLL_CTL_DEL;
+const int CEP_CLD_EXITED = CLD_EXITED;
+const int CEP_CLD_KILLED = CLD_KILLED;
+const int CEP_CLD_DUMPED = CLD_DUMPED;
+const int CEP_NSIG = NSIG;
+int cep_sigrtmin(void) { return SIGRTMIN; }
+int cep_sigrtmax(void) { return SIGRTMAX; }
+
+// MARK: epoll
+
+int cep_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int cep_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.u64 = token;
+    return epoll_ctl(epfd, op, fd, op == EPOLL_CTL_DEL ? NULL : &ev);
+}
+
+int cep_epoll_wait(int epfd, cep_event *out, int capacity, int timeout_ms) {
+    struct epoll_event events[64];
+    if (capacity > 64) capacity = 64;
+    int n = epoll_wait(epfd, events, capacity, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        out[i].events = events[i].events;
+        out[i].token = events[i].data.u64;
+    }
+    return n;
+}
+
+// MARK: time
+
+int64_t cep_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t cep_realtime_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+// MARK: timerfd
+
+int cep_timerfd_create(void) {
+    return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+}
+
+static struct timespec ns_to_timespec(int64_t ns) {
+    struct timespec ts;
+    ts.tv_sec = (time_t)(ns / 1000000000LL);
+    ts.tv_nsec = (long)(ns % 1000000000LL);
+    return ts;
+}
+
+int cep_timerfd_arm(int fd, int64_t delay_ns, int64_t interval_ns) {
+    struct itimerspec spec;
+    if (delay_ns < 1) delay_ns = 1;
+    if (interval_ns < 0) interval_ns = 0;
+    spec.it_value = ns_to_timespec(delay_ns);
+    spec.it_interval = ns_to_timespec(interval_ns);
+    return timerfd_settime(fd, 0, &spec, NULL);
+}
+
+int cep_timerfd_disarm(int fd) {
+    struct itimerspec spec;
+    memset(&spec, 0, sizeof spec);
+    return timerfd_settime(fd, 0, &spec, NULL);
+}
+
+int cep_timerfd_read(int fd, uint64_t *expirations) {
+    ssize_t n = read(fd, expirations, sizeof *expirations);
+    if (n == (ssize_t)sizeof *expirations) return 0;
+    if (n < 0 && errno == EAGAIN) {
+        *expirations = 0;
+        return 0;
+    }
+    if (n >= 0) errno = EIO;
+    return -1;
+}
+
+// MARK: signals
+
+int cep_signalfd_open(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int cep_signalfd_read(int fd, int32_t *signo, int32_t *sender_pid) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof info);
+    if (n == (ssize_t)sizeof info) {
+        *signo = (int32_t)info.ssi_signo;
+        *sender_pid = (int32_t)info.ssi_pid;
+        return 1;
+    }
+    if (n < 0 && errno == EAGAIN) return 0;
+    if (n >= 0) errno = EIO;
+    return -1;
+}
+
+int cep_signal_ignore(int signo) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_IGN;
+    sigemptyset(&action.sa_mask);
+    return sigaction(signo, &action, NULL);
+}
+
+int cep_signal_unblock_all(void) {
+    sigset_t empty;
+    sigemptyset(&empty);
+    return sigprocmask(SIG_SETMASK, &empty, NULL);
+}
+
+// MARK: pidfd
+
+int cep_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int cep_pidfd_send_signal(int pidfd, int signo) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, signo, NULL, 0);
+}
+
+int cep_pidfd_reap(int pidfd, int block, int32_t *code, int32_t *status) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int options = WEXITED | (block ? 0 : WNOHANG);
+    if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, options) != 0) return -1;
+    if (info.si_pid == 0) return 0;
+    *code = info.si_code;
+    *status = info.si_status;
+    return 1;
+}
+
+// MARK: spawn
+
+// The child reports a failed exec through a page shared with the parent: it
+// costs no syscall per spawn (unlike the usual CLOEXEC pipe), and CLONE_VFORK
+// guarantees the parent reads it only after the child exec'd or exited.
+static volatile int *exec_errno_slot;
+
+static int ensure_exec_errno_slot(void) {
+    if (exec_errno_slot != NULL) return 0;
+    void *page = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) return -1;
+    exec_errno_slot = (volatile int *)page;
+    return 0;
+}
+
+static void close_inherited_descriptors(void) {
+    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+    // Kernels before 5.11: close everything above stderr by hand.
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536) max = 65536;
+    for (int fd = 3; fd < max; fd++) close(fd);
+}
+
+static void _Noreturn child_after_clone(const char *file, char *const argv[],
+                                        const int *default_signals, int default_count,
+                                        int death_signal, pid_t parent) {
+    setpgid(0, 0);
+    if (death_signal > 0) {
+        prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0);
+        // The parent may have died between clone and prctl.
+        if (getppid() != parent) _exit(127);
+    }
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int i = 0; i < default_count; i++) sigaction(default_signals[i], &dfl, NULL);
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+    close_inherited_descriptors();
+    execvp(file, argv);
+    *exec_errno_slot = errno ? errno : ENOEXEC;
+    _exit(127);
+}
+
+int cep_spawn(const char *file, char *const argv[],
+              const int *default_signals, int default_count,
+              int death_signal, cep_spawn_result *out) {
+    if (ensure_exec_errno_slot() != 0) return -1;
+    *exec_errno_slot = 0;
+    pid_t parent = getpid();
+    int pidfd = -1;
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = CLONE_PIDFD | CLONE_VFORK;
+    args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    args.exit_signal = SIGCHLD;
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) return -1;
+    if (pid == 0) child_after_clone(file, argv, default_signals, default_count, death_signal, parent);
+    out->pid = (pid_t)pid;
+    out->pidfd = pidfd;
+    out->exec_errno = *exec_errno_slot;
+    return 0;
+}
+
+int cep_kill_group(pid_t pgid, int signo) { return kill(-pgid, signo); }
+
+// MARK: misc
+
+int cep_cloexec_from(unsigned int first) {
+    return (int)syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC);
+}
+
+int cep_set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}

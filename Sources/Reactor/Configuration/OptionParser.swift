@@ -1,0 +1,180 @@
+/// A command-line mistake: one line for the operator, exit 64 (EX_USAGE).
+public struct UsageError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// What the command line asks for.
+public enum Invocation: Equatable, Sendable {
+    case run(Options)
+    case help
+    case version
+}
+
+/// `monitord [OPTIONS] [--] COMMAND [ARGS...]` with POSIX `+` semantics:
+/// options end at the first word that is not an option, so
+/// `monitord squeezelite -o lb0c` hands `-o` to squeezelite.
+public enum OptionParser {
+    public static func parse(_ arguments: [String]) throws(UsageError) -> Invocation {
+        var options = Options()
+        var index = 0
+        while index < arguments.count {
+            let word = arguments[index]
+            if word == "--" {
+                options.command = Array(arguments[(index + 1)...])
+                break
+            }
+            if !word.hasPrefix("-") || word == "-" {
+                options.command = Array(arguments[index...])
+                break
+            }
+            index += 1
+            if word.hasPrefix("--") {
+                var name = String(word.dropFirst(2))
+                var inlineValue: String?
+                if let equals = name.firstIndex(of: "=") {
+                    inlineValue = String(name[name.index(after: equals)...])
+                    name = String(name[..<equals])
+                }
+                guard let option = LongOption(rawValue: name) else {
+                    throw UsageError("unknown option '--\(name)' (see monitord --help)")
+                }
+                if !option.takesValue {
+                    if inlineValue != nil { throw UsageError("option '--\(name)' takes no value") }
+                    switch option {
+                    case .help: return .help
+                    case .version: return .version
+                    case .quiet: options.verbosity = .quiet
+                    case .verbose: options.verbosity = .verbose
+                    default: break
+                    }
+                    continue
+                }
+                let value: String
+                if let inlineValue {
+                    value = inlineValue
+                } else {
+                    guard index < arguments.count else { throw UsageError("option '--\(name)' needs a value") }
+                    value = arguments[index]
+                    index += 1
+                }
+                try apply(option, value, to: &options)
+            } else {
+                // Short flags, combinable: -qv.
+                for flag in word.dropFirst() {
+                    switch flag {
+                    case "h": return .help
+                    case "q": options.verbosity = .quiet
+                    case "v": options.verbosity = .verbose
+                    default: throw UsageError("unknown option '-\(flag)' (see monitord --help)")
+                    }
+                }
+            }
+        }
+        try validate(options)
+        return .run(options)
+    }
+
+    enum LongOption: String {
+        case backoffInitial = "backoff-initial"
+        case backoffMax = "backoff-max"
+        case backoffReset = "backoff-reset"
+        case stopTimeout = "stop-timeout"
+        case alsaGate = "alsa-gate"
+        case alsaDevice = "alsa-device"
+        case probeDuration = "probe-duration"
+        case probeInterval = "probe-interval"
+        case probeRate = "probe-rate"
+        case probeChannels = "probe-channels"
+        case staleAfter = "stale-after"
+        case sndDir = "snd-dir"
+        case statusFile = "status-file"
+        case quiet, verbose, help, version
+
+        var takesValue: Bool {
+            switch self {
+            case .quiet, .verbose, .help, .version: return false
+            default: return true
+            }
+        }
+    }
+
+    private static func apply(_ option: LongOption, _ value: String, to options: inout Options) throws(UsageError) {
+        let flag = "--\(option.rawValue)"
+        switch option {
+        case .backoffInitial: options.backoff.initial = try duration(flag, value)
+        case .backoffMax: options.backoff.maximum = try duration(flag, value)
+        case .backoffReset: options.backoff.reset = try duration(flag, value)
+        case .stopTimeout: options.stopTimeout = try duration(flag, value)
+        case .probeDuration:
+            options.probeDuration = try duration(flag, value)
+            if options.probeDuration <= .zero { throw UsageError("\(flag) '\(value)': must be longer than 0") }
+        case .probeInterval: options.probeInterval = try duration(flag, value)
+        case .alsaGate:
+            switch value {
+            case "auto": options.gateMode = .auto
+            case "off": options.gateMode = .off
+            default: throw UsageError("\(flag) '\(printable(value))': expected 'auto' or 'off'")
+            }
+        case .alsaDevice: options.alsaDevice = try nonEmpty(flag, value)
+        case .probeRate: options.probeRate = try integer(flag, value, in: 8000...384_000)
+        case .probeChannels: options.probeChannels = try integer(flag, value, in: 1...32)
+        case .staleAfter: options.staleAfter = Int(try integer(flag, value, in: 1...1_000_000))
+        case .sndDir: options.soundDirectory = try nonEmpty(flag, value)
+        case .statusFile: options.statusFile = try nonEmpty(flag, value)
+        case .quiet, .verbose, .help, .version: break
+        }
+    }
+
+    private static func validate(_ options: Options) throws(UsageError) {
+        if options.command.isEmpty { throw UsageError("missing COMMAND (usage: monitord [OPTIONS] [--] COMMAND [ARGS...])") }
+        if options.command[0].isEmpty { throw UsageError("COMMAND is empty") }
+        if options.backoff.initial > options.backoff.maximum {
+            throw UsageError("--backoff-initial \(options.backoff.initial.humanReadable) is longer than --backoff-max \(options.backoff.maximum.humanReadable)")
+        }
+        if options.gateMode == .off && options.alsaDevice != nil {
+            throw UsageError("--alsa-device and --alsa-gate off contradict each other")
+        }
+    }
+
+    private static func duration(_ flag: String, _ value: String) throws(UsageError) -> Duration {
+        do {
+            return try DurationParser.parse(value)
+        } catch {
+            let shown = printable(value)
+            switch error {
+            case .empty: throw UsageError("\(flag) needs a duration, got an empty value")
+            case .negative: throw UsageError("\(flag) '\(shown)': a duration cannot be negative")
+            case .tooLarge: throw UsageError("\(flag) '\(shown)': too long (at most 24h)")
+            case .unknownUnit(let unit): throw UsageError("\(flag) '\(shown)': unknown unit '\(printable(unit))' (use ms, s, m or h)")
+            case .malformed: throw UsageError("\(flag) '\(shown)': not a duration (examples: 150ms, 2s, 1.5s, 1m)")
+            }
+        }
+    }
+
+    private static func integer(_ flag: String, _ value: String, in range: ClosedRange<UInt32>) throws(UsageError) -> UInt32 {
+        guard let number = UInt32(value), range.contains(number) else {
+            throw UsageError("\(flag) '\(printable(value))': expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    private static func nonEmpty(_ flag: String, _ value: String) throws(UsageError) -> String {
+        if value.isEmpty { throw UsageError("\(flag) needs a value, got an empty one") }
+        return value
+    }
+
+    /// Keeps an error message to one readable line whatever the operator typed.
+    static func printable(_ value: String) -> String {
+        var out = ""
+        for scalar in value.unicodeScalars.prefix(64) {
+            if scalar.value < 0x20 || scalar.value == 0x7f || scalar == "\u{FFFD}" {
+                out += "?"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return value.unicodeScalars.count > 64 ? out + "..." : out
+    }
+}

@@ -1,0 +1,150 @@
+import CEpoll
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a child ended.
+public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
+    case exited(Int32)
+    case signaled(Int32, coreDumped: Bool)
+
+    public var isSuccess: Bool { self == .exited(0) }
+
+    /// `exit 1`, `killed by SIGSEGV (core dumped)`.
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exit \(code)"
+        case .signaled(let signal, let core):
+            return "killed by \(Signals.name(signal))" + (core ? " (core dumped)" : "")
+        }
+    }
+}
+
+/// Why a spawn produced no running child.
+public struct SpawnFailure: Error, Equatable, Sendable {
+    public enum Stage: Sendable, Equatable {
+        /// No process could be created (EAGAIN, ENOMEM, ...).
+        case clone
+        /// The process was created but exec failed (ENOENT, EACCES, ...).
+        case exec
+    }
+
+    public var stage: Stage
+    public var errno: Int32
+
+    public init(stage: Stage, errno: Int32) {
+        self.stage = stage
+        self.errno = errno
+    }
+}
+
+/// A running child, owned through its pidfd: signals go through the pidfd, so
+/// a reaped child's recycled pid can never be hit.
+public struct ChildProcess: ~Copyable {
+    public let pid: Int32
+    private let pidfd: Descriptor
+    public var fd: Int32 { pidfd.rawValue }
+
+    /// Starts the command: own process group, empty signal mask, default
+    /// dispositions, PR_SET_PDEATHSIG=SIGTERM, no inherited descriptors above 2.
+    public static func spawn(_ command: borrowing PreparedCommand) throws(SpawnFailure) -> ChildProcess {
+        var result = cep_spawn_result()
+        let rc = Signals.resetInChild.withUnsafeBufferPointer { reset in
+            cep_spawn(command.file, command.argv, reset.baseAddress, Int32(reset.count), SIGTERM, &result)
+        }
+        if rc != 0 { throw SpawnFailure(stage: .clone, errno: Errno.current) }
+        let child = ChildProcess(pid: result.pid, pidfd: Descriptor(adopting: result.pidfd))
+        if result.exec_errno != 0 {
+            // CLONE_VFORK returned because the child exited: reap it now.
+            _ = try? child.waitForExit()
+            throw SpawnFailure(stage: .exec, errno: result.exec_errno)
+        }
+        return child
+    }
+
+    private init(pid: Int32, pidfd: consuming Descriptor) {
+        self.pid = pid
+        self.pidfd = pidfd
+    }
+
+    /// Sends `signal` to the child itself. False when it has already exited.
+    @discardableResult
+    public func signal(_ signal: Int32) -> Bool {
+        cep_pidfd_send_signal(pidfd.rawValue, signal) == 0
+    }
+
+    /// Sends `signal` to every process in the child's group. Only valid while
+    /// the child is unreaped: until then its pid (the group id) cannot be reused.
+    @discardableResult
+    public func signalGroup(_ signal: Int32) -> Bool {
+        cep_kill_group(pid, signal) == 0
+    }
+
+    /// Reaps the child if it has exited; nil while it is still running.
+    public func reap() throws(SystemError) -> ExitStatus? {
+        var code: Int32 = 0
+        var status: Int32 = 0
+        let reaped = try retryingInterrupts("waitid(P_PIDFD)") { cep_pidfd_reap(pidfd.rawValue, 0, &code, &status) }
+        return reaped == 1 ? Self.status(code: code, status: status) : nil
+    }
+
+    /// Waits for the exit (only for a child known to be exiting).
+    public func waitForExit() throws(SystemError) -> ExitStatus {
+        var code: Int32 = 0
+        var status: Int32 = 0
+        _ = try retryingInterrupts("waitid(P_PIDFD)") { cep_pidfd_reap(pidfd.rawValue, 1, &code, &status) }
+        return Self.status(code: code, status: status)
+    }
+
+    private static func status(code: Int32, status: Int32) -> ExitStatus {
+        if code == CEP_CLD_EXITED { return .exited(status) }
+        return .signaled(status, coreDumped: code == CEP_CLD_DUMPED)
+    }
+}
+
+extension Signals {
+    /// Dispositions monitord changes (SIG_IGN survives exec), reset in the child.
+    static let resetInChild: [Int32] = [SIGPIPE]
+}
+
+/// The command's argv as C strings, built once and reused by every spawn.
+public struct PreparedCommand: ~Copyable {
+    public let arguments: [String]
+    let argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    var file: UnsafeMutablePointer<CChar> { argv[0]! }
+
+    public init(_ arguments: [String]) {
+        precondition(!arguments.isEmpty, "a command needs at least its name")
+        self.arguments = arguments
+        argv = .allocate(capacity: arguments.count + 1)
+        for (index, argument) in arguments.enumerated() {
+            argv[index] = strdup(argument)
+        }
+        argv[arguments.count] = nil
+    }
+
+    /// Keeps the exact bytes of `raw` for exec (arguments need not be UTF-8;
+    /// `arguments`, for display, may have repaired them).
+    public init(arguments: [String], raw: [UnsafeMutablePointer<CChar>]) {
+        precondition(!arguments.isEmpty && arguments.count == raw.count)
+        self.arguments = arguments
+        argv = .allocate(capacity: raw.count + 1)
+        for (index, pointer) in raw.enumerated() {
+            argv[index] = strdup(pointer)
+        }
+        argv[raw.count] = nil
+    }
+
+    deinit {
+        for index in 0..<arguments.count { free(argv[index]) }
+        argv.deallocate()
+    }
+
+    /// The command name as a player is known by: `squeezelite` for `/usr/bin/squeezelite`.
+    public var baseName: String { Self.baseName(of: arguments[0]) }
+
+    public static func baseName(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+}

@@ -1,0 +1,40 @@
+import CEpoll
+
+/// A one-shot or periodic CLOCK_MONOTONIC deadline delivered through epoll.
+public struct TimerFD: ~Copyable {
+    private let descriptor: Descriptor
+    public var fd: Int32 { descriptor.rawValue }
+
+    public init() throws(SystemError) {
+        descriptor = Descriptor(adopting: try retryingInterrupts("timerfd_create") { cep_timerfd_create() })
+    }
+
+    /// Fires once after `delay` (at once for zero), then every `interval` if given.
+    public func arm(after delay: Duration, every interval: Duration? = nil) throws(SystemError) {
+        let delayNs = delay.saturatingNanoseconds
+        let intervalNs = interval?.saturatingNanoseconds ?? 0
+        _ = try retryingInterrupts("timerfd_settime") { cep_timerfd_arm(fd, delayNs, intervalNs) }
+    }
+
+    public func disarm() throws(SystemError) {
+        _ = try retryingInterrupts("timerfd_settime") { cep_timerfd_disarm(fd) }
+    }
+
+    /// Consumes the readiness; returns how many expirations happened (0 if none).
+    @discardableResult
+    public func acknowledge() throws(SystemError) -> UInt64 {
+        var expirations: UInt64 = 0
+        _ = try retryingInterrupts("read(timerfd)") { cep_timerfd_read(fd, &expirations) }
+        return expirations
+    }
+}
+
+extension Duration {
+    /// Nanoseconds, clamped to Int64 (durations are validated far below that).
+    public var saturatingNanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        if seconds >= Int64.max / 1_000_000_000 { return .max }
+        if seconds < 0 { return 0 }
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

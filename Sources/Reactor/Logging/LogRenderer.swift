@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns the state machine's log records into the operator's sentences.
+public struct LogRenderer: Sendable {
+    public let commandName: String
+    public let commandLine: [String]
+    public let device: String?
+    public let configuration: SupervisorConfiguration
+
+    public init(commandName: String, commandLine: [String], device: String?, configuration: SupervisorConfiguration) {
+        self.commandName = commandName
+        self.commandLine = commandLine
+        self.device = device
+        self.configuration = configuration
+    }
+
+    public func render(_ record: LogRecord) -> (Logger.Level, String) {
+        let name = commandName
+        let pcm = device ?? "the device"
+        switch record {
+        case .started(let pid, let restart, let quiet):
+            let suffix = restart > 0 ? " (restart \(restart))" : ""
+            return (quiet ? .debug : .info, "started \(name) (pid \(pid))\(suffix): \(shownCommandLine)")
+        case .exited(let pid, let status, let runTime, let next):
+            let level: Logger.Level = .warning
+            return (level, "\(name) (pid \(pid)) \(phrase(status)) after \(runTime.humanReadable); \(plan(next, healthy: runTime))")
+        case .folded(let status, let count, let over, let next):
+            return (.warning, "\(name) \(phrase(status)) again (\(count) times in \(over.humanReadable)); restarting every \(next.humanReadable)")
+        case .finishedCleanly(let pid, let runTime):
+            return (.notice, "\(name) (pid \(pid)) exited 0 after \(runTime.humanReadable); supervision ends")
+        case .spawnFailed(let failure, let next):
+            return (.error, "cannot start \(name): \(describe(failure)); \(plan(next, healthy: .zero))")
+        case .cannotExecute(let failure):
+            return (.error, "cannot execute '\(commandLine[0])': \(Errno.text(failure.errno))")
+        case .stopping(let signal, let pid):
+            return (.notice, "received \(Signals.name(signal)): stopping \(name) (pid \(pid)), SIGKILL after \(configuration.stopTimeout.humanReadable)")
+        case .stopWhileWaiting(let signal):
+            return (.notice, "received \(Signals.name(signal)) with no child running: exiting")
+        case .hurrying(let signal, let pid):
+            return (.warning, "received \(Signals.name(signal)) again: killing \(name) (pid \(pid)) and its process group now")
+        case .killedAfterTimeout(let pid, let timeout):
+            return (.warning, "\(name) (pid \(pid)) did not stop within \(timeout.humanReadable): sent SIGKILL to its process group")
+        case .stopped(let pid, let status):
+            return (.notice, "stopped: \(name) (pid \(pid)) \(phrase(status))")
+        case .unkillable(let pid):
+            return (.error, "\(name) (pid \(pid)) did not exit after SIGKILL (stuck in the kernel?); exiting without it")
+        case .forwarded(let signal, let pid):
+            return (.debug, "forwarded \(Signals.name(signal)) to \(name) (pid \(pid))")
+        case .dropped(let signal):
+            return (.debug, "dropped \(Signals.name(signal)): no child running")
+        case .deviceUnavailable(let failure):
+            let interval = configuration.gate?.probeInterval.humanReadable ?? "?"
+            return (.warning, "\(pcm) is not available (\(failure)); holding \(name) back, probing every \(interval)")
+        case .deviceStillUnavailable(let failure, let probes, let waited):
+            return (.warning, "\(pcm) still unavailable after \(waited.humanReadable), \(probes) probes (\(failure))")
+        case .deviceReady(let after, let probes):
+            return (.notice, "\(pcm) ready after \(after.humanReadable), \(probes) probes")
+        case .staleSearch(let failedProbes):
+            return (.info, "\(pcm) failed \(failedProbes) probes in a row: looking for a stale \(name) -o \(pcm)")
+        }
+    }
+
+    private var shownCommandLine: String {
+        let joined = commandLine.joined(separator: " ")
+        return joined.utf8.count > 200 ? String(joined.prefix(200)) + "..." : joined
+    }
+
+    /// `exited 1`, `was killed by SIGSEGV (core dumped)`.
+    private func phrase(_ status: ExitStatus) -> String {
+        switch status {
+        case .exited(let code): return "exited \(code)"
+        case .signaled(let signal, let core): return "was killed by \(Signals.name(signal))" + (core ? " (core dumped)" : "")
+        }
+    }
+
+    private func plan(_ next: RestartPlan, healthy runTime: Duration) -> String {
+        switch next {
+        case .now: return "restarting now (a healthy run resets the backoff)"
+        case .after(let delay, let failure):
+            if delay <= .zero { return "restarting now (failure \(failure))" }
+            return "restarting in \(delay.humanReadable) (failure \(failure))"
+        }
+    }
+
+    private func describe(_ failure: SpawnFailure) -> String {
+        switch failure.stage {
+        case .clone: return "fork: \(Errno.describe(failure.errno))"
+        case .exec: return "exec: \(Errno.describe(failure.errno))"
+        }
+    }
+}
+
+extension Errno {
+    /// strerror's text alone, as a shell prints it.
+    public static func text(_ code: Int32) -> String { String(cString: strerror(code)) }
+}

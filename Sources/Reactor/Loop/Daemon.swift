@@ -1,0 +1,217 @@
+import CEpoll
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The reactor: one thread, one epoll. It turns kernel readiness into
+/// `SupervisorEvent`s, feeds them to the pure `Supervisor`, and carries out
+/// the actions it returns. Nothing here sleeps; while the child is healthy the
+/// process blocks in epoll_wait with no timer armed.
+public final class Daemon {
+    /// Which kind of source an epoll event belongs to.
+    enum Source: UInt16 {
+        case signals = 1
+        case deadline
+        case child
+        case probe
+        case stale
+        case staleDeadline
+        case watchdog
+    }
+
+    let epoll: Epoll
+    let signals: SignalFD
+    let deadline: TimerFD
+    var machine: Supervisor
+    let logger: Logger
+    let renderer: LogRenderer
+    let command: PreparedCommand
+    let hooks: DaemonHooks
+
+    /// The running child and the generation its epoll registration carries.
+    var child: ChildProcess?
+    var childGeneration: UInt32 = 0
+    var exitCode: Int32?
+
+    /// The gate's moving parts (nil without a gate).
+    let gate: (any GateDriver)?
+
+    public init(
+        command: consuming PreparedCommand,
+        configuration: SupervisorConfiguration,
+        gate: (any GateDriver)?,
+        logger: Logger,
+        hooks: DaemonHooks = DaemonHooks()
+    ) throws(SystemError) {
+        // SIGPIPE is ignored (not blocked): a write to a closed stderr must come
+        // back as EPIPE, and a SIGPIPE we caused must never be forwarded.
+        _ = cep_signal_ignore(SIGPIPE)
+        signals = try SignalFD(Signals.forwarded)
+        epoll = try Epoll()
+        deadline = try TimerFD()
+        let arguments = command.arguments
+        self.command = command
+        self.logger = logger
+        self.hooks = hooks
+        renderer = LogRenderer(commandName: PreparedCommand.baseName(of: arguments[0]),
+                               commandLine: arguments,
+                               device: gate?.device,
+                               configuration: configuration)
+        machine = Supervisor(configuration: configuration)
+        try epoll.add(signals.fd, .input, Epoll.Token(source: Source.signals.rawValue))
+        try epoll.add(deadline.fd, .input, Epoll.Token(source: Source.deadline.rawValue))
+        self.gate = gate
+        try gate?.register(in: epoll)
+    }
+
+    /// Supervises until the state machine says to exit; returns the exit code.
+    public func run() throws(SystemError) -> Int32 {
+        submit(.start)
+        while exitCode == nil {
+            try epoll.wait { (event) throws(SystemError) in
+                guard exitCode == nil else { return }
+                try dispatch(event)
+            }
+        }
+        hooks.tearDown?(machine)
+        return exitCode ?? 70
+    }
+
+    // MARK: Readiness → events
+
+    private func dispatch(_ event: Epoll.Event) throws(SystemError) {
+        switch Source(rawValue: event.token.source) {
+        case .signals:
+            while exitCode == nil, let delivery = try signals.next() {
+                submit(.signal(delivery.signal))
+            }
+        case .deadline:
+            if try deadline.acknowledge() > 0 { submit(.deadline) }
+        case .child:
+            guard event.token.generation == childGeneration, child != nil else { return }
+            try childBecameReadable()
+        case .probe, .stale, .staleDeadline:
+            if let followUp = try gate?.dispatch(event, daemon: self) { submit(followUp) }
+        case .watchdog:
+            break
+        case nil:
+            break
+        }
+    }
+
+    /// The pidfd is readable: the child exited. Its leftovers in the process
+    /// group are killed before the reap, while the group id is still reserved
+    /// by the zombie, so a stale grandchild cannot keep holding the device.
+    private func childBecameReadable() throws(SystemError) {
+        guard let status = try childExitStatus() else { return }
+        submit(.childExited(status))
+    }
+
+    private func childExitStatus() throws(SystemError) -> ExitStatus? {
+        guard let running = child.take() else { return nil }
+        running.signalGroup(SIGKILL)
+        guard let status = try running.reap() else {
+            // Spurious readiness: keep watching.
+            child = consume running
+            return nil
+        }
+        epoll.remove(running.fd)
+        _ = consume running
+        return status
+    }
+
+    // MARK: Events → actions
+
+    /// Feeds one event and carries out what it asks; an action that completes
+    /// at once (spawn, a probe that fails on open) feeds its outcome straight back.
+    func submit(_ first: SupervisorEvent) {
+        var next: SupervisorEvent? = first
+        while let event = next, exitCode == nil {
+            next = nil
+            let before = machine.phase
+            let actions = machine.handle(event, at: .now())
+            for action in actions {
+                if let followUp = perform(action) { next = followUp }
+            }
+            if machine.phase != before { hooks.phaseChanged?(machine) }
+        }
+    }
+
+    private func perform(_ action: SupervisorAction) -> SupervisorEvent? {
+        switch action {
+        case .spawn:
+            return spawn()
+        case .armDeadline(let delay):
+            do { try deadline.arm(after: delay) } catch { internalError(error) }
+        case .cancelDeadline:
+            do { try deadline.disarm() } catch { internalError(error) }
+        case .signalChild(let signal):
+            child?.signal(signal)
+        case .killGroup:
+            child?.signalGroup(SIGKILL)
+        case .startProbe, .abortProbe, .reportHolders, .reapStalePlayers:
+            return gate?.perform(action, daemon: self)
+        case .log(let record):
+            let (level, message) = renderer.render(record)
+            logger.log(level, message)
+        case .notify(let notification):
+            hooks.notify?(notification)
+        case .exit(let code):
+            exitCode = code
+        }
+        return nil
+    }
+
+    private func spawn() -> SupervisorEvent {
+        do {
+            let started = try ChildProcess.spawn(command)
+            childGeneration &+= 1
+            let pid = started.pid
+            do {
+                try epoll.add(started.fd, .input, Epoll.Token(source: Source.child.rawValue, generation: childGeneration))
+            } catch {
+                // Unwatchable child: end it rather than run it blind.
+                started.signalGroup(SIGKILL)
+                _ = try? started.waitForExit()
+                return .spawnFailed(SpawnFailure(stage: .clone, errno: error.errno))
+            }
+            child = consume started
+            return .spawned(pid: pid)
+        } catch {
+            return .spawnFailed(error)
+        }
+    }
+
+    /// A failure of the reactor's own machinery (not the child's): log it and
+    /// end supervision the safe way — stop the child and exit 70 (EX_SOFTWARE).
+    func internalError(_ error: SystemError) {
+        logger.log(.error, "internal error: \(error); stopping")
+        child?.signalGroup(SIGKILL)
+        if let running = child.take() { _ = try? running.waitForExit() }
+        exitCode = 70
+    }
+}
+
+/// Optional behaviour the executable plugs in (sd_notify, status file, watchdog),
+/// kept out of the core so the reactor works, and is tested, without them.
+public struct DaemonHooks {
+    public var phaseChanged: ((Supervisor) -> Void)?
+    public var notify: ((ServiceNotification) -> Void)?
+    public var tearDown: ((Supervisor) -> Void)?
+
+    public init() {}
+}
+
+/// The ALSA readiness gate as the reactor drives it: it owns the PCM probe,
+/// the holder report and the stale-player reaper, and their epoll sources.
+public protocol GateDriver: AnyObject {
+    /// The PCM the gate probes (for log lines).
+    var device: String { get }
+    func register(in epoll: borrowing Epoll) throws(SystemError)
+    /// One of the gate's own sources (probe descriptors, stale-player pidfds,
+    /// its timer) is ready; returns the event to feed, if any.
+    func dispatch(_ event: Epoll.Event, daemon: Daemon) throws(SystemError) -> SupervisorEvent?
+    /// Carries out startProbe, abortProbe, reportHolders or reapStalePlayers;
+    /// a probe that finishes at once returns its outcome.
+    func perform(_ action: SupervisorAction, daemon: Daemon) -> SupervisorEvent?
+}

@@ -1,0 +1,306 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The restart logic: a pure value type, `(phase, event) -> (phase, actions)`.
+/// No syscalls, no clock: the reactor passes the time of each event in.
+///
+/// Every phase × event pair is written out below; "ignored" is an outcome too,
+/// and says why it cannot matter.
+public struct Supervisor: Sendable {
+    public let configuration: SupervisorConfiguration
+    public private(set) var phase: SupervisorPhase = .idle
+
+    /// Consecutive fast failures (runs shorter than the reset window, or failed spawns).
+    public private(set) var consecutiveFailures = 0
+    /// Starts after the first one.
+    public private(set) var restarts = 0
+    /// A child has run at least once (exec failures are fatal only before).
+    public private(set) var hasStarted = false
+    public private(set) var lastExit: ExitStatus?
+    /// Identical capped exits not yet reported, and since when.
+    private var foldedCount = 0
+    private var foldedSince: MonotonicInstant?
+
+    /// The gate: consecutive failed probes, since when, and the last reason.
+    public private(set) var failedProbes = 0
+    public private(set) var lastProbeFailure: ProbeFailure?
+    private var firstProbeFailureAt: MonotonicInstant?
+    private var remindersGiven = 0
+
+    public init(configuration: SupervisorConfiguration) {
+        self.configuration = configuration
+    }
+
+    public var isFinished: Bool {
+        if case .finished = phase { return true }
+        return false
+    }
+
+    /// True while crash-loop lines are being folded (started lines go to debug).
+    public var isFolding: Bool { foldedSince != nil }
+
+    // MARK: The transition table
+
+    public mutating func handle(_ event: SupervisorEvent, at now: MonotonicInstant) -> SupervisorActions {
+        var actions = SupervisorActions()
+        switch phase {
+        case .idle:
+            switch event {
+            case .start:
+                beginStart(&actions)
+            case .signal(let signal) where Signals.isStop(signal):
+                finish(0, after: .stopWhileWaiting(signal: signal), &actions)
+            case .signal(let signal):
+                actions.append(.log(.dropped(signal: signal)))
+            case .spawned, .spawnFailed, .childExited, .deadline, .probeSucceeded, .probeFailed:
+                break  // Ignored: nothing has been started, armed or probed yet.
+            }
+
+        case .probing:
+            switch event {
+            case .probeSucceeded:
+                actions.append(.cancelDeadline)
+                if failedProbes > 0, let first = firstProbeFailureAt {
+                    actions.append(.log(.deviceReady(after: now - first, probes: failedProbes + 1)))
+                }
+                resetGate()
+                phase = .starting
+                actions.append(.spawn)
+            case .probeFailed(let failure):
+                actions.append(.cancelDeadline)
+                probeFailed(failure, at: now, &actions)
+            case .deadline:
+                actions.append(.abortProbe)
+                probeFailed(ProbeFailure(stage: .timeout, errno: ETIMEDOUT), at: now, &actions)
+            case .signal(let signal) where Signals.isStop(signal):
+                actions.append(.abortProbe)
+                actions.append(.cancelDeadline)
+                finish(0, after: .stopWhileWaiting(signal: signal), &actions)
+            case .signal(let signal):
+                actions.append(.log(.dropped(signal: signal)))
+            case .start, .spawned, .spawnFailed, .childExited:
+                break  // Ignored: no child exists while probing; start happens once.
+            }
+
+        case .waitingForDevice:
+            switch event {
+            case .deadline:
+                beginProbe(&actions)
+            case .signal(let signal) where Signals.isStop(signal):
+                actions.append(.cancelDeadline)
+                finish(0, after: .stopWhileWaiting(signal: signal), &actions)
+            case .signal(let signal):
+                actions.append(.log(.dropped(signal: signal)))
+            case .start, .spawned, .spawnFailed, .childExited, .probeSucceeded, .probeFailed:
+                break  // Ignored: no child and no probe exist while waiting.
+            }
+
+        case .starting:
+            switch event {
+            case .spawned(let pid):
+                phase = .running(pid: pid, since: now)
+                actions.append(.log(.started(pid: pid, restart: hasStarted ? restarts : 0, quiet: isFolding)))
+                if !hasStarted {
+                    hasStarted = true
+                    actions.append(.notify(.ready))
+                }
+            case .spawnFailed(let failure):
+                spawnFailed(failure, at: now, &actions)
+            case .start, .childExited, .deadline, .signal, .probeSucceeded, .probeFailed:
+                break  // Unreachable: the reactor answers the spawn action before reading any other event.
+            }
+
+        case .running(let pid, let since):
+            switch event {
+            case .childExited(let status):
+                childExited(pid: pid, status: status, runTime: now - since, at: now, &actions)
+            case .signal(let signal) where Signals.isStop(signal):
+                phase = .stopping(pid: pid)
+                actions.append(.log(.stopping(signal: signal, pid: pid)))
+                actions.append(.notify(.stopping))
+                actions.append(.signalChild(signal))
+                actions.append(.armDeadline(configuration.stopTimeout))
+            case .signal(let signal):
+                actions.append(.log(.forwarded(signal: signal, pid: pid)))
+                actions.append(.signalChild(signal))
+            case .start, .spawned, .spawnFailed, .deadline, .probeSucceeded, .probeFailed:
+                break  // Ignored: nothing is armed or probing while the child runs.
+            }
+
+        case .backingOff:
+            switch event {
+            case .deadline:
+                beginStart(&actions)
+            case .signal(let signal) where Signals.isStop(signal):
+                actions.append(.cancelDeadline)
+                finish(0, after: .stopWhileWaiting(signal: signal), &actions)
+            case .signal(let signal):
+                actions.append(.log(.dropped(signal: signal)))
+            case .start, .spawned, .spawnFailed, .childExited, .probeSucceeded, .probeFailed:
+                break  // Ignored: no child and no probe exist during the wait.
+            }
+
+        case .stopping(let pid):
+            switch event {
+            case .childExited(let status):
+                actions.append(.cancelDeadline)
+                finish(0, after: .stopped(pid: pid, status: status), &actions)
+            case .deadline:
+                phase = .killing(pid: pid)
+                actions.append(.log(.killedAfterTimeout(pid: pid, timeout: configuration.stopTimeout)))
+                actions.append(.killGroup)
+                actions.append(.armDeadline(configuration.killGrace))
+            case .signal(let signal) where Signals.isStop(signal):
+                // A second stop request (Ctrl-C twice): do not make them wait.
+                phase = .killing(pid: pid)
+                actions.append(.log(.hurrying(signal: signal, pid: pid)))
+                actions.append(.killGroup)
+                actions.append(.armDeadline(configuration.killGrace))
+            case .signal(let signal):
+                actions.append(.log(.forwarded(signal: signal, pid: pid)))
+                actions.append(.signalChild(signal))
+            case .start, .spawned, .spawnFailed, .probeSucceeded, .probeFailed:
+                break  // Ignored: nothing starts or probes once a stop began.
+            }
+
+        case .killing(let pid):
+            switch event {
+            case .childExited(let status):
+                actions.append(.cancelDeadline)
+                finish(0, after: .stopped(pid: pid, status: status), &actions)
+            case .deadline:
+                // SIGKILL did not work (uninterruptible sleep in a driver).
+                // Waiting longer only delays the service manager's own cleanup.
+                finish(0, after: .unkillable(pid: pid), &actions)
+            case .signal(let signal):
+                actions.append(.log(.dropped(signal: signal)))
+            case .start, .spawned, .spawnFailed, .probeSucceeded, .probeFailed:
+                break  // Ignored: SIGKILL is on its way; nothing else can help.
+            }
+
+        case .finished:
+            break  // Ignored: monitord is exiting.
+        }
+        return actions
+    }
+
+    // MARK: Steps shared by several rows
+
+    /// Starts the child, through the gate if there is one.
+    private mutating func beginStart(_ actions: inout SupervisorActions) {
+        if configuration.gate != nil {
+            beginProbe(&actions)
+        } else {
+            phase = .starting
+            actions.append(.spawn)
+        }
+    }
+
+    private mutating func beginProbe(_ actions: inout SupervisorActions) {
+        guard let gate = configuration.gate else { return }
+        phase = .probing
+        actions.append(.startProbe)
+        actions.append(.armDeadline(gate.probeDeadline))
+    }
+
+    private mutating func probeFailed(_ failure: ProbeFailure, at now: MonotonicInstant, _ actions: inout SupervisorActions) {
+        guard let gate = configuration.gate else { return }
+        failedProbes += 1
+        lastProbeFailure = failure
+        if failedProbes == 1 {
+            firstProbeFailureAt = now
+            remindersGiven = 0
+            actions.append(.log(.deviceUnavailable(failure)))
+            actions.append(.reportHolders)
+        } else if let first = firstProbeFailureAt, now >= gate.reminder(remindersGiven, after: first) {
+            // Catch up silently if the machine slept through several reminders.
+            while now >= gate.reminder(remindersGiven, after: first) { remindersGiven += 1 }
+            actions.append(.log(.deviceStillUnavailable(failure, probes: failedProbes, waited: now - first)))
+        }
+        if failedProbes % gate.staleAfter == 0 {
+            actions.append(.log(.staleSearch(failedProbes: failedProbes)))
+            actions.append(.reapStalePlayers)
+        }
+        phase = .waitingForDevice
+        actions.append(.armDeadline(gate.probeInterval))
+    }
+
+    private mutating func resetGate() {
+        failedProbes = 0
+        firstProbeFailureAt = nil
+        remindersGiven = 0
+        lastProbeFailure = nil
+    }
+
+    private mutating func childExited(
+        pid: Int32, status: ExitStatus, runTime: Duration, at now: MonotonicInstant,
+        _ actions: inout SupervisorActions
+    ) {
+        defer { lastExit = status }
+        if status.isSuccess {
+            finish(0, after: .finishedCleanly(pid: pid, runTime: runTime), &actions)
+            return
+        }
+        if configuration.backoff.isHealthy(runTime: runTime) {
+            consecutiveFailures = 0
+            endFold()
+            actions.append(.log(.exited(pid: pid, status: status, runTime: runTime, next: .now)))
+            restart(after: .zero, at: now, &actions)
+            return
+        }
+        consecutiveFailures += 1
+        let delay = configuration.backoff.delay(afterFailure: consecutiveFailures)
+        let backoff = configuration.backoff
+        let repeatsAtCap = backoff.isCapped(afterFailure: consecutiveFailures)
+            && backoff.isCapped(afterFailure: consecutiveFailures - 1)
+            && lastExit == status
+        if repeatsAtCap {
+            if foldedSince == nil { foldedSince = now }
+            foldedCount += 1
+            if foldedCount % configuration.foldEvery == 0 {
+                actions.append(.log(.folded(status: status, count: foldedCount, over: now - foldedSince!, next: delay)))
+            }
+        } else {
+            endFold()
+            actions.append(.log(.exited(pid: pid, status: status, runTime: runTime,
+                                        next: .after(delay, failure: consecutiveFailures))))
+        }
+        restart(after: delay, at: now, &actions)
+    }
+
+    private mutating func spawnFailed(_ failure: SpawnFailure, at now: MonotonicInstant, _ actions: inout SupervisorActions) {
+        if !hasStarted && failure.stage == .exec {
+            // Like a shell: the command cannot run at all, so say so and stop.
+            let code: Int32 = (failure.errno == ENOENT || failure.errno == ENOTDIR) ? 127 : 126
+            finish(code, after: .cannotExecute(failure), &actions)
+            return
+        }
+        consecutiveFailures += 1
+        endFold()
+        let delay = configuration.backoff.delay(afterFailure: consecutiveFailures)
+        actions.append(.log(.spawnFailed(failure, next: .after(delay, failure: consecutiveFailures))))
+        restart(after: delay, at: now, &actions)
+    }
+
+    private mutating func restart(after delay: Duration, at now: MonotonicInstant, _ actions: inout SupervisorActions) {
+        restarts += 1
+        if delay <= .zero {
+            beginStart(&actions)
+        } else {
+            phase = .backingOff(until: now + delay)
+            actions.append(.armDeadline(delay))
+        }
+    }
+
+    private mutating func endFold() {
+        foldedCount = 0
+        foldedSince = nil
+    }
+
+    private mutating func finish(_ code: Int32, after record: LogRecord, _ actions: inout SupervisorActions) {
+        phase = .finished(exitCode: code)
+        actions.append(.log(record))
+        actions.append(.exit(code))
+    }
+}

@@ -1,0 +1,34 @@
+enum HelpText {
+    static let text = """
+    usage: monitord [OPTIONS] [--] COMMAND [ARGS...]
+
+    Runs COMMAND and keeps it running: restarts it with exponential backoff when
+    it fails, forwards signals to it, and stops it cleanly. Options end at the
+    first word that is not an option, so `monitord squeezelite -o lb0c` gives
+    -o to squeezelite.
+
+    Restart policy:
+      --backoff-initial DUR   first restart delay after a fast failure (default 2s)
+      --backoff-max DUR       cap of the doubling delay (default 30s)
+      --backoff-reset DUR     a run this long is healthy and resets the delay (default 10s)
+      --stop-timeout DUR      after SIGTERM/SIGINT/SIGQUIT, wait this long before
+                              SIGKILLing the child's process group (default 3s)
+
+    Output:
+      -q, --quiet             warnings and errors only
+      -v, --verbose           also debug lines (forwarded signals, ...)
+      -h, --help              this text
+          --version           print the version
+
+    DUR is a number with a unit: 150ms, 2s, 1.5s, 1m, 1m30s, 1h; a bare number is
+    seconds; 0 means no delay.
+
+    Exit status:
+      0    COMMAND exited 0, or monitord was stopped by SIGTERM/SIGINT/SIGQUIT
+      64   usage error (bad option or value, missing COMMAND)
+      70   internal error (a system facility monitord needs failed)
+      126  COMMAND was found but cannot be executed (first start only)
+      127  COMMAND was not found (first start only)
+
+    """
+}

@@ -1,0 +1,76 @@
+import Reactor
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Exit codes (sysexits where one fits), documented in --help and the README.
+enum ExitCode {
+    static let success: Int32 = 0
+    static let usage: Int32 = 64
+    static let software: Int32 = 70
+    static let cannotExecute: Int32 = 126
+    static let notFound: Int32 = 127
+}
+
+enum MonitordMain {
+    static let version = "0.1.0"
+
+    static func run(arguments: [String]) -> Int32 {
+        let invocation: Invocation
+        do {
+            invocation = try OptionParser.parse(arguments)
+        } catch {
+            writeStderr("monitord: \(error.message)\n")
+            return ExitCode.usage
+        }
+        switch invocation {
+        case .help:
+            writeStdout(HelpText.text)
+            return ExitCode.success
+        case .version:
+            writeStdout("monitord \(version)\n")
+            return ExitCode.success
+        case .run(let options):
+            return supervise(options, commandStart: arguments.count - options.command.count)
+        }
+    }
+
+    private static func supervise(_ options: Options, commandStart: Int) -> Int32 {
+        var logger = Logger(journal: Logger.stderrIsJournal())
+        switch options.verbosity {
+        case .quiet: logger.threshold = .warning
+        case .normal: logger.threshold = .info
+        case .verbose: logger.threshold = .debug
+        }
+        let configuration = SupervisorConfiguration(backoff: options.backoff, stopTimeout: options.stopTimeout)
+        // The command's bytes go to exec exactly as we received them.
+        var raw: [UnsafeMutablePointer<CChar>] = []
+        for index in 0..<options.command.count {
+            raw.append(CommandLine.unsafeArgv[1 + commandStart + index]!)
+        }
+        let command = PreparedCommand(arguments: options.command, raw: raw)
+        do {
+            let daemon = try Daemon(command: command, configuration: configuration, gate: nil, logger: logger)
+            return try daemon.run()
+        } catch {
+            logger.log(.error, "internal error: \(error)")
+            return ExitCode.software
+        }
+    }
+
+    static func writeStderr(_ text: String) { write(fd: 2, text) }
+    static func writeStdout(_ text: String) { write(fd: 1, text) }
+
+    private static func write(fd: Int32, _ text: String) {
+        var copy = text
+        copy.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n <= 0 { return }
+                offset += n
+            }
+        }
+    }
+}
