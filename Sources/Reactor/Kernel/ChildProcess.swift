@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// How a child ended.
-public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
+public enum TerminationStatus: Equatable, Sendable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32, coreDumped: Bool)
 
@@ -81,7 +81,7 @@ public struct ChildProcess: ~Copyable {
     }
 
     /// Reaps the child if it has exited; nil while it is still running.
-    public func reap() throws(SystemError) -> ExitStatus? {
+    public func reap() throws(SystemError) -> TerminationStatus? {
         var code: Int32 = 0
         var status: Int32 = 0
         let reaped = try retryingInterrupts("waitid(P_PIDFD)") { cep_pidfd_reap(pidfd.rawValue, 0, &code, &status) }
@@ -89,14 +89,14 @@ public struct ChildProcess: ~Copyable {
     }
 
     /// Waits for the exit (only for a child known to be exiting).
-    public func waitForExit() throws(SystemError) -> ExitStatus {
+    public func waitForExit() throws(SystemError) -> TerminationStatus {
         var code: Int32 = 0
         var status: Int32 = 0
         _ = try retryingInterrupts("waitid(P_PIDFD)") { cep_pidfd_reap(pidfd.rawValue, 1, &code, &status) }
         return Self.status(code: code, status: status)
     }
 
-    private static func status(code: Int32, status: Int32) -> ExitStatus {
+    private static func status(code: Int32, status: Int32) -> TerminationStatus {
         if code == CEP_CLD_EXITED { return .exited(status) }
         return .signaled(status, coreDumped: code == CEP_CLD_DUMPED)
     }

@@ -68,7 +68,7 @@ public struct LogRenderer: Sendable {
     }
 
     /// `exited 1`, `was killed by SIGSEGV (core dumped)`.
-    private func phrase(_ status: ExitStatus) -> String {
+    private func phrase(_ status: TerminationStatus) -> String {
         switch status {
         case .exited(let code): return "exited \(code)"
         case .signaled(let signal, let core): return "was killed by \(Signals.name(signal))" + (core ? " (core dumped)" : "")

@@ -107,7 +107,7 @@ public final class Daemon {
         submit(.childExited(status))
     }
 
-    private func childExitStatus() throws(SystemError) -> ExitStatus? {
+    private func childExitStatus() throws(SystemError) -> TerminationStatus? {
         guard let running = child.take() else { return nil }
         running.signalGroup(SIGKILL)
         guard let status = try running.reap() else {

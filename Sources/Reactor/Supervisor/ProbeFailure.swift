@@ -1,6 +1,6 @@
 /// Why a readiness probe of the ALSA device failed: the step that failed and
 /// the errno alsa-lib reported (positive; ETIMEDOUT for "no progress in time").
-public struct ProbeFailure: Equatable, Hashable, Sendable, CustomStringConvertible {
+public struct ProbeFailure: Error, Equatable, Hashable, Sendable, CustomStringConvertible {
     public enum Stage: String, Sendable {
         case open
         case hwParams = "hw_params"

@@ -17,7 +17,7 @@ public struct Supervisor: Sendable {
     public private(set) var restarts = 0
     /// A child has run at least once (exec failures are fatal only before).
     public private(set) var hasStarted = false
-    public private(set) var lastExit: ExitStatus?
+    public private(set) var lastExit: TerminationStatus?
     /// Identical capped exits not yet reported, and since when.
     private var foldedCount = 0
     private var foldedSince: MonotonicInstant?
@@ -234,7 +234,7 @@ public struct Supervisor: Sendable {
     }
 
     private mutating func childExited(
-        pid: Int32, status: ExitStatus, runTime: Duration, at now: MonotonicInstant,
+        pid: Int32, status: TerminationStatus, runTime: Duration, at now: MonotonicInstant,
         _ actions: inout SupervisorActions
     ) {
         defer { lastExit = status }

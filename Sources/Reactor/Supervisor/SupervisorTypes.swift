@@ -74,7 +74,7 @@ public enum SupervisorEvent: Equatable, Sendable {
     /// The spawn action produced no running child.
     case spawnFailed(SpawnFailure)
     /// The child exited and was reaped.
-    case childExited(ExitStatus)
+    case childExited(TerminationStatus)
     /// The supervisor's single deadline timer fired.
     case deadline
     /// A signal arrived at monitord.
@@ -118,8 +118,8 @@ public enum RestartPlan: Equatable, Sendable {
 /// One line of the journal, as data; the reactor renders it.
 public enum LogRecord: Equatable, Sendable {
     case started(pid: Int32, restart: Int, quiet: Bool)
-    case exited(pid: Int32, status: ExitStatus, runTime: Duration, next: RestartPlan)
-    case folded(status: ExitStatus, count: Int, over: Duration, next: Duration)
+    case exited(pid: Int32, status: TerminationStatus, runTime: Duration, next: RestartPlan)
+    case folded(status: TerminationStatus, count: Int, over: Duration, next: Duration)
     case finishedCleanly(pid: Int32, runTime: Duration)
     case spawnFailed(SpawnFailure, next: RestartPlan)
     case cannotExecute(SpawnFailure)
@@ -127,7 +127,7 @@ public enum LogRecord: Equatable, Sendable {
     case stopWhileWaiting(signal: Int32)
     case hurrying(signal: Int32, pid: Int32)
     case killedAfterTimeout(pid: Int32, timeout: Duration)
-    case stopped(pid: Int32, status: ExitStatus)
+    case stopped(pid: Int32, status: TerminationStatus)
     case unkillable(pid: Int32)
     case forwarded(signal: Int32, pid: Int32)
     case dropped(signal: Int32)

@@ -1,0 +1,216 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The drop-in contract, on the real binary with real processes and signals.
+/// Durations are scaled down through the options; assertions use orderings
+/// and generous bounds, never tight windows.
+@Suite struct SupervisionTests {
+    /// A child that records each start time (monotonic ns) and fails.
+    static func stampingChild(_ scratch: Scratch, exitCode: Int = 1, extra: String = "") -> String {
+        scratch.script("child.sh", """
+        awk '{ print $1 }' /proc/uptime >> "\(scratch.file("starts"))"
+        \(extra)
+        exit \(exitCode)
+        """)
+    }
+
+    @Test func crashLoopFollowsTheBackoffAndResetsAfterAHealthyRun() throws {
+        let scratch = Scratch()
+        // The 6th start survives the reset window (1 s), then fails again.
+        let child = scratch.script("child.sh", """
+        echo x >> "\(scratch.file("count"))"
+        n=$(wc -l < "\(scratch.file("count"))")
+        date +%s%N >> "\(scratch.file("starts"))"
+        if [ "$n" -eq 6 ]; then sleep 1.3; fi
+        exit 1
+        """)
+        let monitord = try Monitord(["--backoff-initial", "100ms", "--backoff-max", "400ms", "--backoff-reset", "1s",
+                                     child], scratch: scratch)
+        #expect(eventually(timeout: .seconds(30)) { scratch.lines("starts").count >= 9 })
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+        let starts = scratch.lines("starts").compactMap { Int64($0) }
+        let gaps = zip(starts.dropFirst(), starts).map { Double($0 - $1) / 1e6 }  // ms
+        // Start-to-start gap = run time + delay, so each gap is at least the delay.
+        let delays: [Double] = [100, 200, 400, 400, 400]
+        for (gap, delay) in zip(gaps, delays) {
+            #expect(gap >= delay - 5, "gap \(gap) ms shorter than the \(delay) ms backoff")
+            #expect(gap < delay + 3000, "gap \(gap) ms far longer than the \(delay) ms backoff")
+        }
+        // The 6th run lasted 1.3 s: restarted at once (gap = run time, no delay)...
+        #expect(gaps[5] >= 1300 && gaps[5] < 1300 + 2000)
+        // ...and the count started again: 100 ms, then 200 ms.
+        #expect(gaps[6] >= 95 && gaps[6] < 2000)
+        #expect(gaps[7] >= 195)
+        #expect(monitord.log.contains("restarting now (a healthy run resets the backoff)"))
+        #expect(monitord.log.contains("restarting in 100 ms (failure 1)"))
+        #expect(monitord.log.contains("restarting in 400 ms (failure 3)"))
+    }
+
+    @Test func exitZeroEndsSupervisionWithZero() throws {
+        let scratch = Scratch()
+        let monitord = try Monitord(["--", "sh", "-c", "exit 0"], scratch: scratch)
+        #expect(monitord.wait() == .exited(0))
+        #expect(monitord.count("exited 0") == 1)
+        #expect(monitord.count("started sh") == 1)
+    }
+
+    @Test func forwardedSignalsReachTheChild() throws {
+        let scratch = Scratch()
+        let got = scratch.file("got")
+        let child = scratch.script("child.sh", """
+        trap 'echo HUP >> "\(got)"' HUP
+        trap 'echo USR1 >> "\(got)"' USR1
+        trap 'echo USR2 >> "\(got)"' USR2
+        touch "\(scratch.file("ready"))"
+        while :; do sleep 0.05; done
+        """)
+        let monitord = try Monitord(["-v", child], scratch: scratch)
+        #expect(eventually { FileManager.default.fileExists(atPath: scratch.file("ready")) })
+        for (signal, name) in [(SIGHUP, "HUP"), (SIGUSR1, "USR1"), (SIGUSR2, "USR2")] {
+            monitord.signal(signal)
+            #expect(eventually { scratch.lines("got").contains(name) }, "\(name) did not reach the child")
+        }
+        #expect(scratch.lines("got") == ["HUP", "USR1", "USR2"])
+        #expect(monitord.count("forwarded SIGHUP") == 1)
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
+
+    @Test func termStopsTheChildAndLeavesNothingBehind() throws {
+        let scratch = Scratch()
+        let monitord = try Monitord(["sleep", "1000"], scratch: scratch)
+        #expect(monitord.waitForLog("started sleep"))
+        let child = try #require(monitord.startedPIDs.first)
+        #expect(ProcessTable.isAlive(child))
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+        #expect(!ProcessTable.isAlive(child))
+        #expect(ProcessTable.groupIsEmpty(child))
+        #expect(monitord.log.contains("stopped: sleep (pid \(child)) was killed by SIGTERM"))
+    }
+
+    @Test func aChildIgnoringTermIsKilledAfterTheStopTimeout() throws {
+        let scratch = Scratch()
+        let child = scratch.script("stubborn.sh", """
+        trap '' TERM
+        touch "\(scratch.file("ready"))"
+        while :; do sleep 0.05; done
+        """)
+        let monitord = try Monitord(["--stop-timeout", "300ms", child], scratch: scratch)
+        #expect(eventually { FileManager.default.fileExists(atPath: scratch.file("ready")) })
+        let pid = try #require(monitord.startedPIDs.first)
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+        #expect(!ProcessTable.isAlive(pid))
+        #expect(ProcessTable.groupIsEmpty(pid))
+        let log = monitord.log
+        let stopping = try #require(log.range(of: "received SIGTERM: stopping"))
+        let killed = try #require(log.range(of: "did not stop within 300 ms: sent SIGKILL"))
+        let stopped = try #require(log.range(of: "was killed by SIGKILL"))
+        #expect(stopping.lowerBound < killed.lowerBound && killed.lowerBound < stopped.lowerBound)
+    }
+
+    @Test func grandchildrenEndWithTheStop() throws {
+        let scratch = Scratch()
+        let child = scratch.script("parent.sh", """
+        sleep 1000 &
+        echo $! > "\(scratch.file("grandchild"))"
+        wait
+        """)
+        let monitord = try Monitord([child], scratch: scratch)
+        #expect(eventually { Int32(scratch.read("grandchild").trimmingCharacters(in: .whitespacesAndNewlines)) != nil })
+        let grandchild = try #require(Int32(scratch.read("grandchild").trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(ProcessTable.isAlive(grandchild))
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+        #expect(eventually(timeout: .seconds(5)) { !ProcessTable.isAlive(grandchild) })
+    }
+
+    @Test func secondStopSignalKillsAtOnce() throws {
+        let scratch = Scratch()
+        let child = scratch.script("stubborn.sh", """
+        trap '' TERM INT
+        touch "\(scratch.file("ready"))"
+        while :; do sleep 0.05; done
+        """)
+        // A long stop timeout: only the second signal can end this quickly.
+        let monitord = try Monitord(["--stop-timeout", "60s", child], scratch: scratch)
+        #expect(eventually { FileManager.default.fileExists(atPath: scratch.file("ready")) })
+        monitord.signal(SIGINT)
+        #expect(monitord.waitForLog("received SIGINT: stopping"))
+        monitord.signal(SIGINT)
+        #expect(monitord.wait(timeout: .seconds(10)) == .exited(0))
+        #expect(monitord.log.contains("received SIGINT again: killing"))
+    }
+
+    @Test func termDuringABackoffWaitExitsPromptly() throws {
+        let scratch = Scratch()
+        let monitord = try Monitord(["--backoff-initial", "1m", "--backoff-max", "1m", "sh", "-c", "exit 3"],
+                                    scratch: scratch)
+        #expect(monitord.waitForLog("restarting in 1m00s"))
+        let clock = ContinuousClock()
+        let start = clock.now
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait(timeout: .seconds(10)) == .exited(0))
+        #expect(clock.now - start < .seconds(5), "a stop during backoff must not wait out the delay")
+        #expect(monitord.log.contains("with no child running: exiting"))
+    }
+
+    @Test func killingMonitordSendsTheChildSigterm() throws {
+        let scratch = Scratch()
+        let child = scratch.script("child.sh", """
+        trap 'echo TERM > "\(scratch.file("got"))"; exit 0' TERM
+        touch "\(scratch.file("ready"))"
+        while :; do sleep 0.05; done
+        """)
+        let monitord = try Monitord([child], scratch: scratch)
+        #expect(eventually { FileManager.default.fileExists(atPath: scratch.file("ready")) })
+        let pid = try #require(monitord.startedPIDs.first)
+        monitord.signal(SIGKILL)
+        #expect(monitord.wait() == .signaled(SIGKILL))
+        #expect(eventually { scratch.read("got").contains("TERM") }, "PR_SET_PDEATHSIG did not fire")
+        #expect(eventually { !ProcessTable.isAlive(pid) })
+    }
+
+    @Test func twoHundredFastCrashesLeakNothing() throws {
+        let scratch = Scratch()
+        let monitord = try Monitord(["-v", "--backoff-initial", "0", "--backoff-max", "0", "/bin/false"], scratch: scratch)
+        #expect(monitord.waitForLog("started false", count: 20, timeout: .seconds(30)))
+        let descriptorsEarly = monitord.openDescriptors
+        var lingering: Set<pid_t> = []
+        #expect(eventually(timeout: .seconds(60)) {
+            // A zombie seen twice, 50 ms apart, was never reaped.
+            let zombies = Set(monitord.zombieChildren)
+            if !zombies.isEmpty {
+                usleep(50_000)
+                lingering.formUnion(zombies.intersection(monitord.zombieChildren))
+            }
+            return monitord.count("started false") >= 200
+        })
+        #expect(lingering.isEmpty, "zombies left unreaped: \(lingering)")
+        #expect(monitord.openDescriptors == descriptorsEarly)
+        #expect(monitord.openPidfds <= 1)
+        #expect(ProcessTable.status(of: monitord.pid, field: "Threads") == "1")
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() != nil)
+        #expect(ProcessTable.children(of: monitord.pid).isEmpty)
+    }
+
+    @Test func aCrashLoopDoesNotFloodTheLog() throws {
+        let scratch = Scratch()
+        let monitord = try Monitord(["--backoff-initial", "10ms", "--backoff-max", "20ms", "sh", "-c", "exit 7"],
+                                    scratch: scratch)
+        // Three folded summaries = 30 restarts at the cap.
+        #expect(monitord.waitForLog("exited 7 again", count: 3, timeout: .seconds(60)))
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+        let restarts = monitord.count("exited 7")
+        let lines = monitord.logLines.count
+        #expect(monitord.log.contains("exited 7 again (10 times in"))
+        // Two lines per restart before the cap, then one line per ten restarts.
+        #expect(lines < 20, "\(lines) lines for a crash loop:\n\(monitord.log)")
+        #expect(restarts >= 3)
+    }
+}

@@ -1,0 +1,258 @@
+import CEpoll
+import Foundation
+import Glibc
+import Testing
+
+/// Where SwiftPM put the binaries: next to the running test bundle.
+enum Products {
+    static let directory: String = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return (exe as NSString).deletingLastPathComponent
+    }()
+
+    static var monitord: String { directory + "/monitord" }
+    static var pcmHolder: String { directory + "/pcm-holder" }
+    static var testPlugin: String { directory + "/libMonitordTestPCM.so" }
+}
+
+/// A private temporary directory, removed when the test ends.
+final class Scratch: @unchecked Sendable {
+    let path: String
+
+    init() {
+        var template = Array((NSTemporaryDirectory() + "/monitord-test.XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        path = made.map { String(cString: $0) } ?? NSTemporaryDirectory() + "/monitord-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    /// Writes an executable shell script and returns its path.
+    @discardableResult
+    func script(_ name: String, _ body: String) -> String {
+        let target = file(name)
+        // O_CLOEXEC: a process forked by a parallel test while this descriptor
+        // is open must not keep it open for writing (exec would fail, ETXTBSY).
+        let fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        precondition(fd >= 0, "cannot create \(target)")
+        let bytes = Array(("#!/bin/sh\n" + body + "\n").utf8)
+        precondition(write(fd, bytes, bytes.count) == bytes.count)
+        close(fd)
+        return target
+    }
+
+    func read(_ name: String) -> String {
+        (try? String(contentsOfFile: file(name), encoding: .utf8)) ?? ""
+    }
+
+    func lines(_ name: String) -> [String] {
+        read(name).split(separator: "\n").map(String.init)
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes. Bounds are
+/// generous: these tests run on a loaded two-core machine.
+@discardableResult
+func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) -> Bool {
+    let clock = ContinuousClock()
+    let end = clock.now + timeout
+    while clock.now < end {
+        if condition() { return true }
+        usleep(20_000)
+    }
+    return condition()
+}
+
+/// How a process ended, as waitid reports it.
+enum Ended: Equatable, CustomStringConvertible {
+    case exited(Int32)
+    case signaled(Int32)
+
+    var description: String {
+        switch self {
+        case .exited(let code): return "exit \(code)"
+        case .signaled(let signal): return "signal \(signal)"
+        }
+    }
+}
+
+/// A real `monitord` process started by a test, stderr captured to a file.
+final class Monitord: @unchecked Sendable {
+    let pid: pid_t
+    let pidfd: Int32
+    let scratch: Scratch
+    let logPath: String
+    private var ended: Ended?
+
+    /// Starts `monitord arguments...` with its stderr in `scratch/monitord.log`.
+    init(_ arguments: [String], scratch: Scratch, environment extra: [String: String] = [:],
+         logName: String = "monitord.log", stdin: String = "/dev/null") throws {
+        self.scratch = scratch
+        logPath = scratch.file(logName)
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "JOURNAL_STREAM")
+        environment.removeValue(forKey: "NOTIFY_SOCKET")
+        for (key, value) in extra { environment[key] = value }
+        pid = try spawnProcess([Products.monitord] + arguments, environment: environment,
+                               stdin: stdin, stdout: scratch.file("monitord.stdout"), stderr: logPath)
+        pidfd = cep_pidfd_open(pid)
+        precondition(pidfd >= 0, "pidfd_open failed")
+    }
+
+    deinit {
+        if ended == nil {
+            kill(pid, SIGKILL)
+            _ = wait(timeout: .seconds(5))
+        }
+        close(pidfd)
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    var logLines: [String] { log.split(separator: "\n").map(String.init) }
+
+    func count(_ fragment: String) -> Int { logLines.filter { $0.contains(fragment) }.count }
+
+    /// Waits until the log has at least `count` lines containing `fragment`.
+    @discardableResult
+    func waitForLog(_ fragment: String, count: Int = 1, timeout: Duration = .seconds(10)) -> Bool {
+        eventually(timeout: timeout) { self.count(fragment) >= count }
+    }
+
+    func signal(_ signal: Int32) { _ = cep_pidfd_send_signal(pidfd, signal) }
+
+    /// Reaps monitord, waiting at most `timeout`; nil if it is still running.
+    func wait(timeout: Duration = .seconds(10)) -> Ended? {
+        if let ended { return ended }
+        var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        guard poll(&descriptor, 1, ms) == 1 else { return nil }
+        var code: Int32 = 0
+        var status: Int32 = 0
+        guard cep_pidfd_reap(pidfd, 1, &code, &status) == 1 else { return nil }
+        ended = code == CEP_CLD_EXITED ? .exited(status) : .signaled(status)
+        return ended
+    }
+
+    /// The pids of the children monitord logged as started, in order.
+    var startedPIDs: [pid_t] {
+        logLines.compactMap { line -> pid_t? in
+            guard line.contains("started "), let range = line.range(of: "(pid ") else { return nil }
+            let digits = line[range.upperBound...].prefix { $0.isNumber }
+            return pid_t(digits)
+        }
+    }
+
+    /// What monitord's open descriptors point at right now.
+    var descriptorTargets: [String] {
+        let directory = "/proc/\(pid)/fd"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + $0) }
+    }
+
+    /// Open descriptors other than child pidfds (one of which exists only while a child runs).
+    var openDescriptors: Int { descriptorTargets.filter { !$0.contains("pidfd") }.count }
+
+    var openPidfds: Int { descriptorTargets.filter { $0.contains("pidfd") }.count }
+
+    /// Children of monitord that are zombies right now.
+    var zombieChildren: [pid_t] { ProcessTable.children(of: pid).filter { ProcessTable.state(of: $0) == "Z" } }
+}
+
+/// Starts a process with posix_spawn: default signal dispositions and an
+/// empty mask (the test runner's threads may have other masks), and only
+/// stdin/stdout/stderr inherited.
+func spawnProcess(_ argv: [String], environment: [String: String], stdin: String = "/dev/null",
+                  stdout: String, stderr: String) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    var all = sigset_t()
+    sigfillset(&all)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let cArgs = argv.map { strdup($0) } + [nil]
+    let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+        cArgs.forEach { free($0) }
+        cEnv.forEach { free($0) }
+    }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
+    if rc != 0 { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
+    return pid
+}
+
+/// Runs a command to completion and returns its exit status and stderr.
+func runToCompletion(_ argv: [String], scratch: Scratch, timeout: Duration = .seconds(20)) throws -> (Ended?, String) {
+    let errPath = scratch.file("run-\(UInt32.random(in: 0...UInt32.max)).err")
+    let pid = try spawnProcess(argv, environment: ProcessInfo.processInfo.environment,
+                               stdout: scratch.file("run.out"), stderr: errPath)
+    let pidfd = cep_pidfd_open(pid)
+    defer { close(pidfd) }
+    var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+    let ms = Int32(timeout.components.seconds * 1000)
+    guard poll(&descriptor, 1, ms) == 1 else {
+        kill(pid, SIGKILL)
+        return (nil, "")
+    }
+    var code: Int32 = 0
+    var status: Int32 = 0
+    _ = cep_pidfd_reap(pidfd, 1, &code, &status)
+    let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+    return (code == CEP_CLD_EXITED ? .exited(status) : .signaled(status), err)
+}
+
+/// Reading /proc for the checks the tests make.
+enum ProcessTable {
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        return state(of: pid) != "Z"
+    }
+
+    /// The one-letter state from /proc/PID/stat (nil when gone).
+    static func state(of pid: pid_t) -> Character? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(close, offsetBy: 2)...].first
+    }
+
+    static func parent(of pid: pid_t) -> pid_t? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        return fields.count > 1 ? pid_t(fields[1]) : nil
+    }
+
+    static func children(of pid: pid_t) -> [pid_t] {
+        let all = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return all.compactMap { pid_t($0) }.filter { parent(of: $0) == pid }
+    }
+
+    /// Members of a process group that are still alive.
+    static func groupIsEmpty(_ pgid: pid_t) -> Bool {
+        if kill(-pgid, 0) != 0 { return true }
+        let all = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        // Zombies awaiting a reaper still count for kill(); only live ones matter.
+        return !all.compactMap { pid_t($0) }.contains { getpgid($0) == pgid && state(of: $0) != "Z" }
+    }
+
+    static func status(of pid: pid_t, field: String) -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+            return line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,74 @@
+import Testing
+@testable import Reactor
+
+@Suite struct OptionParserTests {
+    static func options(_ arguments: [String]) throws -> Options {
+        guard case .run(let options) = try OptionParser.parse(arguments) else {
+            Issue.record("expected a run invocation")
+            return Options()
+        }
+        return options
+    }
+
+    @Test func optionsEndAtTheFirstNonOption() throws {
+        let options = try Self.options(["--backoff-initial", "50ms", "squeezelite", "-o", "lb0c", "--help"])
+        #expect(options.command == ["squeezelite", "-o", "lb0c", "--help"])
+        #expect(options.backoff.initial == .milliseconds(50))
+    }
+
+    @Test func doubleDashEndsOptions() throws {
+        #expect(try Self.options(["-q", "--", "-weird-name", "x"]).command == ["-weird-name", "x"])
+        #expect(try Self.options(["-q", "--", "-weird-name", "x"]).verbosity == .quiet)
+    }
+
+    @Test func inlineValuesAndShortFlags() throws {
+        let options = try Self.options(["--stop-timeout=1.5s", "-qv", "--backoff-max=1m", "true"])
+        #expect(options.stopTimeout == .milliseconds(1500))
+        #expect(options.verbosity == .verbose)
+        #expect(options.backoff.maximum == .seconds(60))
+    }
+
+    @Test func helpAndVersion() throws {
+        #expect(try OptionParser.parse(["--help"]) == .help)
+        #expect(try OptionParser.parse(["-h", "x"]) == .help)
+        #expect(try OptionParser.parse(["--version"]) == .version)
+    }
+
+    @Test(arguments: [
+        (["--bogus", "x"], "unknown option '--bogus'"),
+        (["-z", "x"], "unknown option '-z'"),
+        (["--backoff-max", "banana", "x"], "--backoff-max 'banana'"),
+        (["--backoff-initial", "-1s", "x"], "cannot be negative"),
+        (["--backoff-initial", "40s", "x"], "longer than --backoff-max"),
+        (["--stop-timeout", "", "x"], "--stop-timeout needs a duration"),
+        (["--stop-timeout", "9999999999999999999999h", "x"], "too long"),
+        (["--stop-timeout"], "needs a value"),
+        ([], "missing COMMAND"),
+        (["-q"], "missing COMMAND"),
+        (["--"], "missing COMMAND"),
+        (["--quiet=yes", "x"], "takes no value"),
+        (["--alsa-gate", "maybe", "x"], "expected 'auto' or 'off'"),
+        (["--alsa-gate", "off", "--alsa-device", "lb0c", "x"], "contradict"),
+        (["--stale-after", "0", "x"], "--stale-after '0'"),
+        (["--probe-duration", "0", "x"], "must be longer than 0"),
+        (["--backoff-max", "1s\u{1}\n", "x"], "'1s??'"),
+    ])
+    func usageErrors(arguments: [String], fragment: String) {
+        do {
+            _ = try OptionParser.parse(arguments)
+            Issue.record("expected a usage error for \(arguments)")
+        } catch {
+            #expect(error.message.contains(fragment), "\(error.message)")
+            #expect(!error.message.contains("\n"))
+        }
+    }
+
+    @Test func gateDetection() throws {
+        #expect(try Self.options(["squeezelite", "-n", "z", "-o", "lb3c"]).gateDevice == "lb3c")
+        #expect(try Self.options(["squeezelite", "-olb3c"]).gateDevice == "lb3c")
+        #expect(try Self.options(["alsaloop", "-C", "lb3p", "-P", "ch1"]).gateDevice == nil)
+        #expect(try Self.options(["squeezelite", "-o", "default"]).gateDevice == nil)
+        #expect(try Self.options(["--alsa-gate", "off", "squeezelite", "-o", "lb3c"]).gateDevice == nil)
+        #expect(try Self.options(["--alsa-device", "hw:0", "aplay", "x.wav"]).gateDevice == "hw:0")
+    }
+}

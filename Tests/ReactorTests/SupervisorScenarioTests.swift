@@ -1,0 +1,206 @@
+import Glibc
+import Testing
+@testable import Reactor
+
+/// Longer runs of the state machine on a fake clock.
+@Suite struct SupervisorScenarioTests {
+    /// A fake clock: the state machine only sees the instants we hand it.
+    struct Clock {
+        var now = MonotonicInstant(nanoseconds: 5_000_000_000_000)
+        mutating func advance(_ duration: Duration) { now = now + duration }
+    }
+
+    static func deadlines(_ actions: SupervisorActions) -> [Duration] {
+        actions.compactMap { if case .armDeadline(let d) = $0 { return d } else { return nil } }
+    }
+
+    /// Runs `count` crash cycles that each last `runTime`; returns the restart delays chosen.
+    static func crashCycles(_ machine: inout Supervisor, _ clock: inout Clock, count: Int, runTime: Duration,
+                            status: TerminationStatus = .exited(1)) -> [Duration] {
+        var delays: [Duration] = []
+        var pid: Int32 = 1000
+        for _ in 0..<count {
+            pid += 1
+            _ = machine.handle(.spawned(pid: pid), at: clock.now)
+            clock.advance(runTime)
+            let actions = machine.handle(.childExited(status), at: clock.now)
+            let armed = deadlines(actions)
+            if let delay = armed.first {
+                delays.append(delay)
+                clock.advance(delay)
+                #expect(machine.handle(.deadline, at: clock.now) == SupervisorActions([.spawn]))
+            } else {
+                delays.append(.zero)
+                #expect(actions.contains(.spawn), "a zero delay restarts at once")
+            }
+        }
+        return delays
+    }
+
+    @Test func backoffDoublesToTheCapAndResetsAfterAHealthyRun() {
+        var clock = Clock()
+        var machine = Supervisor(configuration: SupervisorConfiguration())
+        _ = machine.handle(.start, at: clock.now)
+        let fast = Self.crashCycles(&machine, &clock, count: 6, runTime: .milliseconds(300))
+        #expect(fast == [2, 4, 8, 16, 30, 30].map { Duration.seconds($0) })
+        // A run of at least the reset window restarts at once and resets the count.
+        let healthy = Self.crashCycles(&machine, &clock, count: 1, runTime: .seconds(10))
+        #expect(healthy == [.zero])
+        #expect(machine.consecutiveFailures == 0)
+        let again = Self.crashCycles(&machine, &clock, count: 3, runTime: .seconds(1))
+        #expect(again == [2, 4, 8].map { Duration.seconds($0) })
+    }
+
+    @Test func aRunJustShortOfTheResetWindowIsStillAFastFailure() {
+        var clock = Clock()
+        var machine = Supervisor(configuration: SupervisorConfiguration())
+        _ = machine.handle(.start, at: clock.now)
+        let delays = Self.crashCycles(&machine, &clock, count: 2, runTime: .seconds(10) - .milliseconds(1))
+        #expect(delays == [.seconds(2), .seconds(4)])
+    }
+
+    @Test func zeroBackoffRestartsAtOnceWithoutATimer() {
+        var clock = Clock()
+        let policy = BackoffPolicy(initial: .zero, maximum: .zero, reset: .seconds(10))
+        var machine = Supervisor(configuration: SupervisorConfiguration(backoff: policy))
+        _ = machine.handle(.start, at: clock.now)
+        let delays = Self.crashCycles(&machine, &clock, count: 5, runTime: .milliseconds(1))
+        #expect(delays == Array(repeating: .zero, count: 5))
+        #expect(machine.restarts == 5)
+    }
+
+    @Test func identicalExitsAtTheCapAreFolded() {
+        var clock = Clock()
+        let policy = BackoffPolicy(initial: .seconds(2), maximum: .seconds(8), reset: .seconds(10))
+        var machine = Supervisor(configuration: SupervisorConfiguration(backoff: policy, foldEvery: 10))
+        _ = machine.handle(.start, at: clock.now)
+        var exitLines = 0
+        var foldedCounts: [Int] = []
+        var quietStarts = 0
+        var pid: Int32 = 1
+        for _ in 0..<33 {
+            pid += 1
+            let started = machine.handle(.spawned(pid: pid), at: clock.now)
+            if started.contains(where: { if case .log(.started(_, _, true)) = $0 { return true }; return false }) { quietStarts += 1 }
+            clock.advance(.milliseconds(100))
+            for action in machine.handle(.childExited(.exited(1)), at: clock.now) {
+                switch action {
+                case .log(.exited): exitLines += 1
+                case .log(.folded(_, let count, _, let next)):
+                    foldedCounts.append(count)
+                    #expect(next == .seconds(8))
+                case .armDeadline(let delay): clock.advance(delay)
+                default: break
+                }
+            }
+            _ = machine.handle(.deadline, at: clock.now)
+        }
+        // The exits that chose 2, 4 and 8 s are logged (8 s is the cap); from
+        // then on identical exits are folded, one line per ten.
+        #expect(exitLines == 3)
+        #expect(foldedCounts == [10, 20, 30])
+        #expect(quietStarts == 29)
+        // A different failure ends the fold and is logged in full.
+        _ = machine.handle(.spawned(pid: 99), at: clock.now)
+        let different = machine.handle(.childExited(.signaled(SIGSEGV, coreDumped: false)), at: clock.now + .milliseconds(5))
+        #expect(different.contains { if case .log(.exited(_, .signaled(SIGSEGV, false), _, _)) = $0 { return true }; return false })
+        #expect(!machine.isFolding)
+    }
+
+    @Test func execFailureAfterTheFirstStartIsAFastFailureNotFatal() {
+        var clock = Clock()
+        var machine = Supervisor(configuration: SupervisorConfiguration())
+        _ = machine.handle(.start, at: clock.now)
+        _ = machine.handle(.spawned(pid: 5), at: clock.now)
+        clock.advance(.seconds(1))
+        _ = machine.handle(.childExited(.exited(1)), at: clock.now)
+        clock.advance(.seconds(2))
+        _ = machine.handle(.deadline, at: clock.now)
+        let failure = SpawnFailure(stage: .exec, errno: ENOENT)
+        let actions = machine.handle(.spawnFailed(failure), at: clock.now)
+        #expect(actions == SupervisorActions([.log(.spawnFailed(failure, next: .after(.seconds(4), failure: 2))), .armDeadline(.seconds(4))]))
+        #expect(machine.phase == .backingOff(until: clock.now + .seconds(4)))
+    }
+
+    @Test func notExecutableAtFirstStartExits126() {
+        var machine = Supervisor(configuration: SupervisorConfiguration())
+        _ = machine.handle(.start, at: Clock().now)
+        let actions = machine.handle(.spawnFailed(SpawnFailure(stage: .exec, errno: EACCES)), at: Clock().now)
+        #expect(actions.contains(.exit(126)))
+    }
+
+    @Test func readyIsNotifiedOnceOnly() {
+        var clock = Clock()
+        var machine = Supervisor(configuration: SupervisorConfiguration())
+        _ = machine.handle(.start, at: clock.now)
+        #expect(machine.handle(.spawned(pid: 1), at: clock.now).contains(.notify(.ready)))
+        clock.advance(.seconds(20))
+        _ = machine.handle(.childExited(.exited(2)), at: clock.now)
+        #expect(!machine.handle(.spawned(pid: 2), at: clock.now).contains(.notify(.ready)))
+    }
+}
+
+/// The readiness gate's rows, over time.
+@Suite struct SupervisorGateScenarioTests {
+    static let gate = GateConfiguration(probeDuration: .seconds(1), probeInterval: .seconds(2), staleAfter: 4,
+                                        reminders: [.seconds(60), .seconds(300), .seconds(900)])
+    static let busy = ProbeFailure(stage: .open, errno: EBUSY)
+
+    @Test func waitsQuietlyRemindsAtGrowingIntervalsAndSearchesForStalePlayers() {
+        var now = MonotonicInstant(nanoseconds: 1_000_000_000)
+        var machine = Supervisor(configuration: SupervisorConfiguration(gate: Self.gate))
+        _ = machine.handle(.start, at: now)
+        var warnings: [Int] = []       // probe numbers that logged a line
+        var staleSearches: [Int] = []
+        var holderReports = 0
+        for probe in 1...500 {          // 500 probes ≈ 16m40s at 2 s apart
+            let actions = machine.handle(.probeFailed(Self.busy), at: now)
+            for action in actions {
+                switch action {
+                case .log(.deviceUnavailable), .log(.deviceStillUnavailable): warnings.append(probe)
+                case .reapStalePlayers: staleSearches.append(probe)
+                case .reportHolders: holderReports += 1
+                default: break
+                }
+            }
+            now = now + .seconds(2)
+            #expect(machine.handle(.deadline, at: now) == SupervisorActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
+        }
+        // First failure, then 1 min, 5 min and 15 min after it: quiet in between.
+        #expect(warnings == [1, 31, 151, 451])
+        #expect(holderReports == 1)
+        #expect(staleSearches.first == 4)
+        #expect(staleSearches.count == 125)
+        #expect(staleSearches.allSatisfy { $0 % 4 == 0 })
+
+        let ready = machine.handle(.probeSucceeded, at: now)
+        #expect(ready == SupervisorActions([.cancelDeadline, .log(.deviceReady(after: .seconds(1000), probes: 501)), .spawn]))
+        #expect(machine.failedProbes == 0)
+    }
+
+    @Test func remindersRepeatAtTheLastSpacing() {
+        let start = MonotonicInstant(nanoseconds: 0)
+        #expect(Self.gate.reminder(0, after: start) == start + .seconds(60))
+        #expect(Self.gate.reminder(2, after: start) == start + .seconds(900))
+        #expect(Self.gate.reminder(3, after: start) == start + .seconds(1500))
+        #expect(Self.gate.reminder(4, after: start) == start + .seconds(2100))
+    }
+
+    @Test func aNewOutageAfterRecoveryWarnsAgain() {
+        var now = MonotonicInstant(nanoseconds: 0)
+        var machine = Supervisor(configuration: SupervisorConfiguration(gate: Self.gate))
+        _ = machine.handle(.start, at: now)
+        _ = machine.handle(.probeFailed(Self.busy), at: now)
+        now = now + .seconds(2)
+        _ = machine.handle(.deadline, at: now)
+        _ = machine.handle(.probeSucceeded, at: now)
+        _ = machine.handle(.spawned(pid: 3), at: now)
+        now = now + .seconds(1)
+        _ = machine.handle(.childExited(.exited(1)), at: now)
+        now = now + .seconds(2)
+        _ = machine.handle(.deadline, at: now)
+        let again = machine.handle(.probeFailed(Self.busy), at: now)
+        #expect(again.contains(.log(.deviceUnavailable(Self.busy))))
+        #expect(again.contains(.reportHolders))
+    }
+}

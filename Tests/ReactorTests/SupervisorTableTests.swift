@@ -1,0 +1,162 @@
+import Glibc
+import Testing
+@testable import Reactor
+
+/// Every phase × event pair of the transition table, written out: the
+/// expected phase afterwards and the exact actions, in order.
+@Suite struct SupervisorTableTests {
+    enum Phase: CaseIterable { case idle, starting, running, backingOff, stopping, killing, finished, probing, waiting }
+    enum Event: CaseIterable { case start, spawned, execFailed, cloneFailed, exitFailure, exitSuccess, deadline, stop, hup, probeOK, probeFail }
+
+    static let t0 = MonotonicInstant(nanoseconds: 1_000_000_000_000)
+    static let pid: Int32 = 100
+    static let ungated = SupervisorConfiguration(backoff: .standard, stopTimeout: .seconds(3), killGrace: .seconds(1))
+    static let gate = GateConfiguration(probeDuration: .seconds(1), probeInterval: .seconds(2), staleAfter: 4)
+    static let gated = SupervisorConfiguration(backoff: .standard, stopTimeout: .seconds(3), killGrace: .seconds(1), gate: gate)
+    static let busy = ProbeFailure(stage: .open, errno: EBUSY)
+
+    static func event(_ event: Event) -> SupervisorEvent {
+        switch event {
+        case .start: return .start
+        case .spawned: return .spawned(pid: pid)
+        case .execFailed: return .spawnFailed(SpawnFailure(stage: .exec, errno: ENOENT))
+        case .cloneFailed: return .spawnFailed(SpawnFailure(stage: .clone, errno: EAGAIN))
+        case .exitFailure: return .childExited(.exited(1))
+        case .exitSuccess: return .childExited(.exited(0))
+        case .deadline: return .deadline
+        case .stop: return .signal(SIGTERM)
+        case .hup: return .signal(SIGHUP)
+        case .probeOK: return .probeSucceeded
+        case .probeFail: return .probeFailed(busy)
+        }
+    }
+
+    /// Drives a fresh machine into `phase` (all at t0).
+    static func machine(in phase: Phase) -> Supervisor {
+        let gatedPhase = phase == .probing || phase == .waiting
+        var machine = Supervisor(configuration: gatedPhase ? gated : ungated)
+        let steps: [SupervisorEvent]
+        switch phase {
+        case .idle: steps = []
+        case .starting: steps = [.start]
+        case .running: steps = [.start, .spawned(pid: pid)]
+        case .backingOff: steps = [.start, .spawned(pid: pid), .childExited(.exited(1))]
+        case .stopping: steps = [.start, .spawned(pid: pid), .signal(SIGTERM)]
+        case .killing: steps = [.start, .spawned(pid: pid), .signal(SIGTERM), .deadline]
+        case .finished: steps = [.start, .spawned(pid: pid), .childExited(.exited(0))]
+        case .probing: steps = [.start]
+        case .waiting: steps = [.start, .probeFailed(busy)]
+        }
+        for step in steps { _ = machine.handle(step, at: t0) }
+        return machine
+    }
+
+    /// The table. `nil` phase means "unchanged".
+    static func expected(_ phase: Phase, _ event: Event) -> (SupervisorPhase?, [SupervisorAction]) {
+        let now = t0 + .seconds(5)
+        let stopWhileWaiting = SupervisorAction.log(.stopWhileWaiting(signal: SIGTERM))
+        let dropped = { (signal: Int32) in SupervisorAction.log(.dropped(signal: signal)) }
+        switch (phase, event) {
+        // idle: only start and stop signals mean anything.
+        case (.idle, .start): return (.starting, [.spawn])
+        case (.idle, .stop): return (.finished(exitCode: 0), [stopWhileWaiting, .exit(0)])
+        case (.idle, .hup): return (nil, [dropped(SIGHUP)])
+        case (.idle, _): return (nil, [])
+
+        // starting: the reactor answers the spawn before anything else.
+        case (.starting, .spawned):
+            return (.running(pid: pid, since: now), [.log(.started(pid: pid, restart: 0, quiet: false)), .notify(.ready)])
+        case (.starting, .execFailed):
+            return (.finished(exitCode: 127), [.log(.cannotExecute(SpawnFailure(stage: .exec, errno: ENOENT))), .exit(127)])
+        case (.starting, .cloneFailed):
+            return (.backingOff(until: now + .seconds(2)),
+                    [.log(.spawnFailed(SpawnFailure(stage: .clone, errno: EAGAIN), next: .after(.seconds(2), failure: 1))),
+                     .armDeadline(.seconds(2))])
+        case (.starting, _): return (nil, [])
+
+        // running since t0, event at t0+5s (a fast failure).
+        case (.running, .exitFailure):
+            return (.backingOff(until: now + .seconds(2)),
+                    [.log(.exited(pid: pid, status: .exited(1), runTime: .seconds(5), next: .after(.seconds(2), failure: 1))),
+                     .armDeadline(.seconds(2))])
+        case (.running, .exitSuccess):
+            return (.finished(exitCode: 0), [.log(.finishedCleanly(pid: pid, runTime: .seconds(5))), .exit(0)])
+        case (.running, .stop):
+            return (.stopping(pid: pid), [.log(.stopping(signal: SIGTERM, pid: pid)), .notify(.stopping),
+                                          .signalChild(SIGTERM), .armDeadline(.seconds(3))])
+        case (.running, .hup): return (nil, [.log(.forwarded(signal: SIGHUP, pid: pid)), .signalChild(SIGHUP)])
+        case (.running, _): return (nil, [])
+
+        case (.backingOff, .deadline): return (.starting, [.spawn])
+        case (.backingOff, .stop): return (.finished(exitCode: 0), [.cancelDeadline, stopWhileWaiting, .exit(0)])
+        case (.backingOff, .hup): return (nil, [dropped(SIGHUP)])
+        case (.backingOff, _): return (nil, [])
+
+        case (.stopping, .exitFailure):
+            return (.finished(exitCode: 0), [.cancelDeadline, .log(.stopped(pid: pid, status: .exited(1))), .exit(0)])
+        case (.stopping, .exitSuccess):
+            return (.finished(exitCode: 0), [.cancelDeadline, .log(.stopped(pid: pid, status: .exited(0))), .exit(0)])
+        case (.stopping, .deadline):
+            return (.killing(pid: pid), [.log(.killedAfterTimeout(pid: pid, timeout: .seconds(3))), .killGroup, .armDeadline(.seconds(1))])
+        case (.stopping, .stop):
+            return (.killing(pid: pid), [.log(.hurrying(signal: SIGTERM, pid: pid)), .killGroup, .armDeadline(.seconds(1))])
+        case (.stopping, .hup): return (nil, [.log(.forwarded(signal: SIGHUP, pid: pid)), .signalChild(SIGHUP)])
+        case (.stopping, _): return (nil, [])
+
+        case (.killing, .exitFailure):
+            return (.finished(exitCode: 0), [.cancelDeadline, .log(.stopped(pid: pid, status: .exited(1))), .exit(0)])
+        case (.killing, .exitSuccess):
+            return (.finished(exitCode: 0), [.cancelDeadline, .log(.stopped(pid: pid, status: .exited(0))), .exit(0)])
+        case (.killing, .deadline): return (.finished(exitCode: 0), [.log(.unkillable(pid: pid)), .exit(0)])
+        case (.killing, .stop): return (nil, [dropped(SIGTERM)])
+        case (.killing, .hup): return (nil, [dropped(SIGHUP)])
+        case (.killing, _): return (nil, [])
+
+        case (.finished, _): return (nil, [])
+
+        // The gate (gated configuration).
+        case (.probing, .probeOK): return (.starting, [.cancelDeadline, .spawn])
+        case (.probing, .probeFail):
+            return (.waitingForDevice, [.cancelDeadline, .log(.deviceUnavailable(busy)), .reportHolders, .armDeadline(.seconds(2))])
+        case (.probing, .deadline):
+            let timeout = ProbeFailure(stage: .timeout, errno: ETIMEDOUT)
+            return (.waitingForDevice, [.abortProbe, .log(.deviceUnavailable(timeout)), .reportHolders, .armDeadline(.seconds(2))])
+        case (.probing, .stop): return (.finished(exitCode: 0), [.abortProbe, .cancelDeadline, stopWhileWaiting, .exit(0)])
+        case (.probing, .hup): return (nil, [dropped(SIGHUP)])
+        case (.probing, _): return (nil, [])
+
+        case (.waiting, .deadline): return (.probing, [.startProbe, .armDeadline(gate.probeDeadline)])
+        case (.waiting, .stop): return (.finished(exitCode: 0), [.cancelDeadline, stopWhileWaiting, .exit(0)])
+        case (.waiting, .hup): return (nil, [dropped(SIGHUP)])
+        case (.waiting, _): return (nil, [])
+        }
+    }
+
+    @Test(arguments: Phase.allCases, Event.allCases)
+    func transition(phase: Phase, event: Event) {
+        var machine = Self.machine(in: phase)
+        let before = machine.phase
+        let actions = machine.handle(Self.event(event), at: Self.t0 + .seconds(5))
+        let (expectedPhase, expectedActions) = Self.expected(phase, event)
+        #expect(machine.phase == (expectedPhase ?? before), "phase after \(event) in \(phase)")
+        #expect(actions == SupervisorActions(expectedActions), "actions for \(event) in \(phase)")
+    }
+
+    @Test func gatedStartProbesFirst() {
+        var machine = Supervisor(configuration: Self.gated)
+        #expect(machine.handle(.start, at: Self.t0) == SupervisorActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
+        #expect(machine.phase == .probing)
+    }
+
+    @Test func gatedBackoffComesBeforeTheProbe() {
+        var machine = Supervisor(configuration: Self.gated)
+        _ = machine.handle(.start, at: Self.t0)
+        _ = machine.handle(.probeSucceeded, at: Self.t0)
+        _ = machine.handle(.spawned(pid: 7), at: Self.t0)
+        let exit = machine.handle(.childExited(.exited(1)), at: Self.t0 + .seconds(1))
+        #expect(exit.contains(.armDeadline(.seconds(2))))
+        #expect(machine.phase == .backingOff(until: Self.t0 + .seconds(3)))
+        let afterWait = machine.handle(.deadline, at: Self.t0 + .seconds(3))
+        #expect(afterWait == SupervisorActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
+    }
+}
