@@ -1,0 +1,886 @@
+#!/usr/bin/env python3
+"""Whole-process comparison: monitord beside s6-supervise, runsv, daemontools'
+supervise and the Python original (issue 5). Standard library only, no network.
+
+Run it through Benchmarks/compare.sh (see --help). It measures each supervisor
+process (never its child), one after another, and writes BENCHMARKS.md.
+"""
+import argparse
+import ctypes
+import datetime
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+SCRATCH = os.path.join(REPO, ".build-bench")
+PEER_PACKAGES = {"s6-supervise": "s6", "runsv": "runit", "supervise": "daemontools", "strace": "strace"}
+
+# ----------------------------------------------------------------------------
+# small helpers
+
+
+def log(msg):
+    print(f"[compare {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run(argv, **kw):
+    return subprocess.run(argv, check=False, **kw)
+
+
+def read(path, default=""):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return default
+
+
+def status_fields(pid):
+    out = {}
+    for line in read(f"/proc/{pid}/status").splitlines():
+        k, _, v = line.partition(":")
+        out[k] = v.strip()
+    return out
+
+
+def kb(field):
+    """'1234 kB' -> 1234"""
+    return int(field.split()[0]) if field else 0
+
+
+def tasks(pid):
+    try:
+        return os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+
+
+def ctx_switches(pid):
+    """Voluntary, involuntary context switches summed over all threads."""
+    vol = invol = 0
+    for tid in tasks(pid):
+        st = status_fields(f"{pid}/task/{tid}")
+        vol += int(st.get("voluntary_ctxt_switches", 0))
+        invol += int(st.get("nonvoluntary_ctxt_switches", 0))
+    return vol, invol
+
+
+def cpu_ns(pid):
+    """On-CPU time (schedstat field 1, ns) summed over all threads."""
+    total = 0
+    for tid in tasks(pid):
+        fields = read(f"/proc/{pid}/task/{tid}/schedstat").split()
+        if fields:
+            total += int(fields[0])
+    return total
+
+
+def pss_kb(pid):
+    m = re.search(r"^Pss:\s+(\d+) kB", read(f"/proc/{pid}/smaps_rollup"), re.M)
+    return int(m.group(1)) if m else None
+
+
+def machine_busy_jiffies():
+    f = read("/proc/stat").splitlines()[0].split()[1:]
+    vals = [int(x) for x in f]
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+    return sum(vals) - idle, sum(vals)
+
+
+def proc_children_map():
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        stat = read(f"/proc/{d}/stat")
+        if not stat:
+            continue
+        # comm may contain spaces and parentheses: split after the last ')'
+        rest = stat[stat.rfind(")") + 2:].split()
+        if len(rest) < 2:
+            continue
+        kids.setdefault(int(rest[1]), []).append(int(d))
+    return kids
+
+
+def descendants(pid):
+    kids = proc_children_map()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for c in kids.get(p, []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def reap_all():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def is_zombie(pid):
+    stat = read(f"/proc/{pid}/stat")
+    return not stat or stat[stat.rfind(")") + 2] in "ZX"
+
+
+def kill_tree(root=None):
+    """SIGKILL `root` and everything below it, then everything still below
+    this script, until nothing is left. This script is a child subreaper, so
+    the orphans of a killed supervisor come back to it and are found on the
+    next pass. Only ever called between measurements, when nothing else of
+    this script's is meant to run."""
+    me = os.getpid()
+    if root is not None and root != me:
+        for p in [root] + descendants(root):  # the supervisor first: no respawn
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    for _ in range(200):
+        alive = [p for p in descendants(me) if not is_zombie(p)]
+        if not alive:
+            break
+        for p in alive:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+        reap_all()
+    reap_all()
+
+
+def set_subreaper():
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_CHILD_SUBREAPER = 36
+        if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            log("warning: PR_SET_CHILD_SUBREAPER failed; orphans may escape cleanup")
+    except OSError:
+        log("warning: no prctl; orphans may escape cleanup")
+
+
+def wait_for(pred, timeout, step=0.001):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def fmt_num(v, unit="", digits=None):
+    if v is None:
+        return "—"
+    if isinstance(v, str):
+        return v
+    if digits is None:
+        if v == 0 or (abs(v) >= 100 and float(v).is_integer()):
+            digits = 0
+        elif abs(v) >= 100:
+            digits = 0
+        elif abs(v) >= 10:
+            digits = 1
+        else:
+            digits = 2 if abs(v) >= 0.1 else 3
+    s = f"{v:,.{digits}f}"
+    return f"{s} {unit}".strip()
+
+
+# ----------------------------------------------------------------------------
+# setup: peers, helper binary, monitord
+
+
+def ensure_peers():
+    missing = sorted({pkg for exe, pkg in PEER_PACKAGES.items() if not shutil.which(exe)})
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        sys.exit(f"compare: missing {' '.join(missing)}; install them (apt-get install {' '.join(missing)})")
+    log(f"installing {' '.join(missing)} from Debian")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
+    r = run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], env=env, stdout=subprocess.DEVNULL)
+    if r.returncode != 0:
+        sys.exit("compare: apt-get install failed")
+
+
+def build_helper(outdir):
+    os.makedirs(outdir, exist_ok=True)
+    out = os.path.join(outdir, "benchchild")
+    src = os.path.join(HERE, "benchchild.c")
+    if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
+        return out
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if not cc:
+        sys.exit("compare: no C compiler (cc) to build benchchild")
+    r = run([cc, "-O2", "-o", out, src])
+    if r.returncode != 0:
+        sys.exit("compare: building benchchild failed")
+    return out
+
+
+def build_monitord(args):
+    """Returns (path or None, description)."""
+    if args.monitord:
+        return os.path.abspath(args.monitord), f"given: {args.monitord}"
+    if not shutil.which("swift"):
+        return None, "swift not found"
+    t0 = time.monotonic()
+    script = os.path.join(REPO, "scripts", "build-release")
+    if os.access(script, os.X_OK) and not args.no_build_script:
+        log("building monitord with scripts/build-release")
+        r = run([script], cwd=REPO, capture_output=True, text=True)
+        if r.returncode == 0:
+            # the script's last line that names an existing file is the binary
+            for line in reversed((r.stdout + "\n" + r.stderr).splitlines()):
+                for word in line.split():
+                    p = word if os.path.isabs(word) else os.path.join(REPO, word)
+                    if os.path.basename(p) == "monitord" and os.path.isfile(p) and os.access(p, os.X_OK):
+                        return p, f"scripts/build-release ({time.monotonic() - t0:.0f} s)"
+            log("scripts/build-release succeeded but named no monitord binary; falling back to swift build")
+        else:
+            log("scripts/build-release failed; falling back to swift build:\n" + r.stderr[-2000:])
+    flavours = [
+        ("static executable", ["--static-swift-stdlib", "-Xswiftc", "-static-executable"]),
+        ("static Swift stdlib", ["--static-swift-stdlib"]),
+        ("dynamic Swift stdlib", []),
+    ]
+    for name, extra in flavours:
+        log(f"building monitord (release, {name}) in .build-bench")
+        base = ["swift", "build", "-c", "release", "--product", "monitord", "--scratch-path", SCRATCH, *extra]
+        r = run(base, cwd=REPO, capture_output=True, text=True)
+        if r.returncode == 0:
+            binpath = run(base + ["--show-bin-path"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+            exe = os.path.join(binpath, "monitord")
+            if os.path.isfile(exe):
+                return exe, f"swift build -c release, {name} ({time.monotonic() - t0:.0f} s)"
+        tail = (r.stdout + r.stderr).strip().splitlines()[-15:]
+        log(f"build ({name}) failed:\n  " + "\n  ".join(tail))
+    return None, "does not build yet"
+
+
+def tool_version(pkg):
+    r = run(["dpkg-query", "-W", "-f", "${Version}", pkg], capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else "?"
+
+
+# ----------------------------------------------------------------------------
+# supervisors
+
+
+class Supervisor:
+    def __init__(self, key, label, argv_fn, svcdir=False):
+        self.key, self.label, self.argv_fn, self.svcdir = key, label, argv_fn, svcdir
+
+    def argv(self, ctx, mode, svc):
+        return self.argv_fn(ctx, mode, svc)
+
+
+def make_supervisors(ctx):
+    sups = []
+    if ctx["monitord"]:
+        def monitord_argv(c, mode, svc):
+            extra = ["--backoff-initial", "1s", "--backoff-max", "1s"] if mode == "fail" else []
+            return [c["monitord"], *c["monitord_args"], *extra, "--", c["child"]]
+        sups.append(Supervisor("monitord", "monitord", monitord_argv))
+    sups.append(Supervisor("s6", "s6-supervise", lambda c, m, s: [shutil.which("s6-supervise"), s], True))
+    sups.append(Supervisor("runsv", "runsv", lambda c, m, s: [shutil.which("runsv"), s], True))
+    sups.append(Supervisor("supervise", "daemontools supervise", lambda c, m, s: [shutil.which("supervise"), s], True))
+    sups.append(Supervisor("python", "process_monitor.py",
+                           lambda c, m, s: [c["python"], os.path.join(HERE, "process_monitor.py"), c["child"]]))
+    return sups
+
+
+class Instance:
+    """One running supervisor, started through `benchchild --launch`."""
+
+    counter = 0
+
+    def __init__(self, ctx, sup, mode):
+        Instance.counter += 1
+        n = Instance.counter
+        self.dir = os.path.join(ctx["work"], f"{sup.key}-{mode}-{n}")
+        os.makedirs(self.dir)
+        self.t0file = os.path.join(self.dir, "t0")
+        self.file = os.path.join(self.dir, "stamp" if mode == "stamp" else "count")
+        svc = os.path.join(self.dir, "service")
+        if sup.svcdir:
+            os.makedirs(svc)
+            # `run` IS the child (a symlink to benchchild): no shell in between,
+            # the same program every other supervisor runs as COMMAND.
+            os.symlink(ctx["child"], os.path.join(svc, "run"))
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM", "LISTEN_FDS")}
+        env.update(BENCHCHILD_MODE=mode, BENCHCHILD_FILE=self.file, PATH="/usr/sbin:/usr/bin:/sbin:/bin")
+        argv = [ctx["child"], "--launch", self.t0file, *sup.argv(ctx, mode, svc)]
+        out = os.open(os.path.join(self.dir, "output.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        try:
+            self.pid = os.posix_spawn(argv[0], argv, env, setsid=True, file_actions=[
+                (os.POSIX_SPAWN_DUP2, devnull, 0),
+                (os.POSIX_SPAWN_DUP2, out, 1),
+                (os.POSIX_SPAWN_DUP2, out, 2),
+            ])
+        finally:
+            os.close(out)
+            os.close(devnull)
+        ctx["live"].append(self.pid)
+
+    def alive(self):
+        return not is_zombie(self.pid)
+
+    def stamp_ns(self):
+        s = read(self.file).strip()
+        return int(s) if s else None
+
+    def t0_ns(self):
+        s = read(self.t0file).strip()
+        return int(s) if s else None
+
+    def count(self):
+        try:
+            return os.path.getsize(self.file)
+        except OSError:
+            return 0
+
+    def output_tail(self):
+        return read(os.path.join(self.dir, "output.log"))[-600:]
+
+    def stop(self, ctx):
+        kill_tree(self.pid)
+        if self.pid in ctx["live"]:
+            ctx["live"].remove(self.pid)
+
+
+# ----------------------------------------------------------------------------
+# strace
+
+
+STRACE_LINE = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\S+)\s*$")
+
+
+class Strace:
+    def __init__(self, ctx, pid, follow, outfile):
+        self.outfile = outfile
+        argv = ["strace", "-c", "-o", outfile, "-p", str(pid)]
+        if follow:
+            argv.insert(1, "-f")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        ctx["live"].append(self.proc.pid)
+        self.ctx = ctx
+        # attached once strace says so on stderr
+        line = self.proc.stderr.readline()
+        if "attached" not in line:
+            log(f"strace: {line.strip()}")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.pid in self.ctx["live"]:
+            self.ctx["live"].remove(self.proc.pid)
+        calls = {}
+        for line in read(self.outfile).splitlines():
+            m = STRACE_LINE.match(line)
+            if m and m.group(2) != "total":
+                calls[m.group(2)] = calls.get(m.group(2), 0) + int(m.group(1))
+        return calls
+
+
+# ----------------------------------------------------------------------------
+# phases
+
+
+def phase_healthy(ctx, sup, args):
+    res = {}
+    startups = []
+    inst = None
+    for i in range(args.runs):
+        inst = Instance(ctx, sup, "stamp")
+        ok = wait_for(inst.stamp_ns, 15)
+        if not ok or not inst.t0_ns():
+            res["error"] = f"child never started: {inst.output_tail()!r}"
+            inst.stop(ctx)
+            return res
+        startups.append((inst.stamp_ns() - inst.t0_ns()) / 1e6)
+        if i < args.runs - 1:
+            inst.stop(ctx)
+    res["startup_ms"] = statistics.median(startups)
+    res["startup_all"] = startups
+    pid = inst.pid
+    time.sleep(args.settle)  # let it finish whatever follows the spawn
+    if not inst.alive():
+        res["error"] = f"supervisor exited: {inst.output_tail()!r}"
+        inst.stop(ctx)
+        return res
+    v0, i0 = ctx_switches(pid)
+    c0 = cpu_ns(pid)
+    time.sleep(args.healthy)
+    v1, i1 = ctx_switches(pid)
+    c1 = cpu_ns(pid)
+    st = status_fields(pid)
+    res.update(ctx_vol=v1 - v0, ctx_invol=i1 - i0, cpu_us=(c1 - c0) / 1e3,
+               rss_anon=kb(st.get("RssAnon")), vm_rss=kb(st.get("VmRSS")),
+               threads=int(st.get("Threads", 1)), pss=pss_kb(pid))
+    tr = Strace(ctx, pid, True, os.path.join(inst.dir, "strace-healthy"))
+    time.sleep(args.healthy)
+    calls = tr.stop()
+    res["syscalls"] = sum(calls.values())
+    res["syscall_detail"] = calls
+    res["child_alive"] = inst.alive()
+    inst.stop(ctx)
+    return res
+
+
+def wait_next_restart(inst, timeout):
+    c = inst.count()
+    return wait_for(lambda: inst.count() > c, timeout, 0.002)
+
+
+def phase_crash(ctx, sup, args):
+    res = {}
+    inst = Instance(ctx, sup, "fail")
+    pid = inst.pid
+    throttled = sup.key != "python"
+    if not wait_for(lambda: inst.count() >= 2, 15, 0.005):
+        res["error"] = f"no restarts seen: {inst.output_tail()!r}"
+        inst.stop(ctx)
+        return res
+    window = args.crash if throttled else args.python_crash
+    # Throttled supervisors: both ends of every window sit in the quiet middle
+    # of a 1 s wait (0.3 s after a child's exit), so a window holds whole cycles.
+    def sync():
+        if throttled:
+            wait_next_restart(inst, 5)
+            time.sleep(0.3)
+    sync()
+    n0, c0, t0 = inst.count(), cpu_ns(pid), time.monotonic()
+    v0, i0 = ctx_switches(pid)
+    b0, a0 = machine_busy_jiffies()
+    time.sleep(window)
+    sync()
+    n1, c1, t1 = inst.count(), cpu_ns(pid), time.monotonic()
+    v1, i1 = ctx_switches(pid)
+    b1, a1 = machine_busy_jiffies()
+    restarts = n1 - n0
+    res.update(restarts=restarts, window_s=t1 - t0, cpu_ms=(c1 - c0) / 1e6,
+               restarts_per_s=restarts / (t1 - t0), cpu_share=(c1 - c0) / 1e9 / (t1 - t0),
+               machine_busy=(b1 - b0) / max(1, a1 - a0) * os.cpu_count(),
+               wakeups_per_restart=((v1 - v0) / restarts) if restarts else None,
+               ctx_per_restart=((v1 - v0 + i1 - i0) / restarts) if restarts else None,
+               cpu_per_restart_ms=((c1 - c0) / 1e6 / restarts) if restarts else None)
+    # syscalls: strace -c -p on the supervisor only (not its children)
+    sync()
+    tr = Strace(ctx, pid, False, os.path.join(inst.dir, "strace-crash"))
+    s0 = inst.count()
+    time.sleep(window if throttled else min(window, args.python_strace))
+    sync()
+    s1 = inst.count()
+    calls = tr.stop()
+    sr = s1 - s0
+    res["strace_restarts"] = sr
+    res["syscalls_per_restart"] = (sum(calls.values()) / sr) if sr else None
+    res["syscall_detail"] = {k: v / sr for k, v in calls.items()} if sr else {}
+    inst.stop(ctx)
+    return res
+
+
+def phase_gate(ctx, args):
+    """ALSA gate on a busy device (monitord only). Needs the gate in monitord,
+    the test plugin and the holder from the ALSA test rig (issue 3)."""
+    m = ctx["monitord"]
+    if not m:
+        return {"skipped": "monitord does not build yet"}
+    helptext = run([m, "--help"], capture_output=True, text=True)
+    if "alsa-gate" not in (helptext.stdout + helptext.stderr):
+        return {"skipped": "monitord has no ALSA gate yet (`monitord --help` does not mention --alsa-gate)"}
+    rig = find_alsa_rig(ctx)
+    if isinstance(rig, str):
+        return {"skipped": rig}
+    conf, pcm, holder_argv, env_extra = rig
+    res = {}
+    env = dict(os.environ, ALSA_CONFIG_PATH=f"/usr/share/alsa/alsa.conf:{conf}", HOME=ctx["work"], **env_extra)
+    holder = subprocess.Popen(holder_argv, env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctx["live"].append(holder.pid)
+    time.sleep(1.0)
+    interval = 2.0
+    d = os.path.join(ctx["work"], "gate")
+    os.makedirs(d, exist_ok=True)
+    stamp = os.path.join(d, "stamp")
+    argv = [m, "--alsa-device", pcm, "--probe-interval", f"{interval:g}s", "--", ctx["child"]]
+    genv = dict(env, BENCHCHILD_MODE="stamp", BENCHCHILD_FILE=stamp)
+    out = open(os.path.join(d, "output.log"), "w")
+    p = subprocess.Popen(argv, env=genv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+    ctx["live"].append(p.pid)
+    time.sleep(args.settle + interval)
+    c0, (v0, i0), t0 = cpu_ns(p.pid), ctx_switches(p.pid), time.monotonic()
+    time.sleep(args.gate)
+    c1, (v1, i1), t1 = cpu_ns(p.pid), ctx_switches(p.pid), time.monotonic()
+    probes = (t1 - t0) / interval
+    res.update(probes=probes, cpu_per_probe_ms=(c1 - c0) / 1e6 / probes,
+               wakeups_per_probe=(v1 - v0) / probes, ctx_per_probe=(v1 - v0 + i1 - i0) / probes,
+               spawned_while_busy=os.path.exists(stamp), pcm=pcm)
+    kill_tree(p.pid)
+    kill_tree(holder.pid)
+    out.close()
+    return res
+
+
+def find_alsa_rig(ctx):
+    """The test plugin, its config and a holder, from the issue 3 rig. Returns
+    (config path, pcm, holder argv, env) or a reason string."""
+    rigfile = os.path.join(REPO, "Tests", "ReactorTests", "ALSATestRig.swift")
+    if not os.path.exists(rigfile):
+        return "the ALSA test rig (Tests/ReactorTests/ALSATestRig.swift) does not exist yet"
+    return ("the ALSA test rig exists but Benchmarks/compare does not know its config format yet "
+            "(TODO: generate the config the way ALSATestRig.swift does)")
+
+
+# ----------------------------------------------------------------------------
+# report
+
+
+def ratio(m, p):
+    if m is None or p is None:
+        return ""
+    if p == 0:
+        return " (=)" if m == 0 else " (×∞)"
+    return f" (×{m / p:.2f})"
+
+
+def build_report(ctx, results, gate, args, started, elapsed):
+    sups = ctx["supervisors"]
+    keys = [s.key for s in sups]
+    labels = {s.key: s.label for s in sups}
+    have_m = "monitord" in keys
+
+    def row(title, getter, fmt, ratio_ok=True, python_ratio=True):
+        cells = []
+        mval = getter("monitord") if have_m else None
+        for k in keys:
+            v = getter(k)
+            cell = fmt(v)
+            if have_m and k != "monitord" and ratio_ok and (python_ratio or k != "python"):
+                cell += ratio(mval, v)
+            cells.append(cell)
+        return f"| {title} | " + " | ".join(cells) + " |"
+
+    def H(k, f):
+        r = results.get(k, {}).get("healthy", {})
+        return r.get(f)
+
+    def C(k, f):
+        r = results.get(k, {}).get("crash", {})
+        return r.get(f)
+
+    lines = []
+    lines.append("| | " + " | ".join(labels[k] for k in keys) + " |")
+    lines.append("|---|" + "---:|" * len(keys))
+    lines.append(f"| **healthy child** (`sleep 1000`, {args.healthy:g} s windows) |" + " |" * len(keys))
+    lines.append(row("context switches (vol + invol, all threads)",
+                     lambda k: None if H(k, "ctx_vol") is None else H(k, "ctx_vol") + H(k, "ctx_invol"),
+                     lambda v: fmt_num(v, digits=0)))
+    lines.append(row("CPU time (µs)", lambda k: H(k, "cpu_us"), lambda v: fmt_num(v, digits=0)))
+    lines.append(row("syscalls (strace -f)", lambda k: H(k, "syscalls"), lambda v: fmt_num(v, digits=0)))
+    lines.append(row("RssAnon (kB)", lambda k: H(k, "rss_anon"), lambda v: fmt_num(v, digits=0)))
+    lines.append(row("Pss (kB)", lambda k: H(k, "pss"), lambda v: fmt_num(v, digits=0)))
+    lines.append(row("VmRSS (kB)", lambda k: H(k, "vm_rss"), lambda v: fmt_num(v, digits=0)))
+    lines.append(row("threads", lambda k: H(k, "threads"), lambda v: fmt_num(v, digits=0), ratio_ok=False))
+    lines.append(row(f"startup to child exec (ms, median of {args.runs})", lambda k: H(k, "startup_ms"),
+                     lambda v: fmt_num(v, digits=2)))
+    lines.append(f"| **crash loop** (child exits 1; {args.crash:g} s windows, python {args.python_crash:g} s) |"
+                 + " |" * len(keys))
+    lines.append(row("restart delay", lambda k: "none" if k == "python" else "1 s",
+                     lambda v: v, ratio_ok=False))
+    lines.append(row("restarts in CPU window", lambda k: C(k, "restarts"), lambda v: fmt_num(v, digits=0),
+                     ratio_ok=False))
+    lines.append(row("restarts/s", lambda k: C(k, "restarts_per_s"), lambda v: fmt_num(v, digits=2),
+                     ratio_ok=False))
+    lines.append(row("supervisor CPU share (of one core)", lambda k: C(k, "cpu_share"),
+                     lambda v: "—" if v is None else f"{v * 100:.2f} %", ratio_ok=False))
+    lines.append(row("CPU per restart (ms)", lambda k: C(k, "cpu_per_restart_ms"),
+                     lambda v: fmt_num(v, digits=3), python_ratio=False))
+    lines.append(row("syscalls per restart (strace, no -f)", lambda k: C(k, "syscalls_per_restart"),
+                     lambda v: fmt_num(v, digits=1), python_ratio=False))
+    lines.append(row("wakeups per restart (voluntary cs)", lambda k: C(k, "wakeups_per_restart"),
+                     lambda v: fmt_num(v, digits=1), python_ratio=False))
+    table = "\n".join(lines)
+
+    # gate
+    if gate.get("skipped"):
+        gate_md = f"ALSA gate on a busy device (monitord only): **not measured** — {gate['skipped']}."
+    elif gate.get("error"):
+        gate_md = f"ALSA gate on a busy device: error — {gate['error']}"
+    else:
+        gate_md = ("| ALSA gate, device held busy (monitord only) | value |\n|---|---:|\n"
+                   f"| PCM | `{gate['pcm']}` |\n"
+                   f"| probes in window (at the 2 s probe interval) | {gate['probes']:.1f} |\n"
+                   f"| CPU per probe (ms) | {gate['cpu_per_probe_ms']:.3f} |\n"
+                   f"| wakeups per probe (voluntary cs) | {gate['wakeups_per_probe']:.1f} |\n"
+                   f"| child spawned while busy | {'yes (wrong)' if gate['spawned_while_busy'] else 'no'} |")
+
+    # targets
+    tg = []
+    if have_m and "monitord" in results:
+        mh = results["monitord"].get("healthy", {})
+        mc = results["monitord"].get("crash", {})
+        dh = results.get("supervise", {}).get("crash", {})
+        sh = results.get("s6", {}).get("healthy", {})
+
+        def check(name, ok, detail):
+            tg.append(f"| {name} | {'met' if ok else '**missed**'} | {detail} |")
+        if "ctx_vol" in mh:
+            cs = mh["ctx_vol"] + mh["ctx_invol"]
+            check("healthy: 0 context switches, 0 syscalls", cs == 0 and mh.get("syscalls") == 0,
+                  f"{cs} switches, {mh.get('syscalls')} syscalls")
+        if mc.get("cpu_per_restart_ms") is not None and dh.get("cpu_per_restart_ms") is not None:
+            check("crash: CPU per restart below supervise's", mc["cpu_per_restart_ms"] < dh["cpu_per_restart_ms"],
+                  f"{mc['cpu_per_restart_ms']:.3f} vs {dh['cpu_per_restart_ms']:.3f} ms")
+        if mc.get("syscalls_per_restart") is not None and dh.get("syscalls_per_restart") is not None:
+            check("crash: syscalls per restart below supervise's",
+                  mc["syscalls_per_restart"] < dh["syscalls_per_restart"],
+                  f"{mc['syscalls_per_restart']:.1f} vs {dh['syscalls_per_restart']:.1f}")
+        if mh.get("startup_ms") is not None and sh.get("startup_ms") is not None:
+            check("startup to child exec ≤ s6-supervise's", mh["startup_ms"] <= sh["startup_ms"],
+                  f"{mh['startup_ms']:.2f} vs {sh['startup_ms']:.2f} ms")
+        if mh.get("rss_anon") is not None and sh.get("rss_anon") is not None:
+            check("RssAnon ≤ s6-supervise's", mh["rss_anon"] <= sh["rss_anon"],
+                  f"{mh['rss_anon']} vs {sh['rss_anon']} kB")
+    targets_md = ("| issue 5 target | result | monitord vs peer |\n|---|---|---|\n" + "\n".join(tg)) if tg else \
+        "_monitord was not measured (it does not build yet), so the issue 5 targets are not checked._"
+
+    # where the syscalls go
+    detail = []
+    for k in keys:
+        d = results.get(k, {}).get("crash", {}).get("syscall_detail")
+        if d:
+            top = sorted(d.items(), key=lambda kv: -kv[1])
+            detail.append(f"- {labels[k]}: " + ", ".join(f"{n} {v:.1f}" for n, v in top))
+        h = results.get(k, {}).get("healthy", {}).get("syscall_detail")
+        if h:
+            detail.append(f"  - healthy window: " + ", ".join(f"{n} {v}" for n, v in sorted(h.items())))
+    errors = []
+    for k in keys:
+        for phase in ("healthy", "crash"):
+            e = results.get(k, {}).get(phase, {}).get("error")
+            if e:
+                errors.append(f"- {labels[k]} ({phase}): {e}")
+    startup_detail = []
+    for k in keys:
+        s = results.get(k, {}).get("healthy", {}).get("startup_all")
+        if s:
+            startup_detail.append(f"- {labels[k]}: " + ", ".join(f"{x:.2f}" for x in s))
+
+    cpu = "?"
+    for line in read("/proc/cpuinfo").splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    versions = ", ".join([f"s6 {tool_version('s6')}", f"runit {tool_version('runit')}",
+                          f"daemontools {tool_version('daemontools')}", f"strace {tool_version('strace')}",
+                          f"python {ctx['python_version']}"])
+    cmd = "Benchmarks/compare.sh" + ("" if not ctx["argv_note"] else " " + ctx["argv_note"])
+    md = f"""# monitord beside s6, runit, daemontools and the Python original
+
+Generated by `Benchmarks/compare.sh` (issue 5); do not edit by hand, run it again.
+
+- date: {started.strftime('%Y-%m-%d %H:%M UTC')} (run took {elapsed / 60:.1f} min)
+- machine: `{platform.uname().system} {platform.uname().node} {platform.uname().release} {platform.uname().version} {platform.uname().machine}`, {os.cpu_count()} CPUs, {cpu}
+- peers: {versions}
+- monitord: {ctx['monitord_desc']}{' (' + ' '.join(ctx['monitord_args']) + ')' if ctx['monitord_args'] else ''}
+- reproduce: `{cmd}` (as root; `--quick` for a ~1 minute smoke run, `--help` for the windows)
+
+Every number is for the **supervisor process only** (all its threads), never
+its child. Peer cells show monitord's ratio to that peer in parentheses:
+`(×0.50)` means monitord needs half of what the peer needs; `(=)` both zero;
+`(×∞)` the peer needs none and monitord some.
+
+{table}
+
+{gate_md}
+
+## Issue 5 targets
+
+{targets_md}
+
+## Columns
+
+- **context switches**: growth of `voluntary_ctxt_switches` + `nonvoluntary_ctxt_switches`
+  in `/proc/PID/task/*/status` over the window while the child sleeps. A
+  voluntary switch is a wakeup: an idle supervisor should have none.
+- **CPU time**: growth of the first field of `/proc/PID/task/*/schedstat`
+  (ns on CPU) over the same window.
+- **syscalls**: `strace -c -f -p PID` attached for a second window of the same
+  length (separate, because attaching ptrace itself causes switches).
+- **RssAnon** (`/proc/PID/status`): private anonymous memory, what each
+  supervised service really costs. **Pss** (`/proc/PID/smaps_rollup`): resident
+  memory with shared pages divided among their users. **VmRSS**: all resident pages.
+- **startup to child exec**: CLOCK_MONOTONIC stamp written by a launcher just
+  before it `exec`s the supervisor, to the stamp written at `main()` of the
+  child (a tiny C program that then `exec`s `sleep 1000`). Includes the
+  supervisor's exec and init, its fork/spawn, and the child's exec and dynamic
+  loading (the same for all). Median of {args.runs} fresh starts.
+- **crash loop**: the child is the same C program in a mode that appends one byte
+  to a counter file and `_exit(1)`s (like `/bin/false`; the file size counts
+  restarts). The peers throttle to one start per second; monitord runs with
+  `--backoff-initial 1s --backoff-max 1s` to match. Windows start and end in the
+  quiet middle of a 1 s wait, so they hold whole restart cycles.
+  **CPU per restart** = schedstat growth / restarts. **syscalls per restart** =
+  `strace -c -p PID` (the supervisor only, not `-f`) over a second window /
+  restarts in it. **wakeups per restart** = voluntary switches / restarts.
+  The Python original has no delay: its row shows how fast it spins and how
+  much CPU it burns (share of one core; per-restart values are given for
+  reference but not compared).
+- service directories for s6-supervise, runsv and supervise hold only `run`, a
+  symlink to the child program, so every supervisor execs the same binary
+  directly (no shell in between).
+
+## Where the crash-loop syscalls go (per restart, strace -c)
+
+{chr(10).join(detail) if detail else '_none recorded_'}
+
+## Startup samples (ms)
+
+{chr(10).join(startup_detail) if startup_detail else '_none_'}
+{('## Errors' + chr(10) + chr(10) + chr(10).join(errors)) if errors else ''}
+## Caveats
+
+- strace runs in its own window; the CPU and context-switch numbers are taken
+  without it. Syscall counts under ptrace are exact; nothing else from the
+  strace window is used.
+- The peers' run directories are fresh per start; supervise/runsv/s6-supervise
+  create their `supervise/` state there, which is part of their startup cost.
+- Numbers on a 2-core VM are noisy at the sub-millisecond level; the startup
+  median and the per-restart means over whole cycles damp that, but repeat the
+  run before trusting a difference under ~10 %.
+- monitord runs with its default logging (one stderr line per event that
+  matters, to a file here); the peers log nothing on a crash.
+"""
+    return md
+
+
+# ----------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="Benchmarks/compare.sh", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="~1 minute smoke run (short windows, 3 startups)")
+    ap.add_argument("--healthy", type=float, default=20, help="healthy window, s (default 20; run twice: plain and strace)")
+    ap.add_argument("--crash", type=float, default=20, help="crash-loop window, s (default 20; run twice)")
+    ap.add_argument("--python-crash", type=float, default=8, help="crash window for the Python original, s (default 8)")
+    ap.add_argument("--python-strace", type=float, default=3, help="strace window for the Python crash loop, s (default 3)")
+    ap.add_argument("--gate", type=float, default=20, help="ALSA gate window, s (default 20)")
+    ap.add_argument("--runs", type=int, default=7, help="fresh starts for the startup median (default 7)")
+    ap.add_argument("--settle", type=float, default=1.5,
+                    help="wait after the child's exec before measuring, s (default 1.5: supervise sleeps 1 s after a start)")
+    ap.add_argument("--only", help="comma-separated subset: monitord,s6,runsv,supervise,python")
+    ap.add_argument("--monitord", help="use this monitord binary instead of building one")
+    ap.add_argument("--monitord-arg", action="append", default=[], dest="monitord_args",
+                    help="extra option for monitord (repeatable), e.g. --monitord-arg=-q")
+    ap.add_argument("--no-build-script", action="store_true", help="ignore scripts/build-release, use swift build")
+    ap.add_argument("--no-monitord", action="store_true", help="measure the peers only")
+    ap.add_argument("--output", default=os.path.join(REPO, "BENCHMARKS.md"), help="report path (default BENCHMARKS.md)")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = ap.parse_args()
+    if args.quick:
+        args.healthy, args.crash, args.python_crash, args.python_strace = 3, 4, 2, 1
+        args.gate, args.runs = 4, 3
+
+    if not sys.platform.startswith("linux"):
+        sys.exit("compare: Linux only")
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t_start = time.monotonic()
+    set_subreaper()
+    ctx = {"live": [], "work": tempfile.mkdtemp(prefix="monitord-compare-")}
+    argv_note, skip = [], False
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif a == "--output":
+            skip = True
+        elif not a.startswith("--output="):
+            argv_note.append(a)
+    ctx["argv_note"] = " ".join(argv_note)
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, on_signal)
+
+    try:
+        ensure_peers()
+        ctx["child"] = build_helper(os.path.join(SCRATCH, "compare"))
+        ctx["python"] = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+        ctx["python_version"] = run([ctx["python"], "-c", "import platform; print(platform.python_version())"],
+                                    capture_output=True, text=True).stdout.strip()
+        ctx["monitord_args"] = args.monitord_args
+        if args.no_monitord:
+            ctx["monitord"], ctx["monitord_desc"] = None, "not measured (--no-monitord)"
+        else:
+            ctx["monitord"], ctx["monitord_desc"] = build_monitord(args)
+            if not ctx["monitord"]:
+                log(f"monitord: {ctx['monitord_desc']}; measuring the peers only")
+                ctx["monitord_desc"] = f"not measured: {ctx['monitord_desc']}"
+        t_measure = time.monotonic()
+        sups = make_supervisors(ctx)
+        if args.only:
+            want = set(args.only.split(","))
+            sups = [s for s in sups if s.key in want]
+        ctx["supervisors"] = sups
+        results = {}
+        for sup in sups:
+            log(f"{sup.label}: healthy child")
+            results.setdefault(sup.key, {})["healthy"] = phase_healthy(ctx, sup, args)
+            kill_tree()
+        # the Python crash loop loads the machine: run it last
+        for sup in sorted(sups, key=lambda s: s.key == "python"):
+            log(f"{sup.label}: crash loop")
+            results[sup.key]["crash"] = phase_crash(ctx, sup, args)
+            kill_tree()
+        log("monitord: ALSA gate")
+        gate = phase_gate(ctx, args)
+        kill_tree()
+        elapsed = time.monotonic() - t_start
+        log(f"measured in {time.monotonic() - t_measure:.0f} s")
+        md = build_report(ctx, results, gate, args, started, elapsed)
+        with open(args.output, "w") as f:
+            f.write(md)
+        print(md)
+        log(f"wrote {args.output}")
+    except KeyboardInterrupt:
+        log("interrupted; cleaning up")
+        return 130
+    finally:
+        kill_tree()
+        if not args.keep:
+            shutil.rmtree(ctx["work"], ignore_errors=True)
+        else:
+            log(f"scratch kept in {ctx['work']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
