@@ -14,6 +14,20 @@ enum HelpText {
       --stop-timeout DUR      after SIGTERM/SIGINT/SIGQUIT, wait this long before
                               SIGKILLing the child's process group (default 3s)
 
+    ALSA readiness gate (for players that write to a loopback, `-o lb*`):
+      --alsa-gate auto|off    auto (default): gate when COMMAND has `-o lb...`
+      --alsa-device PCM       gate on PCM whatever the command line says
+      --probe-duration DUR    silence played by each probe (default 1s)
+      --probe-interval DUR    wait between failed probes (default 2s)
+      --probe-rate HZ         probe sample rate (default 48000)
+      --probe-channels N      probe channels (default 2)
+      --stale-after N         failed probes before ending a stale player of the
+                              same name and `-o` device (default 4)
+      --snd-dir DIR           where device nodes are, for naming holders (/dev/snd)
+
+    Status:
+      --status-file PATH      keep PATH updated with one key=value line per state
+
     Output:
       -q, --quiet             warnings and errors only
       -v, --verbose           also debug lines (forwarded signals, ...)

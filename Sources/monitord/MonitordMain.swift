@@ -43,7 +43,19 @@ enum MonitordMain {
         case .normal: logger.threshold = .info
         case .verbose: logger.threshold = .debug
         }
-        let configuration = SupervisorConfiguration(backoff: options.backoff, stopTimeout: options.stopTimeout)
+        var configuration = SupervisorConfiguration(backoff: options.backoff, stopTimeout: options.stopTimeout)
+        var gateSettings: GateSettings?
+        if let device = options.gateDevice {
+            configuration.gate = GateConfiguration(probeDuration: options.probeDuration,
+                                                   probeInterval: options.probeInterval,
+                                                   staleAfter: options.staleAfter)
+            gateSettings = GateSettings(
+                parameters: PCMParameters(device: device, rate: options.probeRate, channels: options.probeChannels,
+                                          duration: options.probeDuration),
+                soundDirectory: options.soundDirectory,
+                commandBaseName: PreparedCommand.baseName(of: options.command[0]),
+                stopTimeout: options.stopTimeout)
+        }
         // The command's bytes go to exec exactly as we received them.
         var raw: [UnsafeMutablePointer<CChar>] = []
         for index in 0..<options.command.count {
@@ -51,7 +63,8 @@ enum MonitordMain {
         }
         let command = PreparedCommand(arguments: options.command, raw: raw)
         do {
-            let daemon = try Daemon(command: command, configuration: configuration, gate: nil, logger: logger)
+            let gate = try gateSettings.map { (settings) throws(SystemError) in try ALSAGate(settings: settings) }
+            let daemon = try Daemon(command: command, configuration: configuration, gate: gate, logger: logger)
             return try daemon.run()
         } catch {
             logger.log(.error, "internal error: \(error)")

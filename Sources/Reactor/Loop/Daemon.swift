@@ -32,6 +32,7 @@ public final class Daemon {
     var child: ChildProcess?
     var childGeneration: UInt32 = 0
     var exitCode: Int32?
+    var childPID: Int32? { child?.pid }
 
     /// The gate's moving parts (nil without a gate).
     let gate: (any GateDriver)?

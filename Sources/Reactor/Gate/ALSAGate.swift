@@ -1,0 +1,145 @@
+import CEpoll
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The ALSA readiness gate in the reactor: runs the non-blocking PCM probe on
+/// the loop's epoll, names who holds the sound devices, and ends stale players.
+public final class ALSAGate: GateDriver {
+    public let settings: GateSettings
+    public var device: String { settings.parameters.device }
+
+    private var probe: PCMProbe?
+    /// Bumped per probe: readiness from a closed probe's descriptors is dropped.
+    private var probeGeneration: UInt32 = 0
+    private var watched: [Int32] = []
+    private let reaper: StaleReaper
+
+    public init(settings: GateSettings) throws(SystemError) {
+        self.settings = settings
+        reaper = try StaleReaper(settings: settings)
+    }
+
+    public func register(in epoll: borrowing Epoll) throws(SystemError) {
+        try reaper.register(in: epoll)
+    }
+
+    public func dispatch(_ event: Epoll.Event, daemon: Daemon) throws(SystemError) -> SupervisorEvent? {
+        switch Daemon.Source(rawValue: event.token.source) {
+        case .probe:
+            guard event.token.generation == probeGeneration, let probe else { return nil }
+            let slot = Int(event.token.slot)
+            guard slot < watched.count else { return nil }
+            // epoll's EPOLLIN/OUT/ERR/HUP bits equal poll's: the probe translates
+            // them with snd_pcm_poll_descriptors_revents.
+            return outcome(probe.handle(fd: watched[slot], events: event.readiness.rawValue), daemon: daemon)
+        case .stale:
+            reaper.exited(event.token, daemon: daemon)
+        case .staleDeadline:
+            try reaper.deadlinePassed(daemon: daemon)
+        default:
+            break
+        }
+        return nil
+    }
+
+    public func perform(_ action: SupervisorAction, daemon: Daemon) -> SupervisorEvent? {
+        switch action {
+        case .startProbe:
+            return startProbe(daemon: daemon)
+        case .abortProbe:
+            closeProbe(daemon: daemon)
+        case .reportHolders:
+            reportHolders(daemon: daemon)
+        case .reapStalePlayers:
+            reaper.reap(excluding: [getpid()] + (daemon.childPID.map { [$0] } ?? []), daemon: daemon)
+        default:
+            break
+        }
+        return nil
+    }
+
+    // MARK: The probe
+
+    private func startProbe(daemon: Daemon) -> SupervisorEvent? {
+        closeProbe(daemon: daemon)
+        let probe = PCMProbe(settings.parameters)
+        self.probe = probe
+        probeGeneration &+= 1
+        var progress = probe.start()
+        guard progress == .pending else { return outcome(progress, daemon: daemon) }
+        var unpollable = false
+        for (slot, interest) in probe.interests.enumerated() {
+            let token = Epoll.Token(source: Daemon.Source.probe.rawValue, slot: UInt16(slot), generation: probeGeneration)
+            do {
+                try daemon.epoll.add(interest.fd, Epoll.Readiness(rawValue: interest.events), token)
+                watched.append(interest.fd)
+            } catch where error.errno == EPERM {
+                // epoll refuses regular files and /dev/null (the null plugin's
+                // descriptor): such a device is always ready.
+                unpollable = true
+                watched.append(-1)
+            } catch {
+                closeProbe(daemon: daemon)
+                return .probeFailed(ProbeFailure(stage: .poll, errno: error.errno))
+            }
+        }
+        if unpollable {
+            // Bounded: a device that needs time but cannot be polled is left to
+            // the probe deadline rather than spun on.
+            var attempts = 0
+            while progress == .pending && attempts < 64 {
+                progress = probe.pump()
+                attempts += 1
+            }
+        }
+        return outcome(progress, daemon: daemon)
+    }
+
+    /// A finished probe is closed before its outcome is fed back: the child
+    /// must find the device free.
+    private func outcome(_ progress: ProbeProgress, daemon: Daemon) -> SupervisorEvent? {
+        switch progress {
+        case .pending:
+            return nil
+        case .succeeded:
+            closeProbe(daemon: daemon)
+            return .probeSucceeded
+        case .failed(let failure):
+            closeProbe(daemon: daemon)
+            return .probeFailed(failure)
+        }
+    }
+
+    private func closeProbe(daemon: Daemon) {
+        for fd in watched where fd >= 0 { daemon.epoll.remove(fd) }
+        watched.removeAll(keepingCapacity: true)
+        probe?.close()
+        probe = nil
+    }
+
+    // MARK: Who holds the device
+
+    private func reportHolders(daemon: Daemon) {
+        let scan = DeviceHolders.scan(deviceDirectory: settings.soundDirectory, excluding: [getpid()])
+        let logger = daemon.logger
+        if scan.holders.isEmpty {
+            logger.log(.warning, "no process holds \(settings.soundDirectory)/*: \(device) is busy inside the driver or held by another user")
+        }
+        for holder in scan.holders.prefix(16) {
+            let devices = holder.devices.map { PreparedCommand.baseName(of: $0) }.joined(separator: ",")
+            logger.log(.warning, "\(settings.soundDirectory) holder: pid \(holder.pid) (\(Self.shown(holder.commandLine))) has \(devices) open")
+        }
+        if scan.holders.count > 16 {
+            logger.log(.warning, "\(scan.holders.count - 16) more processes hold \(settings.soundDirectory) devices")
+        }
+        if scan.unreadableProcesses > 0 {
+            logger.log(.warning, "\(scan.unreadableProcesses) processes could not be inspected (not root): holders among them are not listed")
+        }
+    }
+
+    static func shown(_ commandLine: [String]) -> String {
+        let joined = commandLine.isEmpty ? "?" : commandLine.joined(separator: " ")
+        return joined.utf8.count > 160 ? String(joined.prefix(160)) + "..." : joined
+    }
+}
