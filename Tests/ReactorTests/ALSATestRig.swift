@@ -1,0 +1,248 @@
+import CALSA
+import Foundation
+import Glibc
+import Reactor
+
+/// Test rig for the ALSA pieces: a fake sound device backed by the
+/// `monitordtest` ioplug plugin (Sources/ALSATestPlugin), and the
+/// `pcm-holder` stand-in player. There is no sound hardware on the build
+/// machines; the plugin's state file decides how the "device" behaves.
+enum ALSATestRig {
+    /// The directory of the running test executable (`.build/<triple>/debug`),
+    /// where SwiftPM also puts `libMonitordTestPCM.so` and `pcm-holder`.
+    static let productsDirectory: URL = {
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    }()
+
+    static var pluginPath: String { productsDirectory.appendingPathComponent("libMonitordTestPCM.so").path }
+    static var holderPath: String { productsDirectory.appendingPathComponent("pcm-holder").path }
+
+    /// Whether the test products were built next to the test bundle.
+    static var productsAvailable: Bool {
+        FileManager.default.isExecutableFile(atPath: holderPath) && FileManager.default.fileExists(atPath: pluginPath)
+    }
+
+    /// A fresh directory for one test, with `snd/` as the fake /dev/snd.
+    static func makeDirectory(_ label: String) -> URL {
+        var template = Array("/tmp/monitord-\(label)-XXXXXX".utf8CString)
+        let path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        let directory = URL(fileURLWithPath: path)
+        try! FileManager.default.createDirectory(at: directory.appendingPathComponent("snd"), withIntermediateDirectories: true)
+        return directory
+    }
+
+    /// The ALSA configuration text: the plugin type, `mdtest` (a PCM taking
+    /// its state file and device file as arguments, so every in-process test
+    /// gets its own device without reloading the config), and the given
+    /// fixed names (`lb0c`, `lb1c`, ...) with files in `directory`.
+    static func configuration(directory: URL?, devices: [String]) -> String {
+        var text = """
+            pcm_type.monitordtest { lib "\(pluginPath)" }
+            pcm.!mdtest {
+                @args [ STATE DEVICE ]
+                @args.STATE { type string }
+                @args.DEVICE { type string }
+                type monitordtest
+                state $STATE
+                device_file $DEVICE
+            }
+
+            """
+        if let directory {
+            for (index, name) in devices.enumerated() {
+                let fixed = FixedDevice(directory: directory, name: name, card: index)
+                // `!` replaces any system PCM of that name instead of merging into it.
+                text += "pcm.!\(name) { type monitordtest state \"\(fixed.stateFile)\" device_file \"\(fixed.deviceFile)\" }\n"
+            }
+        }
+        return text
+    }
+
+    /// Writes `alsa.conf` into `directory` for child processes and returns
+    /// the environment that makes them use it (ALSA_CONFIG_PATH and an
+    /// empty HOME, so no ~/.asoundrc interferes).
+    static func childEnvironment(directory: URL, devices: [String] = ["lb0c", "lb1c"]) -> [String: String] {
+        let path = directory.appendingPathComponent("alsa.conf").path
+        try! configuration(directory: directory, devices: devices).write(toFile: path, atomically: true, encoding: .utf8)
+        let home = directory.appendingPathComponent("home")
+        try? FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        var environment = ProcessInfo.processInfo.environment
+        environment["ALSA_CONFIG_PATH"] = "/usr/share/alsa/alsa.conf:\(path)"
+        environment["HOME"] = home.path
+        return environment
+    }
+
+    /// Points this test process's alsa-lib at the rig's configuration. Done
+    /// once, before the first open; alsa-lib caches its configuration, so
+    /// the global cache is dropped after changing the path.
+    static let installedInProcess: Bool = {
+        let directory = makeDirectory("alsa-config")
+        let path = directory.appendingPathComponent("alsa.conf").path
+        try! configuration(directory: nil, devices: []).write(toFile: path, atomically: true, encoding: .utf8)
+        setenv("ALSA_CONFIG_PATH", "/usr/share/alsa/alsa.conf:\(path)", 1)
+        _ = snd_config_update_free_global()
+        return true
+    }()
+
+    /// A fake device for in-process tests, opened as
+    /// `mdtest:STATE="...",DEVICE="..."`.
+    static func makeDevice(_ label: String, state: String) -> FakeDevice {
+        _ = installedInProcess
+        let device = FakeDevice(directory: makeDirectory(label))
+        device.setState(state)
+        return device
+    }
+}
+
+/// One plugin instance's files: the state file it reads on every open and
+/// the device file it flock()s while open.
+struct FakeDevice {
+    let stateFile: String
+    let deviceFile: String
+
+    init(directory: URL) {
+        stateFile = directory.appendingPathComponent("state").path
+        deviceFile = directory.appendingPathComponent("snd/pcmC0D0p").path
+    }
+
+    /// The PCM name for snd_pcm_open or `-o`.
+    var pcmName: String { "mdtest:STATE=\"\(stateFile)\",DEVICE=\"\(deviceFile)\"" }
+
+    func setState(_ line: String) {
+        try! (line + "\n").write(toFile: stateFile, atomically: true, encoding: .utf8)
+    }
+
+    /// True if nobody holds the plugin's lock on the device file.
+    var isFree: Bool {
+        let fd = open(deviceFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return flock(fd, LOCK_EX | LOCK_NB) == 0
+    }
+}
+
+/// `lb0c` → state-lb0c and snd/pcmC0D0p, `lb1c` → state-lb1c and snd/pcmC1D0p.
+struct FixedDevice {
+    let stateFile: String
+    let deviceFile: String
+
+    init(directory: URL, name: String, card: Int) {
+        stateFile = directory.appendingPathComponent("state-\(name)").path
+        deviceFile = directory.appendingPathComponent("snd/pcmC\(card)D0p").path
+    }
+}
+
+/// A running `pcm-holder` (possibly copied under another name).
+final class PlayerProcess {
+    let process: Process
+    var pid: Int32 { process.processIdentifier }
+
+    /// Launches and waits until it printed "ready" (it holds the PCM).
+    /// Returns nil if it exited instead, with its exit status in `failure`.
+    static func launch(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> PlayerProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let player = PlayerProcess(process: process)
+        guard Self.readReady(output.fileHandleForReading.fileDescriptor, timeout: 5) else {
+            player.kill(SIGKILL)
+            _ = player.waitForExit(timeout: 5)
+            throw RigError.notReady(executable, arguments)
+        }
+        return player
+    }
+
+    private init(process: Process) {
+        self.process = process
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    func kill(_ signal: Int32) {
+        _ = Glibc.kill(pid, signal)
+    }
+
+    /// The exit status (or the signal number + 128) once it exited, or nil.
+    func waitForExit(timeout: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(5_000) }
+        if process.isRunning { return nil }
+        return process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+    }
+
+    private static func readReady(_ fd: Int32, timeout: Double) -> Bool {
+        var collected = ""
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 50) >= 0 else { return false }
+            guard descriptor.revents != 0 else { continue }
+            var buffer = [UInt8](repeating: 0, count: 256)
+            let count = read(fd, &buffer, buffer.count)
+            if count <= 0 { return false }
+            collected += String(decoding: buffer[0..<count], as: UTF8.self)
+            if collected.contains("ready\n") { return true }
+        }
+        return false
+    }
+}
+
+enum RigError: Error {
+    case notReady(String, [String])
+}
+
+/// What happened while driving one probe.
+struct ProbeRun {
+    var progress: ProbeProgress
+    /// Readiness notifications handed to the probe.
+    var wakeups: Int
+    var elapsedSeconds: Double
+    /// CPU time of this thread, probe and poll loop together.
+    var cpuSeconds: Double
+}
+
+/// Drives a probe the way the reactor does (poll(2) standing in for epoll):
+/// start, then hand every ready descriptor to `handle`, until the probe is
+/// no longer pending or `timeout` seconds passed.
+func drive(_ probe: PCMProbe, timeout: Double) -> ProbeRun {
+    let startCPU = threadCPUSeconds()
+    let startTime = monotonicSeconds()
+    var progress = probe.start()
+    var wakeups = 0
+    while progress == .pending {
+        let remaining = timeout - (monotonicSeconds() - startTime)
+        if remaining <= 0 { break }
+        var descriptors = probe.interests.map { pollfd(fd: $0.fd, events: Int16(truncatingIfNeeded: $0.events), revents: 0) }
+        let ready = poll(&descriptors, nfds_t(descriptors.count), Int32(remaining * 1000) + 1)
+        if ready <= 0 { continue }
+        for descriptor in descriptors where descriptor.revents != 0 && progress == .pending {
+            wakeups += 1
+            progress = probe.handle(fd: descriptor.fd, events: UInt32(UInt16(bitPattern: descriptor.revents)))
+        }
+    }
+    return ProbeRun(progress: progress, wakeups: wakeups,
+                    elapsedSeconds: monotonicSeconds() - startTime,
+                    cpuSeconds: threadCPUSeconds() - startCPU)
+}
+
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+func threadCPUSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
