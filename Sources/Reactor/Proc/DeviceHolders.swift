@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A process with at least one descriptor open on a sound device.
+public struct DeviceHolder: Equatable, Sendable {
+    public var pid: Int32
+    /// argv, from /proc/PID/cmdline (empty for kernel threads).
+    public var commandLine: [String]
+    /// The device paths it holds open, sorted, e.g. `/dev/snd/pcmC0D0p`.
+    public var devices: [String]
+
+    public init(pid: Int32, commandLine: [String], devices: [String]) {
+        self.pid = pid
+        self.commandLine = commandLine
+        self.devices = devices
+    }
+}
+
+/// The result of one scan.
+public struct HolderScan: Equatable, Sendable {
+    /// Sorted by pid.
+    public var holders: [DeviceHolder]
+    /// Processes whose fd directory could not be read (EACCES: monitord is
+    /// not root), so the caller can say that the list may be incomplete.
+    public var unreadableProcesses: Int
+
+    public init(holders: [DeviceHolder], unreadableProcesses: Int) {
+        self.holders = holders
+        self.unreadableProcesses = unreadableProcesses
+    }
+}
+
+/// Who holds the sound devices. ALSA has no API for this, and spawning
+/// `fuser` costs a process per question, so /proc/*/fd is read directly:
+/// each entry is a symbolic link whose target names the open file.
+public enum DeviceHolders {
+    public static func scan(procRoot: String = "/proc", deviceDirectory: String = "/dev/snd", excluding: Set<Int32> = []) -> HolderScan {
+        let prefixes = devicePrefixes(deviceDirectory)
+        var holders: [DeviceHolder] = []
+        var unreadable = 0
+        for pid in ProcEntries.processIDs(procRoot: procRoot) where !excluding.contains(pid) {
+            let fdDirectory = "\(procRoot)/\(pid)/fd"
+            let entries: [String]
+            switch ProcEntries.directoryEntries(fdDirectory) {
+            case .success(let names): entries = names
+            case .failure(let error):
+                // ENOENT/ESRCH: it exited during the scan; that is no holder.
+                if error.errno == EACCES || error.errno == EPERM { unreadable += 1 }
+                continue
+            }
+            var devices: Set<String> = []
+            for entry in entries {
+                guard let target = ProcEntries.linkTarget("\(fdDirectory)/\(entry)") else { continue }
+                if prefixes.contains(where: { target.hasPrefix($0) }) { devices.insert(target) }
+            }
+            guard !devices.isEmpty else { continue }
+            let commandLine = ProcEntries.commandLine(pid: pid, procRoot: procRoot) ?? []
+            holders.append(DeviceHolder(pid: pid, commandLine: commandLine, devices: devices.sorted()))
+        }
+        return HolderScan(holders: holders, unreadableProcesses: unreadable)
+    }
+
+    /// "dir/" as given and as resolved: the kernel reports link targets with
+    /// symbolic links resolved, while the caller may name the directory
+    /// through one.
+    private static func devicePrefixes(_ directory: String) -> [String] {
+        var trimmed = directory
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        var prefixes = [trimmed + "/"]
+        if let resolved = realpath(trimmed, nil) {
+            let path = String(cString: resolved)
+            free(resolved)
+            if path + "/" != prefixes[0] { prefixes.append(path + "/") }
+        }
+        return prefixes
+    }
+}
