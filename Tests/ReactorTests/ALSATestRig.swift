@@ -113,8 +113,10 @@ struct FakeDevice {
     }
 
     /// True if nobody holds the plugin's lock on the device file.
-    var isFree: Bool {
-        let fd = open(deviceFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    var isFree: Bool { Self.lockIsFree(deviceFile) }
+
+    static func lockIsFree(_ path: String) -> Bool {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         return flock(fd, LOCK_EX | LOCK_NB) == 0
