@@ -3,6 +3,15 @@ import Glibc
 import Testing
 import Reactor
 
+/// The rig's products are built by `swift test` (they are products of this
+/// package); the tests that need them are skipped without them, so their
+/// absence is reported here, once, as a failure.
+@Suite struct ALSATestProducts {
+    @Test func builtNextToTheTests() {
+        #expect(ALSATestRig.productsAvailable, "missing \(ALSATestRig.pluginPath) or \(ALSATestRig.holderPath): run `swift build` first")
+    }
+}
+
 /// The pcm-holder stand-in player itself: the other tests rely on it
 /// holding the device exactly as long as it runs.
 @Suite(.enabled(if: ALSATestRig.productsAvailable))
