@@ -1,0 +1,186 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The ALSA readiness gate on the real binary, real alsa-lib and the test
+/// plugin. Probes are scaled down (100 ms of silence, 200 ms apart).
+@Suite struct GateTests {
+    static let fastProbes = ["--probe-duration", "100ms", "--probe-interval", "200ms"]
+
+    /// A child that records that it started, then idles until stopped.
+    static func player(_ scratch: Scratch) -> String {
+        scratch.script("player.sh", """
+        echo started >> "\(scratch.file("player-starts"))"
+        exec sleep 1000
+        """)
+    }
+
+    static func monitord(_ card: FakeSoundCard, _ options: [String], command: [String]) throws -> Monitord {
+        try Monitord(["--snd-dir", card.soundDirectory] + fastProbes + options + ["--"] + command,
+                     scratch: card.scratch, environment: card.environment)
+    }
+
+    @Test func aBusyDeviceHoldsTheChildBackNamesTheHolderAndReleasesItWhenFree() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch)
+        let holder = try card.startPlayer(named: "other-app", arguments: ["-o", "lb0c"], logName: "holder")
+        defer { kill(holder, SIGKILL); _ = reap(holder) }
+        #expect(eventually { card.isHeld(card: 0) })
+        let monitord = try Self.monitord(card, ["--alsa-device", "lb0c", "--stale-after", "1000"],
+                                         command: [Self.player(scratch)])
+        #expect(monitord.waitForLog("is not available (open: EBUSY"))
+        #expect(monitord.waitForLog("holder: pid \(holder) ("))
+        // Several probe intervals pass: still no child, and no line per probe.
+        usleep(1_000_000)
+        #expect(scratch.lines("player-starts").isEmpty)
+        #expect(monitord.count("is not available") == 1)
+        #expect(monitord.count("started ") == 0)
+        let linesWhileWaiting = monitord.logLines.count
+
+        kill(holder, SIGTERM)
+        #expect(reap(holder) == .exited(0))
+        // Within about one probe interval (plus the probe itself); generous bound.
+        #expect(eventually(timeout: .seconds(5)) { scratch.lines("player-starts").count == 1 })
+        #expect(monitord.waitForLog("lb0c ready after"))
+        #expect(linesWhileWaiting <= 3, "waiting must be quiet:\n\(monitord.log)")
+        let log = monitord.log
+        let ready = try #require(log.range(of: "lb0c ready after"))
+        let started = try #require(log.range(of: "started player.sh"))
+        #expect(ready.lowerBound < started.lowerBound)
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
+
+    @Test(arguments: [
+        ("fail-hw EINVAL", "hw_params: EINVAL"),
+        ("never-ready", "no playback progress before the probe deadline"),
+        ("fail-open ENODEV", "open: ENODEV"),
+    ])
+    func aFailingDeviceIsWaitedForTheSameWay(state: String, reason: String) throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch)
+        card.set("lb0c", state)
+        let monitord = try Self.monitord(card, ["--stale-after", "1000"],
+                                         command: [Self.player(scratch), "-o", "lb0c"])
+        #expect(monitord.waitForLog("lb0c is not available (\(reason)"), "\(monitord.log)")
+        #expect(monitord.waitForLog("no process holds"))
+        #expect(scratch.lines("player-starts").isEmpty)
+        card.set("lb0c", "ok")
+        #expect(eventually(timeout: .seconds(10)) { scratch.lines("player-starts").count == 1 }, "\(monitord.log)")
+        #expect(monitord.count("is not available") == 1)
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
+
+    // Stale-kill tests use device names no other test uses: the rule matches
+    // by name and device machine-wide, and tests run in parallel.
+    @Test func aStalePlayerIsEndedAndDecoysSurvive() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch, devices: ["lb90c", "lb91c"])
+        let stale = try card.startPlayer(named: "squeezelite", arguments: ["-n", "zone1", "-o", "lb90c"], logName: "stale")
+        // Decoys: same name on another device, another name on the same device
+        // (not holding it), and a near-miss device name.
+        let otherDevice = try card.startPlayer(named: "squeezelite", arguments: ["-o", "lb91c"], logName: "decoy1")
+        // argv = [shairport-sync, -c, ..., -o, lb0c]: another program aimed at lb0c.
+        let otherName = try spawnProcess(["/bin/bash", "-c", "exec -a shairport-sync /bin/sh -c 'sleep 1000; :' -o lb90c"],
+                                         environment: card.environment, stdout: "/dev/null", stderr: "/dev/null")
+        defer {
+            for pid in [stale, otherDevice, otherName] { kill(pid, SIGKILL); _ = reap(pid) }
+        }
+        #expect(eventually { card.isHeld(card: 0) && card.isHeld(card: 1) })
+
+        // The real player is a copy of pcm-holder named squeezelite too.
+        let binary = scratch.file("real/squeezelite")
+        try FileManager.default.createDirectory(atPath: scratch.file("real"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Products.pcmHolder, toPath: binary)
+        let monitord = try Self.monitord(card, ["--stale-after", "2", "--stop-timeout", "2s"],
+                                         command: [binary, "-n", "zone1", "-o", "lb90c"])
+        #expect(monitord.waitForLog("ending stale player pid \(stale) "), "\(monitord.log)")
+        #expect(reap(stale) == .exited(0), "the stale player got SIGTERM and exited")
+        #expect(monitord.waitForLog("started squeezelite"), "\(monitord.log)")
+        let child = try #require(monitord.startedPIDs.first)
+        #expect(eventually { card.isHeld(card: 0) }, "monitord's own player holds lb0c now")
+        #expect(ProcessTable.isAlive(otherDevice))
+        #expect(ProcessTable.isAlive(otherName))
+        #expect(ProcessTable.isAlive(child))
+        #expect(monitord.count("ending stale player") == 1, "\(monitord.log)")
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+        #expect(!ProcessTable.isAlive(child))
+    }
+
+    @Test func aStalePlayerIgnoringTermIsKilled() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch, devices: ["lb92c"])
+        let stale = try card.startPlayer(named: "squeezelite", arguments: ["-o", "lb92c", "--ignore-term"], logName: "stale")
+        defer { kill(stale, SIGKILL); _ = reap(stale) }
+        #expect(eventually { card.isHeld(card: 0) })
+        let monitord = try Self.monitord(card, ["--stale-after", "2", "--stop-timeout", "300ms"],
+                                         command: [scratch.file("bin-stale/squeezelite"), "-o", "lb92c"])
+        #expect(monitord.waitForLog("stale player pid \(stale) ignored SIGTERM for 300 ms: sent SIGKILL"), "\(monitord.log)")
+        #expect(reap(stale) == .signaled(SIGKILL))
+        #expect(monitord.waitForLog("started squeezelite"))
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
+
+    @Test func stopDuringAProbeExitsPromptly() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch)
+        card.set("lb0c", "never-ready")
+        // A 20 s probe (deadline 41 s): only the stop can end it quickly.
+        let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--probe-duration", "20s", "--alsa-device", "lb0c",
+                                     Self.player(scratch)], scratch: scratch, environment: card.environment)
+        #expect(eventually { card.isHeld(card: 0) }, "the probe has the device open")
+        let clock = ContinuousClock()
+        let start = clock.now
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+        #expect(clock.now - start < .seconds(5))
+        #expect(!card.isHeld(card: 0), "the PCM was closed")
+        #expect(scratch.lines("player-starts").isEmpty)
+    }
+
+    @Test func stopWhileWaitingForTheDeviceExitsPromptly() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch)
+        card.set("lb0c", "fail-open EBUSY")
+        let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--probe-interval", "10m", "--alsa-device", "lb0c",
+                                     Self.player(scratch)], scratch: scratch, environment: card.environment)
+        #expect(monitord.waitForLog("is not available"))
+        let clock = ContinuousClock()
+        let start = clock.now
+        monitord.signal(SIGINT)
+        #expect(monitord.wait() == .exited(0))
+        #expect(clock.now - start < .seconds(5))
+        #expect(monitord.log.contains("received SIGINT with no child running: exiting"))
+    }
+
+    @Test func aCommandWithoutALoopbackOutputIsNotProbed() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch)
+        // A probe of lb0c would hang for 41 s here; the child must start at once.
+        card.set("lb0c", "never-ready")
+        let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--probe-duration", "20s",
+                                     Self.player(scratch), "-C", "lb0c", "-P", "ch1"],
+                                    scratch: scratch, environment: card.environment)
+        #expect(eventually(timeout: .seconds(5)) { scratch.lines("player-starts").count == 1 })
+        #expect(!card.isHeld(card: 0))
+        #expect(monitord.count("not available") == 0)
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
+
+    @Test func gateOffSkipsTheProbeEvenForLoopbackOutput() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch)
+        card.set("lb0c", "fail-open EBUSY")
+        let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--alsa-gate", "off",
+                                     Self.player(scratch), "-o", "lb0c"],
+                                    scratch: scratch, environment: card.environment)
+        #expect(eventually(timeout: .seconds(5)) { scratch.lines("player-starts").count == 1 })
+        #expect(monitord.count("not available") == 0)
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
+}

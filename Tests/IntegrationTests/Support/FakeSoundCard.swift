@@ -1,0 +1,74 @@
+import Foundation
+import CEpoll
+import Glibc
+
+/// A private ALSA world for one integration test: `lb0c` and `lb1c` mapped to
+/// the `monitordtest` ioplug plugin (Sources/ALSATestPlugin), each with a state
+/// file that decides how the "device" behaves on its next open, and a fake
+/// `/dev/snd` whose nodes the plugin flocks while a PCM is open.
+final class FakeSoundCard: @unchecked Sendable {
+    let scratch: Scratch
+    var soundDirectory: String { scratch.file("snd") }
+
+    init(_ scratch: Scratch, devices: [String] = ["lb0c", "lb1c"]) {
+        self.scratch = scratch
+        try? FileManager.default.createDirectory(atPath: soundDirectory, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(atPath: scratch.file("home"), withIntermediateDirectories: true)
+        var config = "pcm_type.monitordtest { lib \"\(Products.testPlugin)\" }\n"
+        for (card, name) in devices.enumerated() {
+            // `!` replaces a system PCM of that name instead of merging into it.
+            config += "pcm.!\(name) { type monitordtest state \"\(stateFile(name))\" device_file \"\(soundDirectory)/pcmC\(card)D0p\" }\n"
+            set(name, "ok")
+        }
+        try? config.write(toFile: scratch.file("alsa.conf"), atomically: true, encoding: .utf8)
+    }
+
+    func stateFile(_ device: String) -> String { scratch.file("state-\(device)") }
+
+    /// `ok`, `never-ready`, `fail-open EBUSY`, `fail-hw EINVAL`, ... (grammar in plugin.c).
+    func set(_ device: String, _ state: String) {
+        try? (state + "\n").write(toFile: stateFile(device), atomically: true, encoding: .utf8)
+    }
+
+    /// What a process needs in its environment to see this card.
+    var environment: [String: String] {
+        ["ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:\(scratch.file("alsa.conf"))", "HOME": scratch.file("home")]
+    }
+
+    /// Starts a copy of `pcm-holder` named `name` that opens `-o device` and
+    /// holds it (and the plugin's lock) until SIGTERM.
+    func startPlayer(named name: String, arguments: [String], logName: String) throws -> pid_t {
+        let binary = scratch.file("bin-\(logName)/\(name)")
+        try FileManager.default.createDirectory(atPath: scratch.file("bin-\(logName)"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Products.pcmHolder, toPath: binary)
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in self.environment { environment[key] = value }
+        return try spawnProcess([binary] + arguments, environment: environment,
+                                stdout: scratch.file(logName + ".out"), stderr: scratch.file(logName + ".err"))
+    }
+
+    /// True when some process has `device`'s node open (the plugin's lock).
+    func isHeld(card: Int) -> Bool {
+        let node = "\(soundDirectory)/pcmC\(card)D0p"
+        let fd = open(node, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return true
+    }
+}
+
+/// Reaps a process started with `spawnProcess` (so it leaves no zombie).
+func reap(_ pid: pid_t, timeout: Duration = .seconds(10)) -> Ended? {
+    let pidfd = cep_pidfd_open(pid)
+    guard pidfd >= 0 else { return nil }
+    defer { close(pidfd) }
+    var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+    guard poll(&descriptor, 1, Int32(timeout.components.seconds * 1000)) == 1 else { return nil }
+    var status: Int32 = 0
+    guard waitpid(pid, &status, 0) == pid else { return nil }
+    return (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+}
