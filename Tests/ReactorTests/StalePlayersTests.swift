@@ -62,7 +62,7 @@ import Reactor
     @Test func gateDetection() {
         #expect(GateDetection.outputDevice(in: ["/usr/bin/squeezelite", "-n", "Z", "-o", "lb3c", "-f", "log"]) == "lb3c")
         #expect(GateDetection.outputDevice(in: ["squeezelite", "-olb3c"]) == "lb3c")
-        #expect(GateDetection.outputDevice(in: ["squeezelite", "-o", "lb3c", "-o", "lb4c"]) == "lb3c")
+        #expect(GateDetection.outputDevice(in: ["squeezelite", "-o", "lb3c", "-o", "lb4c"]) == "lb4c", "getopt: the last wins")
         #expect(GateDetection.outputDevice(in: ["alsaloop", "-C", "lb3p", "-P", "ch1", "-t", "100000"]) == nil)
         #expect(GateDetection.outputDevice(in: ["squeezelite", "-o"]) == nil)
         #expect(GateDetection.outputDevice(in: ["-o", "lb3c"]) == nil, "argv[0] is never an option")

@@ -25,26 +25,7 @@ public struct Options: Equatable, Sendable {
     public var gateDevice: String? {
         if gateMode == .off { return nil }
         if let alsaDevice { return alsaDevice }
-        guard let output = CommandLineScan.outputDevice(in: command), output.hasPrefix("lb") else { return nil }
+        guard let output = GateDetection.outputDevice(in: command), output.hasPrefix("lb") else { return nil }
         return output
-    }
-}
-
-/// Reading a command's own arguments (for the gate), shared by the gate and stale-player logic.
-public enum CommandLineScan {
-    /// The value of the first `-o VALUE` or `-oVALUE` after the command name.
-    public static func outputDevice(in command: [String]) -> String? {
-        var index = 1
-        while index < command.count {
-            let argument = command[index]
-            if argument == "-o" {
-                return index + 1 < command.count ? command[index + 1] : nil
-            }
-            if argument.hasPrefix("-o") && !argument.hasPrefix("-o=") {
-                return String(argument.dropFirst(2))
-            }
-            index += 1
-        }
-        return nil
     }
 }

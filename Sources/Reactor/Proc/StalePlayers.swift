@@ -72,11 +72,12 @@ public enum StalePlayers {
 
 /// Deciding whether the readiness gate applies to a command.
 public enum GateDetection {
-    /// The value of the first `-o VALUE` or `-oVALUE` in arguments[1...]; the
-    /// caller checks the `lb` prefix. `--output`, `-o=X` are not recognised
-    /// as anything but their literal selves (`-o=X` yields "=X").
+    /// The value of the last `-o VALUE` or `-oVALUE` in arguments[1...] (the
+    /// one getopt, and so the player, uses: the same rule stale-player
+    /// matching applies); the caller checks the `lb` prefix. `--output`, `-o=X`
+    /// are not recognised as anything but their literal selves (`-o=X` yields "=X").
     public static func outputDevice(in arguments: [String]) -> String? {
-        OutputOption.values(in: arguments).first
+        OutputOption.values(in: arguments).last
     }
 }
 
