@@ -17,6 +17,7 @@ enum MonitordMain {
     static let version = "0.1.0"
 
     static func run(arguments: [String]) -> Int32 {
+        StandardDescriptors.ensureOpen()
         let invocation: Invocation
         do {
             invocation = try OptionParser.parse(arguments)
@@ -65,7 +66,7 @@ enum MonitordMain {
         do {
             let gate = try gateSettings.map { (settings) throws(SystemError) in try ALSAGate(settings: settings) }
             let daemon = try Daemon(command: command, configuration: configuration, gate: gate, logger: logger)
-            return try daemon.run()
+            return daemon.run()
         } catch {
             logger.log(.error, "internal error: \(error)")
             return ExitCode.software

@@ -66,12 +66,16 @@ public final class Daemon {
     }
 
     /// Supervises until the state machine says to exit; returns the exit code.
-    public func run() throws(SystemError) -> Int32 {
+    public func run() -> Int32 {
         submit(.start)
         while exitCode == nil {
-            try epoll.wait { (event) throws(SystemError) in
-                guard exitCode == nil else { return }
-                try dispatch(event)
+            do {
+                try epoll.wait { (event) throws(SystemError) in
+                    guard exitCode == nil else { return }
+                    try dispatch(event)
+                }
+            } catch {
+                internalError(error)
             }
         }
         hooks.tearDown?(machine)
