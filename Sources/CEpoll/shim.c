@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -242,6 +243,8 @@ int cep_spawn(const char *file, char *const argv[],
 int cep_kill_group(pid_t pgid, int signo) { return kill(-pgid, signo); }
 
 // MARK: misc
+
+int cep_release_free_memory(void) { return malloc_trim(0); }
 
 int cep_cloexec_from(unsigned int first) {
     return (int)syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC);

@@ -65,7 +65,8 @@ enum MonitordMain {
         let command = PreparedCommand(arguments: options.command, raw: raw)
         do {
             let gate = try gateSettings.map { (settings) throws(SystemError) in try ALSAGate(settings: settings) }
-            let daemon = try Daemon(command: command, configuration: configuration, gate: gate, logger: logger)
+            let hooks = ServiceIntegration.hooks(options: options, gate: gate, logger: logger)
+            let daemon = try Daemon(command: command, configuration: configuration, gate: gate, logger: logger, hooks: hooks)
             return daemon.run()
         } catch {
             logger.log(.error, "internal error: \(error)")

@@ -55,11 +55,12 @@ import Testing
     static func expected(_ phase: Phase, _ event: Event) -> (SupervisorPhase?, [SupervisorAction]) {
         let now = t0 + .seconds(5)
         let stopWhileWaiting = SupervisorAction.log(.stopWhileWaiting(signal: SIGTERM))
+        let stopping = SupervisorAction.notify(.stopping)
         let dropped = { (signal: Int32) in SupervisorAction.log(.dropped(signal: signal)) }
         switch (phase, event) {
         // idle: only start and stop signals mean anything.
         case (.idle, .start): return (.starting, [.spawn])
-        case (.idle, .stop): return (.finished(exitCode: 0), [stopWhileWaiting, .exit(0)])
+        case (.idle, .stop): return (.finished(exitCode: 0), [stopping, stopWhileWaiting, .exit(0)])
         case (.idle, .hup): return (nil, [dropped(SIGHUP)])
         case (.idle, _): return (nil, [])
 
@@ -88,7 +89,7 @@ import Testing
         case (.running, _): return (nil, [])
 
         case (.backingOff, .deadline): return (.starting, [.spawn])
-        case (.backingOff, .stop): return (.finished(exitCode: 0), [.cancelDeadline, stopWhileWaiting, .exit(0)])
+        case (.backingOff, .stop): return (.finished(exitCode: 0), [.cancelDeadline, stopping, stopWhileWaiting, .exit(0)])
         case (.backingOff, .hup): return (nil, [dropped(SIGHUP)])
         case (.backingOff, _): return (nil, [])
 
@@ -121,12 +122,12 @@ import Testing
         case (.probing, .deadline):
             let timeout = ProbeFailure(stage: .timeout, errno: ETIMEDOUT)
             return (.waitingForDevice, [.abortProbe, .log(.deviceUnavailable(timeout)), .reportHolders, .armDeadline(.seconds(2))])
-        case (.probing, .stop): return (.finished(exitCode: 0), [.abortProbe, .cancelDeadline, stopWhileWaiting, .exit(0)])
+        case (.probing, .stop): return (.finished(exitCode: 0), [.abortProbe, .cancelDeadline, stopping, stopWhileWaiting, .exit(0)])
         case (.probing, .hup): return (nil, [dropped(SIGHUP)])
         case (.probing, _): return (nil, [])
 
         case (.waiting, .deadline): return (.probing, [.startProbe, .armDeadline(gate.probeDeadline)])
-        case (.waiting, .stop): return (.finished(exitCode: 0), [.cancelDeadline, stopWhileWaiting, .exit(0)])
+        case (.waiting, .stop): return (.finished(exitCode: 0), [.cancelDeadline, stopping, stopWhileWaiting, .exit(0)])
         case (.waiting, .hup): return (nil, [dropped(SIGHUP)])
         case (.waiting, _): return (nil, [])
         }

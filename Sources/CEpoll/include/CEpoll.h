@@ -109,6 +109,9 @@ int cep_kill_group(pid_t pgid, int signo);
 
 // MARK: misc
 
+/// malloc_trim(0): returns freed heap pages to the kernel.
+int cep_release_free_memory(void);
+
 /// Marks every descriptor >= `first` close-on-exec.
 int cep_cloexec_from(unsigned int first);
 int cep_set_nonblocking(int fd);

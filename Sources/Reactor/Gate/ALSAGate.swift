@@ -1,3 +1,4 @@
+import CALSA
 import CEpoll
 #if canImport(Glibc)
 import Glibc
@@ -14,6 +15,7 @@ public final class ALSAGate: GateDriver {
     private var probeGeneration: UInt32 = 0
     private var watched: [Int32] = []
     private let reaper: StaleReaper
+    public private(set) var holderSummary: String?
 
     public init(settings: GateSettings) throws(SystemError) {
         self.settings = settings
@@ -104,6 +106,11 @@ public final class ALSAGate: GateDriver {
             return nil
         case .succeeded:
             closeProbe(daemon: daemon)
+            // The child will now run for hours: give back alsa-lib's parsed
+            // configuration (~180 kB of heap per instance). While the device
+            // stays unavailable it is kept, since every probe would parse it again.
+            snd_config_update_free_global()
+            _ = cep_release_free_memory()
             return .probeSucceeded
         case .failed(let failure):
             closeProbe(daemon: daemon)
@@ -123,6 +130,9 @@ public final class ALSAGate: GateDriver {
     private func reportHolders(daemon: Daemon) {
         let scan = DeviceHolders.scan(deviceDirectory: settings.soundDirectory, excluding: [getpid()])
         let logger = daemon.logger
+        holderSummary = scan.holders.isEmpty ? nil : scan.holders.prefix(3).map {
+            "pid \($0.pid) \(PreparedCommand.baseName(of: $0.commandLine.first ?? "?"))"
+        }.joined(separator: ", ")
         if scan.holders.isEmpty {
             logger.log(.warning, "no process holds \(settings.soundDirectory)/*: \(device) is busy inside the driver or held by another user")
         }

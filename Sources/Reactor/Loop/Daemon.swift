@@ -22,6 +22,8 @@ public final class Daemon {
     let epoll: Epoll
     let signals: SignalFD
     let deadline: TimerFD
+    /// Periodic WATCHDOG=1 pings, only when the service manager asked for them.
+    let watchdog: TimerFD?
     var machine: Supervisor
     let logger: Logger
     let renderer: LogRenderer
@@ -50,6 +52,14 @@ public final class Daemon {
         signals = try SignalFD(Signals.forwarded)
         epoll = try Epoll()
         deadline = try TimerFD()
+        if let interval = hooks.watchdogInterval {
+            let timer = try TimerFD()
+            try epoll.add(timer.fd, .input, Epoll.Token(source: Source.watchdog.rawValue))
+            try timer.arm(after: interval, every: interval)
+            watchdog = consume timer
+        } else {
+            watchdog = nil
+        }
         let arguments = command.arguments
         self.command = command
         self.logger = logger
@@ -98,7 +108,7 @@ public final class Daemon {
         case .probe, .stale, .staleDeadline:
             if let followUp = try gate?.dispatch(event, daemon: self) { submit(followUp) }
         case .watchdog:
-            break
+            if try watchdog?.acknowledge() ?? 0 > 0 { hooks.watchdogPing?() }
         case nil:
             break
         }
@@ -203,6 +213,9 @@ public struct DaemonHooks {
     public var phaseChanged: ((Supervisor) -> Void)?
     public var notify: ((ServiceNotification) -> Void)?
     public var tearDown: ((Supervisor) -> Void)?
+    /// WATCHDOG=1 period; the only periodic wakeup monitord ever has, and only when asked.
+    public var watchdogInterval: Duration?
+    public var watchdogPing: (() -> Void)?
 
     public init() {}
 }
@@ -219,4 +232,6 @@ public protocol GateDriver: AnyObject {
     /// Carries out startProbe, abortProbe, reportHolders or reapStalePlayers;
     /// a probe that finishes at once returns its outcome.
     func perform(_ action: SupervisorAction, daemon: Daemon) -> SupervisorEvent?
+    /// Who held the sound devices at the last report (`pid 790 squeezelite`), for status lines.
+    var holderSummary: String? { get }
 }

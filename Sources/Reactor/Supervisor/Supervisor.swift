@@ -50,7 +50,7 @@ public struct Supervisor: Sendable {
             case .start:
                 beginStart(&actions)
             case .signal(let signal) where Signals.isStop(signal):
-                finish(0, after: .stopWhileWaiting(signal: signal), &actions)
+                stopWithoutChild(signal, &actions)
             case .signal(let signal):
                 actions.append(.log(.dropped(signal: signal)))
             case .spawned, .spawnFailed, .childExited, .deadline, .probeSucceeded, .probeFailed:
@@ -76,7 +76,7 @@ public struct Supervisor: Sendable {
             case .signal(let signal) where Signals.isStop(signal):
                 actions.append(.abortProbe)
                 actions.append(.cancelDeadline)
-                finish(0, after: .stopWhileWaiting(signal: signal), &actions)
+                stopWithoutChild(signal, &actions)
             case .signal(let signal):
                 actions.append(.log(.dropped(signal: signal)))
             case .start, .spawned, .spawnFailed, .childExited:
@@ -89,7 +89,7 @@ public struct Supervisor: Sendable {
                 beginProbe(&actions)
             case .signal(let signal) where Signals.isStop(signal):
                 actions.append(.cancelDeadline)
-                finish(0, after: .stopWhileWaiting(signal: signal), &actions)
+                stopWithoutChild(signal, &actions)
             case .signal(let signal):
                 actions.append(.log(.dropped(signal: signal)))
             case .start, .spawned, .spawnFailed, .childExited, .probeSucceeded, .probeFailed:
@@ -134,7 +134,7 @@ public struct Supervisor: Sendable {
                 beginStart(&actions)
             case .signal(let signal) where Signals.isStop(signal):
                 actions.append(.cancelDeadline)
-                finish(0, after: .stopWhileWaiting(signal: signal), &actions)
+                stopWithoutChild(signal, &actions)
             case .signal(let signal):
                 actions.append(.log(.dropped(signal: signal)))
             case .start, .spawned, .spawnFailed, .childExited, .probeSucceeded, .probeFailed:
@@ -296,6 +296,12 @@ public struct Supervisor: Sendable {
     private mutating func endFold() {
         foldedCount = 0
         foldedSince = nil
+    }
+
+    /// A stop request while no child runs: nothing to wait for.
+    private mutating func stopWithoutChild(_ signal: Int32, _ actions: inout SupervisorActions) {
+        actions.append(.notify(.stopping))
+        finish(0, after: .stopWhileWaiting(signal: signal), &actions)
     }
 
     private mutating func finish(_ code: Int32, after record: LogRecord, _ actions: inout SupervisorActions) {
