@@ -138,7 +138,7 @@ def is_zombie(pid):
     return not stat or stat[stat.rfind(")") + 2] in "ZX"
 
 
-def kill_tree(root=None):
+def kill_tree(root=None, keep=()):
     """SIGKILL `root` and everything below it, then everything still below
     this script, until nothing is left. This script is a child subreaper, so
     the orphans of a killed supervisor come back to it and are found on the
@@ -152,7 +152,7 @@ def kill_tree(root=None):
             except ProcessLookupError:
                 pass
     for _ in range(200):
-        alive = [p for p in descendants(me) if not is_zombie(p)]
+        alive = [p for p in descendants(me) if not is_zombie(p) and p not in keep]
         if not alive:
             break
         for p in alive:
@@ -274,6 +274,24 @@ def build_monitord(args):
         tail = (r.stdout + r.stderr).strip().splitlines()[-15:]
         log(f"build ({name}) failed:\n  " + "\n  ".join(tail))
     return None, "does not build yet"
+
+
+def build_gate_monitord(args, main_binary):
+    """The gate phase loads the test plugin, an external alsa-lib plugin (.so),
+    which a fully static monitord cannot load (see scripts/build-release). So
+    it uses a release build with a static Swift stdlib and a shared libasound."""
+    if args.monitord:
+        return main_binary, "the given binary"
+    base = ["swift", "build", "-c", "release", "--product", "monitord", "--scratch-path", SCRATCH,
+            "--static-swift-stdlib"]
+    log("building monitord for the gate phase (release, static Swift stdlib, shared libasound)")
+    r = run(base, cwd=REPO, capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, "does not build: " + (r.stdout + r.stderr).strip()[-300:]
+    binpath = run(base + ["--show-bin-path"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    exe = os.path.join(binpath, "monitord")
+    return (exe, "swift build -c release --static-swift-stdlib (shared libasound)") if os.path.isfile(exe) \
+        else (None, "built, but no binary found")
 
 
 def tool_version(pkg):
@@ -412,6 +430,52 @@ class Strace:
 # phases
 
 
+def anon_breakdown(pid, top=6):
+    """Anonymous kB per mapping (smaps), largest first: what RssAnon is made of."""
+    out, name = {}, None
+    for line in read(f"/proc/{pid}/smaps").splitlines():
+        parts = line.split()
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+        elif parts and parts[0] == "Anonymous:" and int(parts[1]):
+            out[name] = out.get(name, 0) + int(parts[1])
+    return sorted(out.items(), key=lambda kv: -kv[1])[:top]
+
+
+def startup_syscalls(ctx, sup):
+    """One start under `strace -f`: the supervisor's own syscalls from its exec
+    until the child's stamp (the child's are left out)."""
+    d = os.path.join(ctx["work"], f"{sup.key}-startup-strace")
+    os.makedirs(d)
+    svc = os.path.join(d, "service")
+    if sup.svcdir:
+        os.makedirs(svc)
+        os.symlink(ctx["child"], os.path.join(svc, "run"))
+    stamp, trace = os.path.join(d, "stamp"), os.path.join(d, "trace")
+    env = dict(os.environ, BENCHCHILD_MODE="stamp", BENCHCHILD_FILE=stamp)
+    for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "JOURNAL_STREAM"):
+        env.pop(k, None)
+    p = subprocess.Popen(["strace", "-f", "-qq", "-o", trace, "--", *sup.argv(ctx, "stamp", svc)], env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    ok = wait_for(lambda: os.path.exists(stamp), 15)
+    time.sleep(0.2)
+    kill_tree(p.pid)
+    if not ok:
+        return None
+    first, counts = None, {}
+    for line in read(trace).splitlines():
+        m = re.match(r"^(\d+)\s+(\w+)\(", line)
+        if not m:
+            continue
+        first = first or m.group(1)
+        if m.group(1) == first:
+            counts[m.group(2)] = counts.get(m.group(2), 0) + 1
+            if m.group(2) in ("clone", "clone3", "fork", "vfork"):
+                break  # the spawn: what follows in the parent is not on the path to the child's exec
+    return counts
+
+
 def phase_healthy(ctx, sup, args):
     res = {}
     startups = []
@@ -449,7 +513,9 @@ def phase_healthy(ctx, sup, args):
     res["syscalls"] = sum(calls.values())
     res["syscall_detail"] = calls
     res["child_alive"] = inst.alive()
+    res["anon_breakdown"] = anon_breakdown(pid)
     inst.stop(ctx)
+    res["startup_syscalls"] = startup_syscalls(ctx, sup)
     return res
 
 
@@ -490,8 +556,8 @@ def phase_crash(ctx, sup, args):
                wakeups_per_restart=((v1 - v0) / restarts) if restarts else None,
                ctx_per_restart=((v1 - v0 + i1 - i0) / restarts) if restarts else None,
                cpu_per_restart_ms=((c1 - c0) / 1e6 / restarts) if restarts else None)
-    # syscalls: strace -c -p on the supervisor only (not its children)
-    sync()
+    # syscalls: strace -c -p on the supervisor only (not its children), attached
+    # right away: the previous sync left us in the quiet middle of a wait
     tr = Strace(ctx, pid, False, os.path.join(inst.dir, "strace-crash"))
     s0 = inst.count()
     time.sleep(window if throttled else min(window, args.python_strace))
@@ -507,55 +573,154 @@ def phase_crash(ctx, sup, args):
 
 
 def phase_gate(ctx, args):
-    """ALSA gate on a busy device (monitord only). Needs the gate in monitord,
-    the test plugin and the holder from the ALSA test rig (issue 3)."""
-    m = ctx["monitord"]
-    if not m:
+    """ALSA gate waiting on a busy device (monitord only), with the issue 3
+    test rig: the `monitordtest` ioplug plugin maps `lb0c` to a fake device
+    whose lock file `pcm-holder -o lb0c` keeps flock()ed, so every probe's
+    snd_pcm_open fails with EBUSY. For comparison, the CPU of one `aplay`
+    probe (what the upstream Python fix spawned per probe) on the same device."""
+    if not ctx["monitord"]:
         return {"skipped": "monitord does not build yet"}
+    m, desc = build_gate_monitord(args, ctx["monitord"])
+    if not m:
+        return {"skipped": f"monitord for the gate {desc}"}
+    ctx["monitord_gate"] = m
     helptext = run([m, "--help"], capture_output=True, text=True)
-    if "alsa-gate" not in (helptext.stdout + helptext.stderr):
+    if "alsa-gate" not in (helptext.stdout + helptext.stderr) and not args.force_gate:
         return {"skipped": "monitord has no ALSA gate yet (`monitord --help` does not mention --alsa-gate)"}
-    rig = find_alsa_rig(ctx)
+    rig = build_alsa_rig(ctx)
     if isinstance(rig, str):
         return {"skipped": rig}
-    conf, pcm, holder_argv, env_extra = rig
-    res = {}
-    env = dict(os.environ, ALSA_CONFIG_PATH=f"/usr/share/alsa/alsa.conf:{conf}", HOME=ctx["work"], **env_extra)
-    holder = subprocess.Popen(holder_argv, env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ctx["live"].append(holder.pid)
-    time.sleep(1.0)
-    interval = 2.0
+    plugin, holder_exe = rig
     d = os.path.join(ctx["work"], "gate")
-    os.makedirs(d, exist_ok=True)
-    stamp = os.path.join(d, "stamp")
-    argv = [m, "--alsa-device", pcm, "--probe-interval", f"{interval:g}s", "--", ctx["child"]]
+    snd = os.path.join(d, "snd")
+    os.makedirs(snd)
+    os.makedirs(os.path.join(d, "home"))
+    lockfile = os.path.join(snd, "pcmC0D0p")
+    conf = os.path.join(d, "alsa.conf")
+    with open(conf, "w") as f:
+        # the format of Tests/ReactorTests/ALSATestRig.swift and plugin.c's header
+        f.write(f'pcm_type.monitordtest {{ lib "{plugin}" }}\n'
+                f'pcm.!lb0c {{ type monitordtest state "{d}/state" device_file "{lockfile}" }}\n')
+    with open(os.path.join(d, "state"), "w") as f:
+        f.write("ok\n")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM")}
+    env.update(ALSA_CONFIG_PATH=f"/usr/share/alsa/alsa.conf:{conf}", HOME=os.path.join(d, "home"))
+    holder = subprocess.Popen([holder_exe, "-o", "lb0c"], env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    ctx["live"].append(holder.pid)
+    line = holder.stdout.readline()
+    if "ready" not in line:
+        kill_tree(holder.pid)
+        return {"error": f"pcm-holder did not take the device: {line!r}"}
+    res = {"pcm": "lb0c (monitordtest plugin, held by pcm-holder: EBUSY)", "binary": desc}
+
+    # aplay, as the upstream fix ran it per probe
+    aplay = shutil.which("aplay")
+    if aplay:
+        samples = []
+        for _ in range(args.runs):
+            pid = os.posix_spawn(aplay, [aplay, "-q", "-D", "lb0c", "-d", "1", "-f", "S16_LE", "-c", "2",
+                                         "-r", "48000", "/dev/zero"], env,
+                                 file_actions=[(os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)])
+            _, status, ru = os.wait4(pid, 0)
+            samples.append((ru.ru_utime + ru.ru_stime) * 1e3)
+        res["aplay_cpu_ms"] = statistics.median(samples)
+
+    interval = 2.0
+    ctx["keep"] = (holder.pid,)
+    try:
+        # (a) the probe alone: stale-player search pushed out of reach
+        a = gate_window(ctx, args, env, d, "probe", ["--stale-after", "1000000"], interval, with_strace=True)
+        if "error" in a:
+            return dict(res, error=a["error"])
+        res.update(a)
+        # (b) defaults: every --stale-after (4) failed probes monitord scans /proc for a stale player
+        if args.quick:
+            return dict(res, default_cpu_per_probe_ms=None, default_wakeups_per_probe=None)
+        b = gate_window(ctx, args, env, d, "default", [], interval, with_strace=False)
+        if "error" in b:
+            return dict(res, error=b["error"])
+        res["default_cpu_per_probe_ms"] = b["cpu_per_probe_ms"]
+        res["default_wakeups_per_probe"] = b["wakeups_per_probe"]
+        res["spawned_while_busy"] = res["spawned_while_busy"] or b["spawned_while_busy"]
+        return res
+    finally:
+        ctx["keep"] = ()
+        kill_tree(holder.pid)
+
+
+def gate_window(ctx, args, env, d, label, extra, interval, with_strace):
+    """One monitord gating benchchild on the held lb0c: an optional strace
+    window (exact probe count: one open of the lock file per probe) and a plain
+    window for CPU and wakeups. Windows are whole multiples of 4 probes."""
+    res = {}
+    stamp = os.path.join(d, f"stamp-{label}")
+    snd = os.path.join(d, "snd")
+    argv = [ctx["monitord_gate"], *ctx["monitord_args"], "--alsa-device", "lb0c", "--snd-dir", snd,
+            "--probe-interval", f"{interval:g}s", *extra, "--", ctx["child"]]
     genv = dict(env, BENCHCHILD_MODE="stamp", BENCHCHILD_FILE=stamp)
-    out = open(os.path.join(d, "output.log"), "w")
+    out = open(os.path.join(d, f"output-{label}.log"), "w")
     p = subprocess.Popen(argv, env=genv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
     ctx["live"].append(p.pid)
-    time.sleep(args.settle + interval)
-    c0, (v0, i0), t0 = cpu_ns(p.pid), ctx_switches(p.pid), time.monotonic()
-    time.sleep(args.gate)
-    c1, (v1, i1), t1 = cpu_ns(p.pid), ctx_switches(p.pid), time.monotonic()
-    probes = (t1 - t0) / interval
-    res.update(probes=probes, cpu_per_probe_ms=(c1 - c0) / 1e6 / probes,
-               wakeups_per_probe=(v1 - v0) / probes, ctx_per_probe=(v1 - v0 + i1 - i0) / probes,
-               spawned_while_busy=os.path.exists(stamp), pcm=pcm)
-    kill_tree(p.pid)
-    kill_tree(holder.pid)
-    out.close()
-    return res
+    window = max(1, round(args.gate / (4 * interval))) * 4 * interval
+    if args.quick:
+        window = 2 * interval
+    try:
+        # past the first failed probe (holder scan and warning), then to mid-interval
+        time.sleep(interval * 1.5 + 0.5)
+        if p.poll() is not None:
+            return {"error": f"monitord exited {p.returncode}: {read(out.name)[-400:]!r}"}
+        period = interval
+        if with_strace:
+            trace = os.path.join(d, f"strace-{label}")
+            tr = subprocess.Popen(["strace", "-f", "-qq", "-o", trace, "-p", str(p.pid)],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(window)
+            tr.send_signal(signal.SIGINT)
+            tr.wait(timeout=10)
+            lines = [ln for ln in read(trace).splitlines() if re.match(r"^\d+\s+\w+\(", ln)]
+            probes = sum(1 for ln in lines if "pcmC0D0p" in ln and "open" in ln)
+            counts = {}
+            for ln in lines:
+                name = re.match(r"^\d+\s+(\w+)\(", ln).group(1)
+                counts[name] = counts.get(name, 0) + 1
+            res["strace_probes"] = probes
+            res["syscalls_per_probe"] = (len(lines) / probes) if probes else None
+            res["syscall_detail"] = {k: v / probes for k, v in counts.items()} if probes else {}
+            res["forks"] = sum(v for k, v in counts.items() if k in ("clone", "clone3", "fork", "vfork", "execve"))
+            if probes:
+                period = window / probes
+            time.sleep(0.2)
+        c0, (v0, i0), t0 = cpu_ns(p.pid), ctx_switches(p.pid), time.monotonic()
+        time.sleep(window)
+        c1, (v1, i1), t1 = cpu_ns(p.pid), ctx_switches(p.pid), time.monotonic()
+        n = (t1 - t0) / period
+        res.update(probe_period_s=period, probes=n, cpu_per_probe_ms=(c1 - c0) / 1e6 / n,
+                   wakeups_per_probe=(v1 - v0) / n, ctx_per_probe=(v1 - v0 + i1 - i0) / n,
+                   spawned_while_busy=os.path.exists(stamp),
+                   rss_anon=kb(status_fields(p.pid).get("RssAnon")))
+        return res
+    finally:
+        kill_tree(p.pid, keep=ctx.get("keep", ()))
+        out.close()
 
 
-def find_alsa_rig(ctx):
-    """The test plugin, its config and a holder, from the issue 3 rig. Returns
-    (config path, pcm, holder argv, env) or a reason string."""
-    rigfile = os.path.join(REPO, "Tests", "ReactorTests", "ALSATestRig.swift")
-    if not os.path.exists(rigfile):
-        return "the ALSA test rig (Tests/ReactorTests/ALSATestRig.swift) does not exist yet"
-    return ("the ALSA test rig exists but Benchmarks/compare does not know its config format yet "
-            "(TODO: generate the config the way ALSATestRig.swift does)")
+def build_alsa_rig(ctx):
+    """Builds the issue 3 test products (plugin, pcm-holder) in .build-bench.
+    Returns (plugin path, holder path) or a reason string."""
+    for product in ("MonitordTestPCM", "pcm-holder"):
+        r = run(["swift", "build", "-c", "release", "--product", product, "--scratch-path", SCRATCH],
+                cwd=REPO, capture_output=True, text=True)
+        if r.returncode != 0:
+            return f"the ALSA test rig ({product}) does not build: {(r.stdout + r.stderr).strip()[-300:]}"
+    binpath = run(["swift", "build", "-c", "release", "--scratch-path", SCRATCH, "--show-bin-path"],
+                  cwd=REPO, capture_output=True, text=True).stdout.strip()
+    plugin = os.path.join(binpath, "libMonitordTestPCM.so")
+    holder = os.path.join(binpath, "pcm-holder")
+    if not (os.path.isfile(plugin) and os.access(holder, os.X_OK)):
+        return "the ALSA test rig built but libMonitordTestPCM.so or pcm-holder is missing"
+    return plugin, holder
 
 
 # ----------------------------------------------------------------------------
@@ -632,14 +797,27 @@ def build_report(ctx, results, gate, args, started, elapsed):
     if gate.get("skipped"):
         gate_md = f"ALSA gate on a busy device (monitord only): **not measured** — {gate['skipped']}."
     elif gate.get("error"):
-        gate_md = f"ALSA gate on a busy device: error — {gate['error']}"
+        gate_md = f"ALSA gate on a busy device: **error** — {gate['error']}"
     else:
-        gate_md = ("| ALSA gate, device held busy (monitord only) | value |\n|---|---:|\n"
-                   f"| PCM | `{gate['pcm']}` |\n"
-                   f"| probes in window (at the 2 s probe interval) | {gate['probes']:.1f} |\n"
+        aplay = gate.get("aplay_cpu_ms")
+        gd = gate.get("syscall_detail") or {}
+        gate_md = ("| ALSA gate, device held busy (monitord only; `--stale-after 1000000` unless said) | value |\n|---|---:|\n"
+                   f"| PCM | {gate['pcm']} |\n"
+                   f"| monitord build | {gate['binary']} |\n"
+                   f"| probe period, measured (s) | {gate['probe_period_s']:.2f} |\n"
                    f"| CPU per probe (ms) | {gate['cpu_per_probe_ms']:.3f} |\n"
+                   f"| CPU per probe with the default stale-player search (/proc scan every 4th probe), amortized (ms) | {fmt_num(gate['default_cpu_per_probe_ms'], digits=3)} |\n"
                    f"| wakeups per probe (voluntary cs) | {gate['wakeups_per_probe']:.1f} |\n"
-                   f"| child spawned while busy | {'yes (wrong)' if gate['spawned_while_busy'] else 'no'} |")
+                   f"| context switches per probe (all) | {gate['ctx_per_probe']:.1f} |\n"
+                   f"| syscalls per probe (strace -f) | {fmt_num(gate.get('syscalls_per_probe'), digits=1)} |\n"
+                   f"| subprocesses during the strace window (clone/fork/exec) | {gate.get('forks')} |\n"
+                   f"| RssAnon while waiting (kB) | {gate.get('rss_anon')} |\n"
+                   f"| child spawned while busy | {'yes (wrong)' if gate['spawned_while_busy'] else 'no'} |\n"
+                   + (f"| for comparison: CPU of one `aplay -d 1` probe on the same busy PCM (ms, median) | {aplay:.3f} |\n"
+                      f"| monitord probe CPU ÷ aplay probe CPU | ×{gate['cpu_per_probe_ms'] / aplay:.3f} |\n"
+                      if aplay else "")
+                   + ("\nSyscalls per probe: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(gd.items(), key=lambda kv: -kv[1]))
+                      if gd else ""))
 
     # targets
     tg = []
@@ -668,6 +846,13 @@ def build_report(ctx, results, gate, args, started, elapsed):
         if mh.get("rss_anon") is not None and sh.get("rss_anon") is not None:
             check("RssAnon ≤ s6-supervise's", mh["rss_anon"] <= sh["rss_anon"],
                   f"{mh['rss_anon']} vs {sh['rss_anon']} kB")
+    if have_m and gate.get("cpu_per_probe_ms") is not None and gate.get("aplay_cpu_ms"):
+        g = gate
+        tg.append(f"| probe: no subprocess, ≥10× less CPU than an aplay probe | "
+                  f"{'met' if g.get('forks') == 0 and g['cpu_per_probe_ms'] * 10 <= g['aplay_cpu_ms'] else '**missed**'} | "
+                  f"{g.get('forks')} subprocesses; {g['cpu_per_probe_ms']:.3f} vs {g['aplay_cpu_ms']:.3f} ms"
+                  + (f" (with the default stale-player search, amortized: {g['default_cpu_per_probe_ms']:.3f} ms)"
+                     if g.get("default_cpu_per_probe_ms") is not None else "") + " |")
     targets_md = ("| issue 5 target | result | monitord vs peer |\n|---|---|---|\n" + "\n".join(tg)) if tg else \
         "_monitord was not measured (it does not build yet), so the issue 5 targets are not checked._"
 
@@ -689,9 +874,20 @@ def build_report(ctx, results, gate, args, started, elapsed):
                 errors.append(f"- {labels[k]} ({phase}): {e}")
     startup_detail = []
     for k in keys:
-        s = results.get(k, {}).get("healthy", {}).get("startup_all")
+        h = results.get(k, {}).get("healthy", {})
+        s = h.get("startup_all")
         if s:
             startup_detail.append(f"- {labels[k]}: " + ", ".join(f"{x:.2f}" for x in s))
+        sc = h.get("startup_syscalls")
+        if sc:
+            top = sorted(sc.items(), key=lambda kv: -kv[1])[:10]
+            startup_detail.append(f"  - syscalls from its exec up to the spawn: {sum(sc.values())} ("
+                                  + ", ".join(f"{n} {v}" for n, v in top) + ")")
+    mem_detail = []
+    for k in keys:
+        ab = results.get(k, {}).get("healthy", {}).get("anon_breakdown")
+        if ab:
+            mem_detail.append(f"- {labels[k]}: " + ", ".join(f"{n} {v} kB" for n, v in ab))
 
     cpu = "?"
     for line in read("/proc/cpuinfo").splitlines():
@@ -761,9 +957,13 @@ its child. Peer cells show monitord's ratio to that peer in parentheses:
 
 {chr(10).join(detail) if detail else '_none recorded_'}
 
-## Startup samples (ms)
+## Startup samples (ms), and the supervisor's syscalls on the way to the spawn (one run under strace -f)
 
 {chr(10).join(startup_detail) if startup_detail else '_none_'}
+
+## What RssAnon is made of (Anonymous kB per mapping, /proc/PID/smaps, largest first)
+
+{chr(10).join(mem_detail) if mem_detail else '_none_'}
 {('## Errors' + chr(10) + chr(10) + chr(10).join(errors)) if errors else ''}
 ## Caveats
 
@@ -792,11 +992,14 @@ def main():
     ap.add_argument("--crash", type=float, default=20, help="crash-loop window, s (default 20; run twice)")
     ap.add_argument("--python-crash", type=float, default=8, help="crash window for the Python original, s (default 8)")
     ap.add_argument("--python-strace", type=float, default=3, help="strace window for the Python crash loop, s (default 3)")
-    ap.add_argument("--gate", type=float, default=20, help="ALSA gate window, s (default 20)")
+    ap.add_argument("--gate", type=float, default=16,
+                    help="ALSA gate window, s, rounded to a multiple of 4 probes at 2 s (default 16; three windows)")
     ap.add_argument("--runs", type=int, default=7, help="fresh starts for the startup median (default 7)")
     ap.add_argument("--settle", type=float, default=1.5,
                     help="wait after the child's exec before measuring, s (default 1.5: supervise sleeps 1 s after a start)")
     ap.add_argument("--only", help="comma-separated subset: monitord,s6,runsv,supervise,python")
+    ap.add_argument("--phases", default="healthy,crash,gate", help="comma-separated subset of healthy,crash,gate")
+    ap.add_argument("--force-gate", action="store_true", help="run the gate phase even if --help does not mention --alsa-gate")
     ap.add_argument("--monitord", help="use this monitord binary instead of building one")
     ap.add_argument("--monitord-arg", action="append", default=[], dest="monitord_args",
                     help="extra option for monitord (repeatable), e.g. --monitord-arg=-q")
@@ -806,7 +1009,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = ap.parse_args()
     if args.quick:
-        args.healthy, args.crash, args.python_crash, args.python_strace = 3, 4, 2, 1
+        args.healthy, args.crash, args.python_crash, args.python_strace = 2, 3, 2, 1
         args.gate, args.runs = 4, 3
 
     if not sys.platform.startswith("linux"):
@@ -851,17 +1054,25 @@ def main():
             sups = [s for s in sups if s.key in want]
         ctx["supervisors"] = sups
         results = {}
+        phases = set(args.phases.split(","))
         for sup in sups:
+            results.setdefault(sup.key, {})
+            if "healthy" not in phases:
+                continue
             log(f"{sup.label}: healthy child")
             results.setdefault(sup.key, {})["healthy"] = phase_healthy(ctx, sup, args)
             kill_tree()
         # the Python crash loop loads the machine: run it last
         for sup in sorted(sups, key=lambda s: s.key == "python"):
+            if "crash" not in phases:
+                continue
             log(f"{sup.label}: crash loop")
             results[sup.key]["crash"] = phase_crash(ctx, sup, args)
             kill_tree()
-        log("monitord: ALSA gate")
-        gate = phase_gate(ctx, args)
+        gate = {"skipped": "not run (--phases)"}
+        if "gate" in phases and any(s.key == "monitord" for s in sups):
+            log("monitord: ALSA gate")
+            gate = phase_gate(ctx, args)
         kill_tree()
         elapsed = time.monotonic() - t_start
         log(f"measured in {time.monotonic() - t_measure:.0f} s")
