@@ -54,4 +54,30 @@ import Testing
         #expect(status == .exited(0))
         #expect(stderr.contains("--help"))
     }
+
+    @Test func journalStreamGetsPriorityPrefixes() throws {
+        let scratch = Scratch()
+        let logPath = scratch.file("journal.log")
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        var info = stat()
+        #expect(stat(logPath, &info) == 0)
+        // As systemd does: JOURNAL_STREAM names stderr's device and inode.
+        let monitord = try Monitord(["--backoff-initial", "50ms", "sh", "-c", "exit 1"], scratch: scratch,
+                                    environment: ["JOURNAL_STREAM": "\(info.st_dev):\(info.st_ino)"], logName: "journal.log")
+        #expect(monitord.waitForLog("started sh", count: 2))
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+        let lines = monitord.logLines
+        #expect(lines.contains { $0.hasPrefix("<6>started sh (pid ") })
+        #expect(lines.contains { $0.hasPrefix("<4>sh (pid ") && $0.contains("exited 1") })
+        #expect(lines.allSatisfy { $0.hasPrefix("<") && !$0.contains("monitord[") }, "\(lines)")
+    }
+
+    @Test func aForeignJournalStreamIsIgnored() throws {
+        let scratch = Scratch()
+        // A JOURNAL_STREAM inherited from elsewhere does not describe our stderr.
+        let monitord = try Monitord(["sh", "-c", "exit 0"], scratch: scratch, environment: ["JOURNAL_STREAM": "8:12345"])
+        #expect(monitord.wait() == .exited(0))
+        #expect(monitord.logLines.allSatisfy { $0.hasPrefix("monitord[") }, "\(monitord.log)")
+    }
 }
