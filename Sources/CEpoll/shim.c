@@ -224,7 +224,9 @@ int cep_spawn(const char *file, char *const argv[],
               int death_signal, cep_spawn_result *out) {
     if (ensure_exec_errno_slot() != 0) return -1;
     *exec_errno_slot = 0;
-    pid_t parent = getpid();
+    // Our own pid never changes (monitord never forks except in here): ask once.
+    static pid_t parent;
+    if (parent == 0) parent = getpid();
     int pidfd = -1;
     struct clone_args args;
     memset(&args, 0, sizeof args);
