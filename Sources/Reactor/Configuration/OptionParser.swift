@@ -38,7 +38,7 @@ public enum OptionParser {
                     name = String(name[..<equals])
                 }
                 guard let option = LongOption(rawValue: name) else {
-                    throw UsageError("unknown option '--\(name)' (see monitord --help)")
+                    throw UsageError("unknown option '--\(printable(name))' (see monitord --help)")
                 }
                 if !option.takesValue {
                     if inlineValue != nil { throw UsageError("option '--\(name)' takes no value") }
@@ -67,7 +67,7 @@ public enum OptionParser {
                     case "h": return .help
                     case "q": options.verbosity = .quiet
                     case "v": options.verbosity = .verbose
-                    default: throw UsageError("unknown option '-\(flag)' (see monitord --help)")
+                    default: throw UsageError("unknown option '-\(printable(String(flag)))' (see monitord --help)")
                     }
                 }
             }
@@ -165,11 +165,14 @@ public enum OptionParser {
         return value
     }
 
-    /// Keeps an error message to one readable line whatever the operator typed.
+    /// Keeps an error message to one readable line whatever the operator typed:
+    /// C0 and C1 controls, DEL, the Unicode line and paragraph separators and
+    /// undecodable bytes (U+FFFD) become `?`, and at most 64 scalars are shown.
     static func printable(_ value: String) -> String {
         var out = ""
         for scalar in value.unicodeScalars.prefix(64) {
-            if scalar.value < 0x20 || scalar.value == 0x7f || scalar == "\u{FFFD}" {
+            if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}"
+                || scalar == "\u{FFFD}" {
                 out += "?"
             } else {
                 out.unicodeScalars.append(scalar)
