@@ -1,5 +1,8 @@
 /// Parses the command line's durations: `150ms`, `2s`, `1.5s`, `1m`, `1m30s`,
-/// `2h`, `250us`; a bare number is seconds. Exact: no floating point.
+/// `2h`, `250us`; a bare number is seconds, but only as the whole text
+/// (`1h30` is refused rather than read as 1h0m30s). Exact: no floating
+/// point; each part is truncated to whole nanoseconds, and fraction digits
+/// past the 18th are ignored.
 public enum DurationParser {
     public enum Failure: Error, Equatable, Sendable {
         case empty
@@ -20,18 +23,18 @@ public enum DurationParser {
         var index = 0
         var totalNanoseconds: UInt64 = 0
         while index < bytes.count {
+            let partStart = index
             let (whole, fraction, fractionDigits, next) = try number(bytes, from: index)
             index = next
             let unitStart = index
             while index < bytes.count, isLetter(bytes[index]) { index += 1 }
             let unit = String(decoding: bytes[unitStart..<index], as: UTF8.self)
-            if unit.isEmpty && index < bytes.count { throw .malformed }
+            if unit.isEmpty && (partStart != 0 || index < bytes.count) { throw .malformed }
             let scale = try nanoseconds(per: unit)
             let part = try scaled(whole: whole, fraction: fraction, digits: fractionDigits, by: scale)
             let (sum, overflow) = totalNanoseconds.addingReportingOverflow(part)
             if overflow { throw .tooLarge }
             totalNanoseconds = sum
-            if unit.isEmpty && unitStart != bytes.count { throw .malformed }
         }
         let duration = Duration.nanoseconds(Int64(min(totalNanoseconds, UInt64(Int64.max))))
         if totalNanoseconds > UInt64(Int64.max) || duration > maximum { throw .tooLarge }
@@ -65,8 +68,9 @@ public enum DurationParser {
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
             while index < bytes.count, isDigit(bytes[index]) {
-                // Digits past nanosecond precision cannot change the result.
-                if digits < 9 {
+                // 18 digits resolve a nanosecond of every unit (an hour is
+                // 3.6e12 ns, so 9 digits would drop up to 360 ns of `0.0000000001h`).
+                if digits < maximumFractionDigits {
                     fraction = fraction * 10 + UInt64(bytes[index] - 48)
                     digits += 1
                 }
@@ -90,14 +94,16 @@ public enum DurationParser {
         }
     }
 
+    private static let maximumFractionDigits = 18
+
     private static func scaled(whole: UInt64, fraction: UInt64, digits: Int, by scale: UInt64) throws(Failure) -> UInt64 {
         let (wholePart, overflow) = whole.multipliedReportingOverflow(by: scale)
         if overflow { throw .tooLarge }
         var divisor: UInt64 = 1
         for _ in 0..<digits { divisor *= 10 }
-        // scale <= 3.6e12 and fraction < 1e9: the product fits in UInt64 only
-        // for the smaller units; split to stay exact without overflow.
-        let fractionPart = (fraction * (scale / divisor)) + (fraction * (scale % divisor)) / divisor
+        // fraction < divisor <= 1e18 and scale <= 3.6e12: the product needs
+        // 128 bits; the quotient is below scale, so it fits.
+        let fractionPart = divisor.dividingFullWidth(fraction.multipliedFullWidth(by: scale)).quotient
         let (sum, overflow2) = wholePart.addingReportingOverflow(fractionPart)
         if overflow2 { throw .tooLarge }
         return sum
