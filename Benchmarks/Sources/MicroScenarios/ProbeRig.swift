@@ -29,7 +29,10 @@ public final class ProbeRig {
 
     public init() {
         pluginPath = Self.findPlugin()
-        var template = Array("/tmp/monitord-bench-XXXXXX".utf8CString)
+        // Under $TMPDIR when set: run-micro points it at a folder it removes
+        // at the end, since the benchmark process exits without deinit.
+        let temporary = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        var template = Array("\(temporary)/monitord-bench-XXXXXX".utf8CString)
         directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
         mkdir(directory + "/snd", 0o755)
         stateFile = directory + "/state"
