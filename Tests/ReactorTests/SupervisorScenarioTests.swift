@@ -169,9 +169,8 @@ import Testing
         // First failure, then 1 min, 5 min and 15 min after it: quiet in between.
         #expect(warnings == [1, 31, 151, 451])
         #expect(holderReports == 1)
-        #expect(staleSearches.first == 4)
-        #expect(staleSearches.count == 125)
-        #expect(staleSearches.allSatisfy { $0 % 4 == 0 })
+        // Stale-player searches back off: 4, 8, 16, ... then every 128 probes.
+        #expect(staleSearches == [4, 8, 16, 32, 64, 128, 256, 384])
 
         let ready = machine.handle(.probeSucceeded, at: now)
         #expect(ready == SupervisorActions([.cancelDeadline, .log(.deviceReady(after: .seconds(1000), probes: 501)), .spawn]))

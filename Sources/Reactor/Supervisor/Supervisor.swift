@@ -27,6 +27,8 @@ public struct Supervisor: Sendable {
     public private(set) var lastProbeFailure: ProbeFailure?
     private var firstProbeFailureAt: MonotonicInstant?
     private var remindersGiven = 0
+    /// The failed-probe count at which the next stale-player search happens.
+    private var nextStaleSearch = 0
 
     public init(configuration: SupervisorConfiguration) {
         self.configuration = configuration
@@ -218,7 +220,12 @@ public struct Supervisor: Sendable {
             while now >= gate.reminder(remindersGiven, after: first) { remindersGiven += 1 }
             actions.append(.log(.deviceStillUnavailable(failure, probes: failedProbes, waited: now - first)))
         }
-        if failedProbes % gate.staleAfter == 0 {
+        if failedProbes == 1 { nextStaleSearch = gate.staleAfter }
+        if failedProbes == nextStaleSearch {
+            // A search scans all of /proc (milliseconds on a Pi). When the
+            // holder is not a stale player, searching every few probes only
+            // burns CPU: the gap doubles, up to 32 × stale-after probes.
+            nextStaleSearch += min(failedProbes, gate.staleAfter * 32)
             actions.append(.log(.staleSearch(failedProbes: failedProbes)))
             actions.append(.reapStalePlayers)
         }
@@ -228,6 +235,7 @@ public struct Supervisor: Sendable {
 
     private mutating func resetGate() {
         failedProbes = 0
+        nextStaleSearch = 0
         firstProbeFailureAt = nil
         remindersGiven = 0
         lastProbeFailure = nil
