@@ -253,7 +253,9 @@ def build_monitord(args):
                 for word in line.split():
                     p = word if os.path.isabs(word) else os.path.join(REPO, word)
                     if os.path.basename(p) == "monitord" and os.path.isfile(p) and os.access(p, os.X_OK):
-                        return p, f"scripts/build-release ({time.monotonic() - t0:.0f} s)"
+                        kind = run(["file", "-b", p], capture_output=True, text=True).stdout.split(",")
+                        kind = ", ".join(k.strip() for k in kind if "link" in k or "stripped" in k)
+                        return p, f"`{os.path.relpath(p, REPO)}` from scripts/build-release, {kind or 'built'} ({time.monotonic() - t0:.0f} s)"
             log("scripts/build-release succeeded but named no monitord binary; falling back to swift build")
         else:
             log("scripts/build-release failed; falling back to swift build:\n" + r.stderr[-2000:])
@@ -975,6 +977,16 @@ its child. Peer cells show monitord's ratio to that peer in parentheses:
 - Numbers on a 2-core VM are noisy at the sub-millisecond level; the startup
   median and the per-restart means over whole cycles damp that, but repeat the
   run before trusting a difference under ~10 %.
+- Pss of a single instance counts all of its binary's resident pages; a fully
+  static monitord shares no library with anything else, so its Pss equals its
+  VmRSS until a second monitord runs (then the file pages are split). RssAnon
+  is the per-service cost that does not shrink.
+- The gate phase needs a monitord with a shared libasound (the fully static
+  release binary cannot load an external alsa-lib plugin such as the test
+  plugin), so its RssAnon there is not comparable to the table's.
+- The aplay comparison is one `aplay -d 1` failing at open on the busy PCM
+  (rusage of the child, median of the startup run count): the cost of the
+  spawn and of alsa-lib's configuration parsing, not 1 s of playback.
 - monitord runs with its default logging (one stderr line per event that
   matters, to a file here); the peers log nothing on a crash.
 """
@@ -1085,6 +1097,8 @@ def main():
         log("interrupted; cleaning up")
         return 130
     finally:
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
         kill_tree()
         if not args.keep:
             shutil.rmtree(ctx["work"], ignore_errors=True)
