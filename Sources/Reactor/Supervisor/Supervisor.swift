@@ -122,6 +122,10 @@ public struct Supervisor: Sendable {
                 actions.append(.log(.stopping(signal: signal, pid: pid)))
                 actions.append(.notify(.stopping))
                 actions.append(.signalChild(signal))
+                // A stopped child (SIGSTOP, a debugger) acts on the stop signal
+                // only once continued; without this it would be SIGKILLed at the
+                // stop timeout with no chance to close its device (as systemd does).
+                actions.append(.signalChild(SIGCONT))
                 actions.append(.armDeadline(configuration.stopTimeout))
             case .signal(let signal):
                 actions.append(.log(.forwarded(signal: signal, pid: pid)))
