@@ -114,6 +114,12 @@ public final class ALSAGate: GateDriver {
             return .probeSucceeded
         case .failed(let failure):
             closeProbe(daemon: daemon)
+            // alsa-lib caches its parsed configuration even when reading it
+            // failed (EMFILE, ENOMEM) and never re-reads included files such as
+            // /etc/asound.conf: a probe that failed for a reason other than a
+            // busy device may have seen a bad configuration, so the next probe
+            // parses it again. Busy waits, the long ones, keep the cache.
+            if !(failure.stage == .open && failure.errno == EBUSY) { snd_config_update_free_global() }
             return .probeFailed(failure)
         }
     }
