@@ -3,8 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sched.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -174,17 +174,31 @@ int cep_pidfd_reap(int pidfd, int block, int32_t *code, int32_t *status) {
 
 // MARK: spawn
 
-// The child reports a failed exec through a page shared with the parent: it
-// costs no syscall per spawn (unlike the usual CLOEXEC pipe), and CLONE_VFORK
-// guarantees the parent reads it only after the child exec'd or exited.
-static volatile int *exec_errno_slot;
+// The child shares our memory (CLONE_VM) and we are suspended until it has
+// exec'd or exited (CLONE_VFORK), as in glibc's posix_spawn: no page tables
+// are copied, so a restart costs the same however large monitord's heap is.
+// The child runs on its own small stack, allocated once, and makes only
+// async-signal-safe calls. It reports a failed exec by writing the errno
+// into `exec_errno` (shared memory: it is our variable).
+enum { CHILD_STACK_SIZE = 64 * 1024 };
+static void *child_stack;
+static int exec_errno;
 
-static int ensure_exec_errno_slot(void) {
-    if (exec_errno_slot != NULL) return 0;
-    void *page = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (page == MAP_FAILED) return -1;
-    exec_errno_slot = (volatile int *)page;
+typedef struct {
+    const char *file;
+    char *const *argv;
+    const int *default_signals;
+    int default_count;
+    int death_signal;
+    pid_t parent;
+} spawn_request;
+
+static int ensure_child_stack(void) {
+    if (child_stack != NULL) return 0;
+    void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -1;
+    child_stack = stack;
     return 0;
 }
 
@@ -196,49 +210,59 @@ static void close_inherited_descriptors(void) {
     for (int fd = 3; fd < max; fd++) close(fd);
 }
 
-static void _Noreturn child_after_clone(const char *file, char *const argv[],
-                                        const int *default_signals, int default_count,
-                                        int death_signal, pid_t parent) {
+static int child_after_clone(void *argument) {
+    const spawn_request *request = argument;
     setpgid(0, 0);
-    if (death_signal > 0) {
-        prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0);
+    if (request->death_signal > 0) {
+        prctl(PR_SET_PDEATHSIG, request->death_signal, 0, 0, 0);
         // The parent may have died between clone and prctl.
-        if (getppid() != parent) _exit(127);
+        if (getppid() != request->parent) _exit(127);
     }
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
-    for (int i = 0; i < default_count; i++) sigaction(default_signals[i], &dfl, NULL);
+    for (int i = 0; i < request->default_count; i++) sigaction(request->default_signals[i], &dfl, NULL);
+    close_inherited_descriptors();
+    // Last: from here on a signal may run its default action in the child.
     sigset_t empty;
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);
-    close_inherited_descriptors();
-    execvp(file, argv);
-    *exec_errno_slot = errno ? errno : ENOEXEC;
+    execvp(request->file, request->argv);
+    exec_errno = errno ? errno : ENOEXEC;
     _exit(127);
 }
 
 int cep_spawn(const char *file, char *const argv[],
               const int *default_signals, int default_count,
-              int death_signal, cep_spawn_result *out) {
-    if (ensure_exec_errno_slot() != 0) return -1;
-    *exec_errno_slot = 0;
+              int death_signal, int handlers_blocked, cep_spawn_result *out) {
+    if (ensure_child_stack() != 0) return -1;
     // Our own pid never changes (monitord never forks except in here): ask once.
     static pid_t parent;
     if (parent == 0) parent = getpid();
+    spawn_request request = {file, argv, default_signals, default_count, death_signal, parent};
+    // No signal handler may run on the child's side of the shared memory
+    // before exec: block everything across the clone unless the caller
+    // already has every signal with a handler blocked (the child's mask is
+    // reset right before exec either way).
+    sigset_t all, previous;
+    if (!handlers_blocked) {
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &previous);
+    }
+    exec_errno = 0;
     int pidfd = -1;
-    struct clone_args args;
-    memset(&args, 0, sizeof args);
-    args.flags = CLONE_PIDFD | CLONE_VFORK;
-    args.pidfd = (uint64_t)(uintptr_t)&pidfd;
-    args.exit_signal = SIGCHLD;
-    long pid = syscall(SYS_clone3, &args, sizeof args);
-    if (pid < 0) return -1;
-    if (pid == 0) child_after_clone(file, argv, default_signals, default_count, death_signal, parent);
-    out->pid = (pid_t)pid;
+    pid_t pid = clone(child_after_clone, (char *)child_stack + CHILD_STACK_SIZE,
+                      CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &request, &pidfd);
+    int saved = errno;
+    if (!handlers_blocked) pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (pid < 0) {
+        errno = saved;
+        return -1;
+    }
+    out->pid = pid;
     out->pidfd = pidfd;
-    out->exec_errno = *exec_errno_slot;
+    out->exec_errno = exec_errno;
     return 0;
 }
 

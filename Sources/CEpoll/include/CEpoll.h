@@ -96,13 +96,16 @@ typedef struct {
 /// Starts `file` (looked up in PATH like execvp) with `argv` (NULL-terminated)
 /// in a new process group, with an empty signal mask, every signal in
 /// `default_signals` reset to SIG_DFL, all descriptors above 2 closed on exec,
-/// and PR_SET_PDEATHSIG = `death_signal` (0 for none). Uses clone3 with
-/// CLONE_PIDFD | CLONE_VFORK, so the pid and pidfd arrive together and the
-/// call returns once the child has exec'd or failed to.
+/// and PR_SET_PDEATHSIG = `death_signal` (0 for none). Uses clone with
+/// CLONE_VM | CLONE_VFORK | CLONE_PIDFD (as posix_spawn, plus the pidfd), so
+/// the pid and pidfd arrive together, nothing is copied, and the call returns
+/// once the child has exec'd or failed to. Unless `handlers_blocked` says
+/// every signal with a handler is already blocked in the calling thread, all
+/// signals are blocked around the clone (two more syscalls).
 /// Returns 0 and fills `out`, or -1 with errno set when no child was created.
 int cep_spawn(const char *file, char *const argv[],
               const int *default_signals, int default_count,
-              int death_signal, cep_spawn_result *out);
+              int death_signal, int handlers_blocked, cep_spawn_result *out);
 
 /// kill(-pgid, signo): signals a whole process group.
 int cep_kill_group(pid_t pgid, int signo);

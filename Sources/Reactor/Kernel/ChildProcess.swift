@@ -47,10 +47,15 @@ public struct ChildProcess: ~Copyable {
 
     /// Starts the command: own process group, empty signal mask, default
     /// dispositions, PR_SET_PDEATHSIG=SIGTERM, no inherited descriptors above 2.
-    public static func spawn(_ command: borrowing PreparedCommand) throws(SpawnFailure) -> ChildProcess {
+    /// `handlersBlocked`: the caller guarantees no signal with a handler can
+    /// be delivered to this thread (the reactor: its signalfd blocks every
+    /// catchable signal but SIGCHLD and SIGPIPE, which have none); saves the
+    /// mask save/restore around the clone.
+    public static func spawn(_ command: borrowing PreparedCommand, handlersBlocked: Bool = false) throws(SpawnFailure) -> ChildProcess {
         var result = cep_spawn_result()
         let rc = Signals.resetInChild.withUnsafeBufferPointer { reset in
-            cep_spawn(command.file, command.argv, reset.baseAddress, Int32(reset.count), SIGTERM, &result)
+            cep_spawn(command.file, command.argv, reset.baseAddress, Int32(reset.count), SIGTERM,
+                      handlersBlocked ? 1 : 0, &result)
         }
         if rc != 0 { throw SpawnFailure(stage: .clone, errno: Errno.current) }
         let child = ChildProcess(pid: result.pid, pidfd: Descriptor(adopting: result.pidfd))

@@ -179,7 +179,7 @@ public final class Daemon {
 
     private func spawn() -> SupervisorEvent {
         do {
-            let started = try ChildProcess.spawn(command)
+            let started = try ChildProcess.spawn(command, handlersBlocked: true)
             childGeneration &+= 1
             let pid = started.pid
             do {

@@ -20,7 +20,9 @@ public struct BackoffPolicy: Equatable, Sendable {
         var delay = initial
         var doublings = failure - 1
         while doublings > 0 && delay < maximum {
-            delay = delay * 2
+            // `+` rather than `* 2`: the generic Duration * Int is not
+            // specialised and dominated a whole crash cycle's instructions.
+            delay = delay + delay
             doublings -= 1
         }
         return min(delay, maximum)
