@@ -21,6 +21,7 @@ public struct Supervisor: Sendable {
     /// Identical capped exits not yet reported, and since when.
     private var foldedCount = 0
     private var foldedSince: MonotonicInstant?
+    private var foldedLastAt: MonotonicInstant?
 
     /// The gate: consecutive failed probes, since when, and the last reason.
     public private(set) var failedProbes = 0
@@ -256,7 +257,7 @@ public struct Supervisor: Sendable {
         }
         if configuration.backoff.isHealthy(runTime: runTime) {
             consecutiveFailures = 0
-            endFold()
+            endFold(&actions)
             actions.append(.log(.exited(pid: pid, status: status, runTime: runTime, next: .now)))
             restart(after: .zero, at: now, &actions)
             return
@@ -269,12 +270,13 @@ public struct Supervisor: Sendable {
             && lastExit == status
         if repeatsAtCap {
             if foldedSince == nil { foldedSince = now }
+            foldedLastAt = now
             foldedCount += 1
             if foldedCount % configuration.foldEvery == 0 {
                 actions.append(.log(.folded(status: status, count: foldedCount, over: now - foldedSince!, next: delay)))
             }
         } else {
-            endFold()
+            endFold(&actions)
             actions.append(.log(.exited(pid: pid, status: status, runTime: runTime,
                                         next: .after(delay, failure: consecutiveFailures))))
         }
@@ -289,7 +291,7 @@ public struct Supervisor: Sendable {
             return
         }
         consecutiveFailures += 1
-        endFold()
+        endFold(&actions)
         let delay = configuration.backoff.delay(afterFailure: consecutiveFailures)
         actions.append(.log(.spawnFailed(failure, next: .after(delay, failure: consecutiveFailures))))
         restart(after: delay, at: now, &actions)
@@ -305,9 +307,15 @@ public struct Supervisor: Sendable {
         }
     }
 
-    private mutating func endFold() {
+    /// Ends a fold. Exits folded since the last summary line are reported
+    /// first, so that every exit is in the log (the line says how many in all).
+    private mutating func endFold(_ actions: inout SupervisorActions) {
+        if foldedCount % configuration.foldEvery != 0, let since = foldedSince, let last = foldedLastAt, let status = lastExit {
+            actions.append(.log(.folded(status: status, count: foldedCount, over: last - since, next: configuration.backoff.maximum)))
+        }
         foldedCount = 0
         foldedSince = nil
+        foldedLastAt = nil
     }
 
     /// A stop request while no child runs: nothing to wait for.
@@ -318,6 +326,7 @@ public struct Supervisor: Sendable {
 
     private mutating func finish(_ code: Int32, after record: LogRecord, _ actions: inout SupervisorActions) {
         phase = .finished(exitCode: code)
+        endFold(&actions)
         actions.append(.log(record))
         actions.append(.exit(code))
     }
