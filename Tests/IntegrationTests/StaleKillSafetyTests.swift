@@ -1,0 +1,154 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The one place monitord signals a process it did not start. These tests
+/// surround a real monitord with near misses and let it search for a stale
+/// player many times: only the true stale players may ever be signalled.
+///
+/// The rule matches machine-wide by name and device and tests run in
+/// parallel, so the devices here (lb71c, lb72c) are used by no other test.
+@Suite struct StaleKillSafetyTests {
+    /// A shell copied under the player's name: it idles with any argv, so
+    /// command lines a real player would reject can be put on show.
+    static func shellNamed(_ name: String, in directory: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let shell = URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path
+        let path = directory + "/" + name
+        try FileManager.default.copyItem(atPath: shell, toPath: path)
+        chmod(directory, 0o755)
+        return path
+    }
+
+    static let idle = "while :; do sleep 1; done"
+
+    @Test(.timeLimit(.minutes(2)))
+    func repeatedSearchesEndOnlyTrueStalePlayers() throws {
+        let scratch = Scratch()
+        openToEveryone(scratch.path)
+        let device = "lb71c"
+        let card = FakeSoundCard(scratch, devices: [device])
+        // The stale player: holds the device, exact `-o lb71c`.
+        let stale = try card.startPlayer(named: "squeezelite", arguments: ["-n", "old", "-o", device], logName: "stale")
+        #expect(eventually { card.isHeld(card: 0) })
+        // From now on every probe fails, so monitord searches again and again.
+        card.set(device, "fail-open EBUSY")
+
+        let squeezelite = try Self.shellNamed("squeezelite", in: scratch.file("decoys"))
+        var spawned: [pid_t] = []
+        defer {
+            for pid in spawned { kill(pid, SIGKILL); _ = reap(pid) }
+            kill(stale, SIGKILL); _ = reap(stale)
+        }
+        func start(_ argv: [String]) throws -> pid_t {
+            let pid = try spawnProcess(argv, environment: ProcessInfo.processInfo.environment,
+                                       stdout: "/dev/null", stderr: "/dev/null")
+            spawned.append(pid)
+            return pid
+        }
+        // A second true stale player, in the joined form: `-olb71c`.
+        let joined = try start([squeezelite, "-c", Self.idle, "-o\(device)"])
+
+        // Near misses: same name, same user, the device only as a substring,
+        // in another option or position, overridden, or after `--`.
+        var decoys: [String: pid_t] = [:]
+        for arguments in [["-o", device + "x"], ["-o=\(device)"], ["--output", device], ["-n", device],
+                          ["-o", device, "-o", "lb70c"], ["-olb71"], ["--", "-o", device], [device]] {
+            decoys[arguments.joined(separator: " ")] = try start([squeezelite, "-c", Self.idle] + arguments)
+        }
+        // argv[0] says squeezelite, but the executable is the shell.
+        decoys["argv[0] spoofed"] = try start(["/bin/bash", "-c", "exec -a squeezelite /bin/sh -c '\(Self.idle)' -o \(device)"])
+        // The exact command line, run by another user.
+        decoys["other user"] = try start(asOtherUser + [squeezelite, "-c", Self.idle, "-o", device])
+        // A zombie: an exact match that exited, whose parent never waits.
+        let zombieParent = try start(["/bin/sh", "-c", "\"$0\" -c 'exit 0' -o \(device) & exec sleep 1000", squeezelite])
+        var zombie: pid_t = 0
+        #expect(eventually {
+            zombie = ProcessTable.children(of: zombieParent).first { ProcessTable.state(of: $0) == "Z" } ?? 0
+            return zombie != 0
+        }, "no zombie appeared")
+        decoys["zombie"] = zombie
+        #expect(eventually { decoys.values.allSatisfy { ProcessTable.status(of: $0, field: "Uid") != nil } })
+        #expect(eventually {
+            ProcessTable.status(of: decoys["other user"]!, field: "Uid")?.hasPrefix(otherUID) == true
+        })
+
+        // monitord itself runs as a copy named squeezelite and, without `--`,
+        // its own argv ends in `-o lb71c`: it matches the rule but for being itself.
+        let selfCopy = scratch.file("self/squeezelite")
+        try FileManager.default.createDirectory(atPath: scratch.file("self"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Products.monitord, toPath: selfCopy)
+        // Its child is a pcm-holder named squeezelite too.
+        let player = scratch.file("real/squeezelite")
+        try FileManager.default.createDirectory(atPath: scratch.file("real"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Products.pcmHolder, toPath: player)
+        let monitord = try Launched([selfCopy, "--snd-dir", card.soundDirectory, "--stale-after", "1",
+                                     "--probe-interval", "10ms", "--probe-duration", "100ms", "--stop-timeout", "1s",
+                                     player, "-o", device], scratch: scratch, environment: card.environment)
+
+        #expect(monitord.waitForLog("ending stale player pid \(stale) "), "\(monitord.log)")
+        #expect(monitord.waitForLog("ending stale player pid \(joined) "), "\(monitord.log)")
+        #expect(reap(stale) == .exited(0), "the stale player got SIGTERM and closed its device")
+        // Many more searches with the decoys still there (searches back off:
+        // probes 1, 2, 4, ..., 32, then every 32th).
+        #expect(monitord.waitForLog("no stale squeezelite -o \(device) found", count: 10, timeout: .seconds(60)), "\(monitord.log)")
+
+        let ended = monitord.logLines.filter { $0.contains("ending stale player pid") }
+        #expect(ended.count == 2, "only the two stale players: \(ended)")
+        #expect(monitord.count("SIGKILL") == 0 || monitord.count("stale player pid \(joined) ignored SIGTERM") == 1)
+        for (label, pid) in decoys {
+            #expect(!monitord.log.contains("pid \(pid) ("), "decoy '\(label)' (pid \(pid)) was named")
+            if label == "zombie" {
+                #expect(ProcessTable.state(of: pid) == "Z")
+            } else {
+                #expect(ProcessTable.isAlive(pid), "decoy '\(label)' (pid \(pid)) is gone")
+            }
+        }
+        #expect(monitord.isRunning, "monitord never signalled itself")
+
+        // The device comes back: monitord's own squeezelite starts and holds it,
+        // and is left alone.
+        card.set(device, "ok")
+        #expect(monitord.waitForLog("started squeezelite"), "\(monitord.log)")
+        let child = try #require(monitord.startedPIDs.first)
+        #expect(eventually { card.isHeld(card: 0) })
+        usleep(300_000)
+        #expect(ProcessTable.isAlive(child))
+        #expect(monitord.logLines.filter { $0.contains("ending stale player pid") }.count == 2)
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+        #expect(!ProcessTable.isAlive(child))
+        for (label, pid) in decoys where label != "zombie" {
+            #expect(ProcessTable.isAlive(pid), "decoy '\(label)' (pid \(pid)) is gone")
+        }
+    }
+
+    /// Restarts through the gate: monitord's previous child (a squeezelite on
+    /// the same device) is never treated as stale, and its leftovers are
+    /// gone before the next probe, so nothing is there to be mistaken.
+    @Test(.timeLimit(.minutes(1)))
+    func ownChildIsNeverEnded() throws {
+        let scratch = Scratch()
+        let device = "lb72c"
+        let card = FakeSoundCard(scratch, devices: [device])
+        let squeezelite = try Self.shellNamed("squeezelite", in: scratch.file("bin"))
+        // The child plays briefly and fails: every restart goes through the
+        // gate, and a search runs on every probe.
+        let monitord = try Launched([Products.monitord, "--snd-dir", card.soundDirectory, "--stale-after", "1",
+                                     "--probe-interval", "50ms", "--probe-duration", "50ms",
+                                     "--backoff-initial", "50ms", "--backoff-max", "100ms",
+                                     "--", squeezelite, "-c", "echo x >> \(scratch.file("starts")); sleep 0.2; exit 1", "-o", device],
+                                    scratch: scratch, environment: card.environment)
+        #expect(eventually { scratch.lines("starts").count >= 3 })
+        // Make the device fail so that searches run between the runs.
+        card.set(device, "fail-open EBUSY")
+        #expect(monitord.waitForLog("no stale squeezelite -o \(device) found", count: 5, timeout: .seconds(30)), "\(monitord.log)")
+        card.set(device, "ok")
+        let before = scratch.lines("starts").count
+        #expect(eventually { scratch.lines("starts").count >= before + 2 })
+        #expect(monitord.count("ending stale player") == 0, "\(monitord.log)")
+        #expect(monitord.count("killed by SIGTERM") == 0, "no child was ended by a stale search")
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
+}
