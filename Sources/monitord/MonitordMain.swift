@@ -20,7 +20,7 @@ enum MonitordMain {
         StandardDescriptors.ensureOpen()
         let invocation: Invocation
         do {
-            invocation = try OptionParser.parse(arguments)
+            invocation = try OptionParser.parse(arguments, undecodable: undecodableArguments())
         } catch {
             writeStderr("monitord: \(error.message)\n")
             return ExitCode.usage
@@ -72,6 +72,17 @@ enum MonitordMain {
             logger.log(.error, "internal error: \(error)")
             return ExitCode.software
         }
+    }
+
+    /// Indexes (into `arguments`, argv without argv[0]) of the words that are
+    /// not valid UTF-8: CommandLine.arguments shows them repaired with U+FFFD.
+    private static func undecodableArguments() -> Set<Int> {
+        var indexes = Set<Int>()
+        for index in stride(from: 1, to: Int(CommandLine.argc), by: 1)
+        where String(validatingCString: CommandLine.unsafeArgv[index]!) == nil {
+            indexes.insert(index - 1)
+        }
+        return indexes
     }
 
     static func writeStderr(_ text: String) { write(fd: 2, text) }

@@ -16,7 +16,11 @@ public enum Invocation: Equatable, Sendable {
 /// options end at the first word that is not an option, so
 /// `monitord squeezelite -o lb0c` hands `-o` to squeezelite.
 public enum OptionParser {
-    public static func parse(_ arguments: [String]) throws(UsageError) -> Invocation {
+    /// `undecodable` holds the indexes of the words that were not valid UTF-8
+    /// (decoded with U+FFFD in `arguments`): an option value taken from one
+    /// is refused, since what monitord would use is not what was typed.
+    /// COMMAND's words may be anything: exec gets their raw bytes.
+    public static func parse(_ arguments: [String], undecodable: Set<Int> = []) throws(UsageError) -> Invocation {
         var options = Options()
         var index = 0
         while index < arguments.count {
@@ -58,6 +62,9 @@ public enum OptionParser {
                     guard index < arguments.count else { throw UsageError("option '--\(name)' needs a value") }
                     value = arguments[index]
                     index += 1
+                }
+                if undecodable.contains(index - 1) {
+                    throw UsageError("--\(name) '\(printable(value))': not valid UTF-8")
                 }
                 try apply(option, value, to: &options)
             } else {
