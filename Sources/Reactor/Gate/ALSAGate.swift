@@ -116,10 +116,13 @@ public final class ALSAGate: GateDriver {
             closeProbe(daemon: daemon)
             // alsa-lib caches its parsed configuration even when reading it
             // failed (EMFILE, ENOMEM) and never re-reads included files such as
-            // /etc/asound.conf: a probe that failed for a reason other than a
+            // /etc/asound.conf: an open that failed for a reason other than a
             // busy device may have seen a bad configuration, so the next probe
-            // parses it again. Busy waits, the long ones, keep the cache.
-            if !(failure.stage == .open && failure.errno == EBUSY) { snd_config_update_free_global() }
+            // parses it again. A later stage failing means the configuration
+            // was fine, and busy waits (the long ones) keep the cache too:
+            // re-reading costs time, and re-loading an external plugin's
+            // library after each re-read grows the heap a little every time.
+            if failure.stage == .open && failure.errno != EBUSY { snd_config_update_free_global() }
             return .probeFailed(failure)
         }
     }
