@@ -77,10 +77,12 @@ import Testing
 
     /// A busy device probed every millisecond: open fails with EBUSY on each
     /// probe, thousands of times.
-    @Test(.timeLimit(.minutes(3)), arguments: ["fail-open", "held"])
+    /// `fail-hw`: the open succeeds and a later stage fails, thousands of times
+    /// (the configuration stays cached: re-reading it on every probe grew the heap).
+    @Test(.timeLimit(.minutes(3)), arguments: ["fail-open", "held", "fail-hw"])
     func thousandsOfBusyProbesLeakNothing(mode: String) throws {
         let scratch = Scratch()
-        let device = mode == "held" ? "lb78c" : "lb79c"
+        let device = ["held": "lb78c", "fail-open": "lb79c", "fail-hw": "lb69c"][mode]!
         let card = FakeSoundCard(scratch, devices: [device])
         var holder: pid_t?
         if mode == "held" {
@@ -88,12 +90,14 @@ import Testing
             // node and finds it locked (EBUSY), the way a held loopback fails.
             holder = try card.startPlayer(named: "other-player", arguments: ["-o", device], logName: "holder")
             #expect(eventually { card.isHeld(card: 0) })
+        } else if mode == "fail-hw" {
+            card.set(device, "fail-hw EINVAL")
         } else {
             card.set(device, "fail-open EBUSY")
         }
         defer { if let holder { kill(holder, SIGKILL); _ = reap(holder) } }
         let statusPath = scratch.file("status")
-        let target = mode == "held" ? 1500 : 3000
+        let target = mode == "fail-open" ? 3000 : 1500
         let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--probe-interval", "1ms", "--probe-duration", "10ms",
                                      "--stale-after", "1000000", "--status-file", statusPath,
                                      "--", GateTests.player(scratch), "-o", device],
@@ -101,7 +105,8 @@ import Testing
         func probes() -> Int { Int(statusFields(statusPath)["gate_failed_probes"] ?? "") ?? 0 }
         // As /proc shows it (the scratch path may contain "//").
         let node = canonicalPath(card.soundDirectory) + "/"
-        #expect(monitord.waitForLog("\(device) is not available (open: EBUSY"), "\(monitord.log)")
+        let reason = mode == "fail-hw" ? "hw_params: EINVAL" : "open: EBUSY"
+        #expect(monitord.waitForLog("\(device) is not available (\(reason)"), "\(monitord.log)")
         let clock = ContinuousClock()
         var early: Footprint?
         var earlyAt = 0
@@ -166,15 +171,16 @@ import Testing
         var heldDuringProbe = false
         var nodeSeen: [String] = []
         var seen = 0
-        var lastPoll = clock.now
+        var lastRead = clock.now
         #expect(eventually(timeout: .seconds(60)) {
+            let readAt = clock.now
             let count = probes()
             if count > seen {
-                // The failure happened after lastPoll; the next probe opens no
-                // earlier than 1 s after it. A sample finished before then is
-                // inside the wait.
+                // The failure happened after the previous read; the next probe
+                // opens no earlier than 1 s after it. A sample finished before
+                // then is inside the wait.
                 let footprint = Footprint(of: monitord.pid)
-                if clock.now - lastPoll < .milliseconds(800) && probes() == count {
+                if clock.now - lastRead < .milliseconds(800) && probes() == count {
                     footprints[count] = footprint
                     nodeSeen += footprint.descriptors.filter { $0.contains(node) }
                 }
@@ -182,14 +188,14 @@ import Testing
             } else if Footprint(of: monitord.pid).descriptors.contains(where: { $0.contains(node) }) {
                 heldDuringProbe = true
             }
-            lastPoll = clock.now
+            lastRead = readAt
             return count >= 6
         })
         #expect(heldDuringProbe, "control: the node shows among the descriptors while a probe runs")
         #expect(footprints.count >= 3, "too few samples inside waits: \(footprints.keys.sorted())")
         #expect(nodeSeen.isEmpty, "a PCM handle stayed open between probes: \(nodeSeen)")
         let samples = footprints.keys.sorted().map { footprints[$0]! }
-        #expect(Set(samples.map(\.descriptors)).count == 1, "descriptors changed between waits: \(samples)")
+        #expect(Set(samples.map(\.descriptors)).count == 1, "descriptors changed between waits: \(samples.map(\.descriptors))")
         #expect(samples.allSatisfy { $0.threads == "1" })
         #expect(monitord.log.contains("no playback progress before the probe deadline"))
         monitord.signal(SIGTERM)
