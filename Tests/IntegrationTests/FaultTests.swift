@@ -31,6 +31,8 @@ import Testing
                                     scratch: scratch)
         #expect(monitord.waitForLog("cannot start child.sh: fork: EMFILE", count: 3), "\(monitord.log)")
         #expect(monitord.isRunning)
+        // stdin, stdout, stderr, signalfd, epoll, timerfd: nothing else inherited.
+        #expect(Footprint(of: monitord.pid).descriptors.count == 6, "\(Footprint(of: monitord.pid))")
         #expect(monitord.log.contains("restarting in 200 ms (failure 3)"), "counted as failures with the backoff")
         #expect(scratch.lines("starts").isEmpty)
         try run(["/usr/bin/prlimit", "--pid", "\(monitord.pid)", "--nofile=64:1024"], scratch: scratch)

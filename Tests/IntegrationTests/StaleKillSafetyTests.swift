@@ -15,7 +15,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let shell = URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path
         let path = directory + "/" + name
-        try FileManager.default.copyItem(atPath: shell, toPath: path)
+        try copyExecutable(shell, to: path)
         chmod(directory, 0o755)
         return path
     }
@@ -29,7 +29,7 @@ import Testing
         let device = "lb71c"
         let card = FakeSoundCard(scratch, devices: [device])
         // The stale player: holds the device, exact `-o lb71c`.
-        let stale = try card.startPlayer(named: "squeezelite", arguments: ["-n", "old", "-o", device], logName: "stale")
+        let stale = try startHolder(card, named: "squeezelite", arguments: ["-n", "old", "-o", device], logName: "stale")
         #expect(eventually { card.isHeld(card: 0) })
         // From now on every probe fails, so monitord searches again and again.
         card.set(device, "fail-open EBUSY")
@@ -41,8 +41,8 @@ import Testing
             kill(stale, SIGKILL); _ = reap(stale)
         }
         func start(_ argv: [String]) throws -> pid_t {
-            let pid = try spawnProcess(argv, environment: ProcessInfo.processInfo.environment,
-                                       stdout: "/dev/null", stderr: "/dev/null")
+            let pid = try spawnClean(argv, environment: ProcessInfo.processInfo.environment,
+                                     stdout: "/dev/null", stderr: "/dev/null")
             spawned.append(pid)
             return pid
         }
@@ -77,11 +77,11 @@ import Testing
         // its own argv ends in `-o lb71c`: it matches the rule but for being itself.
         let selfCopy = scratch.file("self/squeezelite")
         try FileManager.default.createDirectory(atPath: scratch.file("self"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Products.monitord, toPath: selfCopy)
+        try copyExecutable(Products.monitord, to: selfCopy)
         // Its child is a pcm-holder named squeezelite too.
         let player = scratch.file("real/squeezelite")
         try FileManager.default.createDirectory(atPath: scratch.file("real"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Products.pcmHolder, toPath: player)
+        try copyExecutable(Products.pcmHolder, to: player)
         let monitord = try Launched([selfCopy, "--snd-dir", card.soundDirectory, "--stale-after", "1",
                                      "--probe-interval", "10ms", "--probe-duration", "100ms", "--stop-timeout", "1s",
                                      player, "-o", device], scratch: scratch, environment: card.environment)

@@ -124,7 +124,12 @@ import Testing
             let cArgs = argv.map { strdup($0) } + [nil]
             defer { cArgs.forEach { free($0) } }
             var pid: pid_t = 0
-            let rc = posix_spawn(&pid, binary, nil, &attributes, cArgs, environ)
+            var rc: Int32 = 0
+            for _ in 0..<50 {
+                rc = posix_spawn(&pid, binary, nil, &attributes, cArgs, environ)
+                if rc != ETXTBSY { break }
+                usleep(20_000)  // Another test's child still has a copy open; it execs soon.
+            }
             guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
             self.pid = pid
         }
@@ -144,7 +149,14 @@ import Testing
         let directory = ALSATestRig.makeDirectory("stale-safety-\(label)").appendingPathComponent("bin").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/squeezelite"
-        try FileManager.default.copyItem(atPath: URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path, toPath: path)
+        // Through a close-on-exec descriptor: a child forked meanwhile by a
+        // parallel test must not keep the copy open for writing (ETXTBSY).
+        let data = try #require(FileManager.default.contents(atPath: URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path))
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        #expect(fd >= 0)
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        #expect(written == data.count)
         return path
     }
 

@@ -19,7 +19,7 @@ final class Launched: @unchecked Sendable {
         environment.removeValue(forKey: "JOURNAL_STREAM")
         environment.removeValue(forKey: "NOTIFY_SOCKET")
         for (key, value) in extra { environment[key] = value }
-        pid = try spawnProcess(argv, environment: environment, stdout: scratch.file(logName + ".stdout"), stderr: logPath)
+        pid = try spawnClean(argv, environment: environment, stdout: scratch.file(logName + ".stdout"), stderr: logPath)
         pidfd = cep_pidfd_open(pid)
         precondition(pidfd >= 0, "pidfd_open failed")
     }
@@ -89,7 +89,7 @@ struct Footprint: Equatable, CustomStringConvertible {
         threads = ProcessTable.status(of: pid, field: "Threads")
     }
 
-    var description: String { "\(descriptors.count) fds, RssAnon \(rssAnon ?? "?"), threads \(threads ?? "?")" }
+    var description: String { "\(descriptors.count) fds \(descriptors.count < 10 ? "\(descriptors)" : ""), RssAnon \(rssAnon ?? "?"), threads \(threads ?? "?")" }
 }
 
 /// A footprint that is not caught in the middle of a probe: two samples a
@@ -170,3 +170,74 @@ func canonicalPath(_ path: String) -> String {
     defer { free(resolved) }
     return String(cString: resolved)
 }
+
+/// Like `spawnProcess`, but the new process inherits no descriptor above 2
+/// (the test runner has stray ones, which would shift monitord's own
+/// descriptors and the limits the fault tests compute), and an exec that
+/// meets ETXTBSY (a copy still open for writing in a child another test just
+/// forked) is retried.
+func spawnClean(_ argv: [String], environment: [String: String], stdin: String = "/dev/null",
+                stdout: String, stderr: String) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    var all = sigset_t()
+    sigfillset(&all)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let cArgs = argv.map { strdup($0) } + [nil]
+    let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+        cArgs.forEach { free($0) }
+        cEnv.forEach { free($0) }
+    }
+    var pid: pid_t = 0
+    var rc: Int32 = 0
+    for _ in 0..<50 {
+        rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
+        if rc != ETXTBSY { break }
+        usleep(20_000)
+    }
+    if rc != 0 { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
+    return pid
+}
+
+/// Copies an executable through a close-on-exec descriptor, so that a child
+/// forked meanwhile by a parallel test does not keep it open for writing.
+func copyExecutable(_ source: String, to target: String) throws {
+    guard let data = FileManager.default.contents(atPath: source) else { throw POSIXError(.ENOENT) }
+    let fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+    guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    defer { close(fd) }
+    let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    guard written == data.count else { throw POSIXError(.EIO) }
+}
+
+/// `FakeSoundCard.startPlayer` with a close-on-exec copy and a clean spawn.
+func startHolder(_ card: FakeSoundCard, named name: String, arguments: [String], logName: String) throws -> pid_t {
+    let directory = card.scratch.file("bin-\(logName)")
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let binary = directory + "/" + name
+    try copyExecutable(Products.pcmHolder, to: binary)
+    var environment = ProcessInfo.processInfo.environment
+    for (key, value) in card.environment { environment[key] = value }
+    return try spawnClean([binary] + arguments, environment: environment,
+                          stdout: card.scratch.file(logName + ".out"), stderr: card.scratch.file(logName + ".err"))
+}
+
+/// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), which Swift's
+/// Glibc module does not import; looked up at run time.
+private let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+}()
