@@ -41,8 +41,13 @@ import Testing
 
         #expect(starts >= Self.cycles, "only \(starts) cycles before the deadline")
         let first = try #require(early)
-        #expect(late == first, "grew between cycle 100 and cycle \(starts)")
-        #expect(late.threads == "1")
+        #expect(late.descriptors == first.descriptors, "descriptors changed between cycle 100 and cycle \(starts)")
+        #expect(late.threads == first.threads && late.threads == "1")
+        // RssAnon is counted in 4 kB pages and malloc settles within the first
+        // few hundred cycles; one page of slack still catches any leak of a
+        // byte or more per cycle (10 kB over 10,000 cycles).
+        let growth = (kilobytes(late.rssAnon) ?? .max) - (kilobytes(first.rssAnon) ?? 0)
+        #expect(growth <= 4, "RssAnon grew \(growth) kB between cycle 100 and cycle \(starts): \(first) -> \(late)")
         #expect(lingering.isEmpty, "zombies left unreaped: \(lingering)")
         #expect(ProcessTable.children(of: monitord.pid).isEmpty)
 
@@ -130,7 +135,13 @@ import Testing
         print("soak (\(mode)): \(total) probes in \(elapsed), \(Double(total) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)) per second; early (\(earlyAt)) \(early.map(\.description) ?? "none"); late \(late)")
         #expect(total >= target, "only \(total) probes")
         let first = try #require(early)
-        #expect(late == first, "grew between probe \(earlyAt) and probe \(total)")
+        #expect(late.descriptors == first.descriptors, "descriptors changed between probe \(earlyAt) and probe \(total)")
+        #expect(late.threads == "1")
+        // One page of slack, as in the crash soak: a leak of 3 bytes or more
+        // per probe still shows (re-reading the configuration on each probe
+        // grew the heap by ~15 bytes per probe).
+        let growth = (kilobytes(late.rssAnon) ?? .max) - (kilobytes(first.rssAnon) ?? 0)
+        #expect(growth <= 4, "RssAnon grew \(growth) kB between probe \(earlyAt) and probe \(total)")
         #expect(late.descriptors.allSatisfy { !$0.contains(node) })
         #expect(nodeSeen.isEmpty, "a PCM handle stayed open between probes: \(nodeSeen)")
         #expect(monitord.count("is not available") == 1, "one line for the whole wait")

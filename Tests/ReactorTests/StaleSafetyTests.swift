@@ -216,9 +216,12 @@ import Testing
     /// exec'd): what the re-verification after pinning must catch.
     @Test func verifyIsFalseOnceThePinnedProcessRunsSomethingElse() throws {
         let binary = try Self.squeezelite("execd")
-        let player = try Player(binary, script: "trap 'exec sleep 1000' USR1; touch /dev/null; while :; do sleep 0.05; done")
+        // The trap must be set before USR1 is sent (its default would end the shell).
+        let ready = ALSATestRig.makeDirectory("stale-safety-ready").appendingPathComponent("ready").path
+        let player = try Player(binary, script: "trap 'exec sleep 1000' USR1; touch '\(ready)'; while :; do sleep 0.05; done")
         defer { player.end() }
-        #expect(eventually { Self.commandLine(player.pid).last == Self.device })
+        #expect(eventually { FileManager.default.fileExists(atPath: ready) })
+        #expect(Self.commandLine(player.pid).last == Self.device)
         let pidfd = cep_pidfd_open(player.pid)
         #expect(pidfd >= 0)
         defer { close(pidfd) }

@@ -241,3 +241,9 @@ private let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file
     guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
     return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
 }()
+
+/// `816 kB` -> 816.
+func kilobytes(_ field: String?) -> Int? {
+    guard let field, let number = field.split(separator: " ").first else { return nil }
+    return Int(number)
+}
