@@ -73,7 +73,8 @@ import Testing
     /// with a soft limit of 1 (itself), so clone3 fails with EAGAIN. The
     /// limit is raised as that user (raising a soft limit up to the hard one
     /// needs no privilege).
-    @Test func processLimitIsAFailureWithBackoffAndRecovers() throws {
+    @Test(.enabled(if: getuid() == 0, "setpriv to another user needs root"))
+    func processLimitIsAFailureWithBackoffAndRecovers() throws {
         let scratch = Scratch()
         let monitord = try Launched(asOtherUser + ["/usr/bin/prlimit", "--nproc=1:4096", Products.monitord]
                                     + Self.fastBackoff + ["/bin/sleep", "1000"], scratch: scratch)
