@@ -38,7 +38,7 @@ enum MonitordMain {
     }
 
     private static func supervise(_ options: Options, commandStart: Int) -> Int32 {
-        var logger = Logger(journal: Logger.stderrIsJournal())
+        let logger = Logger(journal: Logger.stderrIsJournal())
         switch options.verbosity {
         case .quiet: logger.threshold = .warning
         case .normal: logger.threshold = .info

@@ -3,10 +3,15 @@ import CEpoll
 import Glibc
 #endif
 
-/// One line per event, written to stderr with a single write(2) the moment it
-/// happens (no stdio buffering: the original's first line once arrived eight
-/// minutes late).
-public struct Logger: Sendable {
+/// One line per event, written to stderr the moment it happens (no stdio
+/// buffering: the original's first line once arrived eight minutes late).
+///
+/// Logging never blocks supervision: when stderr is a socket (the journal)
+/// or a pipe whose reader stopped reading, a line that does not fit is
+/// dropped and counted, and the count is reported once lines fit again. The
+/// child keeps its own, blocking, stderr: only monitord's writes are
+/// non-blocking.
+public final class Logger {
     /// sd-daemon(3) priorities.
     public enum Level: Int32, Comparable, Sendable {
         case error = 3
@@ -18,18 +23,49 @@ public struct Logger: Sendable {
         public static func < (lhs: Level, rhs: Level) -> Bool { lhs.rawValue < rhs.rawValue }
     }
 
+    /// How lines reach stderr without ever blocking.
+    enum Sink: Equatable {
+        /// Regular files and terminals: plain write(2).
+        case plain(Int32)
+        /// A socket (journald's stream): send with MSG_DONTWAIT.
+        case socket(Int32)
+        /// A pipe or FIFO: a private O_NONBLOCK description of the same pipe,
+        /// opened through /proc/self/fd/2, so stderr's own stays blocking.
+        case pipe(Int32)
+    }
+
     /// Lines above this level (less important) are not written.
     public var threshold: Level
     /// journald reads `<N>` at the start of a line as the priority.
     public let journal: Bool
     private let tag: String
-    private let fd: Int32
+    private let sink: Sink
+    /// Lines lost to a full pipe or socket since the last line that fit.
+    public private(set) var dropped = 0
 
     public init(threshold: Level = .info, journal: Bool, fd: Int32 = 2) {
         self.threshold = threshold
         self.journal = journal
-        self.fd = fd
         tag = "monitord[\(getpid())]: "
+        sink = Self.sink(for: fd)
+    }
+
+    deinit {
+        if case .pipe(let fd) = sink { close(fd) }
+    }
+
+    static func sink(for fd: Int32) -> Sink {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return .plain(fd) }
+        switch info.st_mode & S_IFMT {
+        case S_IFSOCK:
+            return .socket(fd)
+        case S_IFIFO:
+            let own = open("/proc/self/fd/\(fd)", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+            return own >= 0 ? .pipe(own) : .plain(fd)
+        default:
+            return .plain(fd)
+        }
     }
 
     /// True when stderr is the journal: `JOURNAL_STREAM` names stderr's device
@@ -49,22 +85,56 @@ public struct Logger: Sendable {
 
     public func log(_ level: Level, _ message: String) {
         guard enabled(level) else { return }
+        if dropped > 0 {
+            let count = dropped
+            dropped = 0
+            guard emit(.warning, "\(count) log lines were dropped: stderr was not being read") else {
+                dropped = count + 1
+                return
+            }
+        }
+        if !emit(level, message) { dropped += 1 }
+    }
+
+    /// Writes one whole line; false when it was dropped.
+    private func emit(_ level: Level, _ message: String) -> Bool {
         var line = journal ? "<\(level.rawValue)>" : tag
         line += message
         line += "\n"
-        line.withUTF8 { bytes in
+        return line.withUTF8 { bytes in
             var offset = 0
             while offset < bytes.count {
-                let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                let written = write(bytes.baseAddress! + offset, bytes.count - offset)
                 if written > 0 {
                     offset += written
                 } else if written < 0 && Errno.current == EINTR {
                     continue
+                } else if written < 0 && Errno.current == EAGAIN && offset > 0 {
+                    // Half a line is out: finish it rather than corrupt the next
+                    // one. A pipe that accepted bytes a moment ago drains soon.
+                    var pending = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                    if poll(&pending, 1, 100) <= 0 { return false }
                 } else {
-                    // EPIPE, EBADF, EAGAIN: a broken log must never stop supervision.
-                    return
+                    // EAGAIN (nobody reads), EPIPE, EBADF: never stop supervision.
+                    return false
                 }
             }
+            return true
+        }
+    }
+
+    private var descriptor: Int32 {
+        switch sink {
+        case .plain(let fd), .socket(let fd), .pipe(let fd): return fd
+        }
+    }
+
+    private func write(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Int {
+        switch sink {
+        case .plain(let fd), .pipe(let fd):
+            return Glibc.write(fd, bytes, count)
+        case .socket(let fd):
+            return send(fd, bytes, count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
         }
     }
 }

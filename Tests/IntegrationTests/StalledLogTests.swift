@@ -1,0 +1,44 @@
+import Foundation
+import Glibc
+import Testing
+
+/// A log reader that stops reading must never stop supervision: lines that do
+/// not fit are dropped and counted, and monitord keeps restarting and stopping.
+@Suite struct StalledLogTests {
+    @Test func aStderrPipeNobodyReadsNeverFreezesMonitord() throws {
+        let scratch = Scratch()
+        let fifo = scratch.file("stderr.fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // The reader is open (so writes do not fail with EPIPE) but never reads.
+        let reader = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        #expect(reader >= 0)
+        defer { close(reader) }
+        let status = scratch.file("status")
+        // -v and a zero backoff: a few lines per millisecond fill the 64 kB pipe at once.
+        let monitord = try Monitord(["-v", "--status-file", status, "--backoff-initial", "0", "--backoff-max", "0",
+                                     "sh", "-c", "exit 1"], scratch: scratch, logName: "stderr.fifo")
+        func restarts() -> Int {
+            let line = (try? String(contentsOfFile: status, encoding: .utf8)) ?? ""
+            return line.split(separator: " ").first { $0.hasPrefix("restarts=") }.flatMap { Int($0.dropFirst(9)) } ?? 0
+        }
+        #expect(eventually { restarts() > 2000 }, "the pipe is long full by now; restarts go on")
+        let before = restarts()
+        #expect(eventually { restarts() > before + 500 }, "still supervising with a stalled log")
+
+        // Drain the pipe: the next line that fits says how many were lost.
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var text = ""
+        #expect(eventually {
+            while case let n = read(reader, &buffer, buffer.count), n > 0 {
+                text += String(decoding: buffer[0..<n], as: UTF8.self)
+            }
+            return text.contains("log lines were dropped: stderr was not being read")
+        })
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait(timeout: .seconds(10)) == .exited(0))
+        #expect(clock.now - start < .seconds(5))
+    }
+}
