@@ -51,7 +51,13 @@ import Reactor
         let proc = FakeProc()
         proc.process(100, commandLine: ["sleep", "1"], fds: [0: "/dev/null"])
         #expect(DeviceHolders.scan(procRoot: proc.root.path, deviceDirectory: "/fake/snd") == HolderScan(holders: [], unreadableProcesses: 0))
-        #expect(DeviceHolders.scan(procRoot: "/nonexistent/proc", deviceDirectory: "/fake/snd") == HolderScan(holders: [], unreadableProcesses: 0))
+    }
+
+    @Test func anUnreadableProcRootIsAFailureNotAnEmptyList() {
+        // With no descriptor left (EMFILE) or no /proc, an empty list proves nothing.
+        let scan = DeviceHolders.scan(procRoot: "/nonexistent/proc", deviceDirectory: "/fake/snd")
+        #expect(scan.holders.isEmpty)
+        #expect(scan.failure == ENOENT)
     }
 
     @Test(.enabled(if: ALSATestRig.productsAvailable))

@@ -51,6 +51,7 @@ import Testing
         (["--alsa-gate", "off", "--alsa-device", "lb0c", "x"], "contradict"),
         (["--stale-after", "0", "x"], "--stale-after '0'"),
         (["--probe-duration", "0", "x"], "must be longer than 0"),
+        (["--probe-interval", "0", "x"], "--probe-interval '0': must be at least 1ms"),
         (["--backoff-max", "1s\u{1}\n", "x"], "'1s??'"),
     ])
     func usageErrors(arguments: [String], fragment: String) {

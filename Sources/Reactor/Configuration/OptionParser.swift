@@ -117,7 +117,11 @@ public enum OptionParser {
         case .probeDuration:
             options.probeDuration = try duration(flag, value)
             if options.probeDuration <= .zero { throw UsageError("\(flag) '\(value)': must be longer than 0") }
-        case .probeInterval: options.probeInterval = try duration(flag, value)
+        case .probeInterval:
+            options.probeInterval = try duration(flag, value)
+            // A zero interval would probe a busy device in a tight loop: the
+            // CPU burn monitord exists to prevent.
+            if options.probeInterval < .milliseconds(1) { throw UsageError("\(flag) '\(printable(value))': must be at least 1ms") }
         case .alsaGate:
             switch value {
             case "auto": options.gateMode = .auto

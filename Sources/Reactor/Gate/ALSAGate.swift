@@ -142,7 +142,9 @@ public final class ALSAGate: GateDriver {
         holderSummary = scan.holders.isEmpty ? nil : scan.holders.prefix(3).map {
             "pid \($0.pid) \(PreparedCommand.baseName(of: $0.commandLine.first ?? "?"))"
         }.joined(separator: ", ")
-        if scan.holders.isEmpty {
+        if let failure = scan.failure {
+            logger.log(.warning, "cannot tell who holds \(settings.soundDirectory): reading /proc failed: \(Errno.describe(failure))")
+        } else if scan.holders.isEmpty {
             logger.log(.warning, "no process holds \(settings.soundDirectory)/*: \(device) is busy inside the driver or held by another user")
         }
         for holder in scan.holders.prefix(16) {

@@ -24,10 +24,14 @@ public struct HolderScan: Equatable, Sendable {
     /// Processes whose fd directory could not be read (EACCES: monitord is
     /// not root), so the caller can say that the list may be incomplete.
     public var unreadableProcesses: Int
+    /// Set when the scan could not be completed at all (no descriptor left to
+    /// read /proc: EMFILE, ENFILE, ...): then an empty list proves nothing.
+    public var failure: Int32?
 
-    public init(holders: [DeviceHolder], unreadableProcesses: Int) {
+    public init(holders: [DeviceHolder], unreadableProcesses: Int, failure: Int32? = nil) {
         self.holders = holders
         self.unreadableProcesses = unreadableProcesses
+        self.failure = failure
     }
 }
 
@@ -39,6 +43,9 @@ public enum DeviceHolders {
         let prefixes = devicePrefixes(deviceDirectory)
         var holders: [DeviceHolder] = []
         var unreadable = 0
+        if case .failure(let error) = ProcEntries.directoryEntries(procRoot) {
+            return HolderScan(holders: [], unreadableProcesses: 0, failure: error.errno)
+        }
         for pid in ProcEntries.processIDs(procRoot: procRoot) where !excluding.contains(pid) {
             let fdDirectory = "\(procRoot)/\(pid)/fd"
             let entries: [String]
@@ -47,6 +54,9 @@ public enum DeviceHolders {
             case .failure(let error):
                 // ENOENT/ESRCH: it exited during the scan; that is no holder.
                 if error.errno == EACCES || error.errno == EPERM { unreadable += 1 }
+                if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOMEM {
+                    return HolderScan(holders: holders, unreadableProcesses: unreadable, failure: error.errno)
+                }
                 continue
             }
             var devices: Set<String> = []
