@@ -93,7 +93,7 @@ import Testing
         if mode == "held" {
             // A real holder: every probe gets into the plugin, opens the device
             // node and finds it locked (EBUSY), the way a held loopback fails.
-            holder = try startHolder(card, named: "other-player", arguments: ["-o", device], logName: "holder")
+            holder = try card.startPlayer(named: "other-player", arguments: ["-o", device], logName: "holder")
             #expect(eventually { card.isHeld(card: 0) })
         } else if mode == "fail-hw" {
             card.set(device, "fail-hw EINVAL")

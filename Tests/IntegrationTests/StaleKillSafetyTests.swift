@@ -29,7 +29,7 @@ import Testing
         let device = "lb71c"
         let card = FakeSoundCard(scratch, devices: [device])
         // The stale player: holds the device, exact `-o lb71c`.
-        let stale = try startHolder(card, named: "squeezelite", arguments: ["-n", "old", "-o", device], logName: "stale")
+        let stale = try card.startPlayer(named: "squeezelite", arguments: ["-n", "old", "-o", device], logName: "stale")
         #expect(eventually { card.isHeld(card: 0) })
         // From now on every probe fails, so monitord searches again and again.
         card.set(device, "fail-open EBUSY")
@@ -41,7 +41,7 @@ import Testing
             kill(stale, SIGKILL); _ = reap(stale)
         }
         func start(_ argv: [String]) throws -> pid_t {
-            let pid = try spawnClean(argv, environment: ProcessInfo.processInfo.environment,
+            let pid = try spawnProcess(argv, environment: ProcessInfo.processInfo.environment,
                                      stdout: "/dev/null", stderr: "/dev/null")
             spawned.append(pid)
             return pid

@@ -40,7 +40,7 @@ final class FakeSoundCard: @unchecked Sendable {
     func startPlayer(named name: String, arguments: [String], logName: String) throws -> pid_t {
         let binary = scratch.file("bin-\(logName)/\(name)")
         try FileManager.default.createDirectory(atPath: scratch.file("bin-\(logName)"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Products.pcmHolder, toPath: binary)
+        try copyExecutable(Products.pcmHolder, to: binary)
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in self.environment { environment[key] = value }
         return try spawnProcess([binary] + arguments, environment: environment,

@@ -79,25 +79,25 @@ enum Ended: Equatable, CustomStringConvertible {
     }
 }
 
-/// A real `monitord` process started by a test, stderr captured to a file.
-final class Monitord: @unchecked Sendable {
+/// A process started by a test from a full argv (a wrapper such as `prlimit`
+/// or `setpriv` that execs monitord keeps the pid), stderr captured to a file.
+class Launched: @unchecked Sendable {
     let pid: pid_t
     let pidfd: Int32
     let scratch: Scratch
     let logPath: String
     private var ended: Ended?
 
-    /// Starts `monitord arguments...` with its stderr in `scratch/monitord.log`.
-    init(_ arguments: [String], scratch: Scratch, environment extra: [String: String] = [:],
-         logName: String = "monitord.log", stdin: String = "/dev/null") throws {
+    init(_ argv: [String], scratch: Scratch, environment extra: [String: String] = [:],
+         logName: String = "monitord.log", stderr: String? = nil, stdin: String = "/dev/null") throws {
         self.scratch = scratch
-        logPath = scratch.file(logName)
+        logPath = stderr ?? scratch.file(logName)
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "JOURNAL_STREAM")
         environment.removeValue(forKey: "NOTIFY_SOCKET")
         for (key, value) in extra { environment[key] = value }
-        pid = try spawnProcess([Products.monitord] + arguments, environment: environment,
-                               stdin: stdin, stdout: scratch.file("monitord.stdout"), stderr: logPath)
+        pid = try spawnProcess(argv, environment: environment, stdin: stdin,
+                               stdout: scratch.file(logName + ".stdout"), stderr: logPath)
         pidfd = cep_pidfd_open(pid)
         precondition(pidfd >= 0, "pidfd_open failed")
     }
@@ -123,7 +123,12 @@ final class Monitord: @unchecked Sendable {
 
     func signal(_ signal: Int32) { _ = cep_pidfd_send_signal(pidfd, signal) }
 
-    /// Reaps monitord, waiting at most `timeout`; nil if it is still running.
+    var isRunning: Bool {
+        var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        return ended == nil && poll(&descriptor, 1, 0) == 0
+    }
+
+    /// Reaps the process, waiting at most `timeout`; nil if it is still running.
     func wait(timeout: Duration = .seconds(10)) -> Ended? {
         if let ended { return ended }
         var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
@@ -137,15 +142,16 @@ final class Monitord: @unchecked Sendable {
     }
 
     /// The pids of the children monitord logged as started, in order.
-    var startedPIDs: [pid_t] {
-        logLines.compactMap { line -> pid_t? in
+    var startedPIDs: [pid_t] { Self.startedPIDs(in: logLines) }
+
+    static func startedPIDs(in lines: [String]) -> [pid_t] {
+        lines.compactMap { line -> pid_t? in
             guard line.contains("started "), let range = line.range(of: "(pid ") else { return nil }
-            let digits = line[range.upperBound...].prefix { $0.isNumber }
-            return pid_t(digits)
+            return pid_t(line[range.upperBound...].prefix { $0.isNumber })
         }
     }
 
-    /// What monitord's open descriptors point at right now.
+    /// What the process's open descriptors point at right now.
     var descriptorTargets: [String] {
         let directory = "/proc/\(pid)/fd"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
@@ -157,13 +163,25 @@ final class Monitord: @unchecked Sendable {
 
     var openPidfds: Int { descriptorTargets.filter { $0.contains("pidfd") }.count }
 
-    /// Children of monitord that are zombies right now.
+    /// Children that are zombies right now.
     var zombieChildren: [pid_t] { ProcessTable.children(of: pid).filter { ProcessTable.state(of: $0) == "Z" } }
 }
 
+/// The real `monitord` binary started with `arguments`.
+final class Monitord: Launched, @unchecked Sendable {
+    init(_ arguments: [String], scratch: Scratch, environment extra: [String: String] = [:],
+         logName: String = "monitord.log", stdin: String = "/dev/null") throws {
+        try super.init([Products.monitord] + arguments, scratch: scratch, environment: extra,
+                       logName: logName, stdin: stdin)
+    }
+}
+
 /// Starts a process with posix_spawn: default signal dispositions and an
-/// empty mask (the test runner's threads may have other masks), and only
-/// stdin/stdout/stderr inherited.
+/// empty mask (the test runner's threads may have other masks), and no
+/// descriptor above 2 (the test runner has stray ones, which would shift the
+/// child's own descriptors and the limits the fault tests compute). An exec
+/// that meets ETXTBSY (a copy still open for writing in a child another test
+/// just forked) is retried.
 func spawnProcess(_ argv: [String], environment: [String: String], stdin: String = "/dev/null",
                   stdout: String, stderr: String) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
@@ -172,6 +190,7 @@ func spawnProcess(_ argv: [String], environment: [String: String], stdin: String
     posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644)
     posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
@@ -189,9 +208,32 @@ func spawnProcess(_ argv: [String], environment: [String: String], stdin: String
         cEnv.forEach { free($0) }
     }
     var pid: pid_t = 0
-    let rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
+    var rc: Int32 = 0
+    for _ in 0..<50 {
+        rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
+        if rc != ETXTBSY { break }
+        usleep(20_000)
+    }
     if rc != 0 { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
     return pid
+}
+
+/// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), which Swift's
+/// Glibc module does not import; looked up at run time.
+private let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+}()
+
+/// Copies an executable through a close-on-exec descriptor, so that a child
+/// forked meanwhile by a parallel test does not keep it open for writing.
+func copyExecutable(_ source: String, to target: String) throws {
+    guard let data = FileManager.default.contents(atPath: source) else { throw POSIXError(.ENOENT) }
+    let fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+    guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    defer { close(fd) }
+    let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    guard written == data.count else { throw POSIXError(.EIO) }
 }
 
 /// Runs a command to completion and returns its exit status and stderr.
