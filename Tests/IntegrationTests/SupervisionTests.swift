@@ -31,6 +31,7 @@ import Testing
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
         let starts = scratch.lines("starts").compactMap { Int64($0) }
+        try #require(starts.count >= 9, "only \(starts.count) starts:\n\(monitord.log)")
         let gaps = zip(starts.dropFirst(), starts).map { Double($0 - $1) / 1e6 }  // ms
         // Start-to-start gap = run time + delay, so each gap is at least the delay.
         let delays: [Double] = [100, 200, 400, 400, 400]
