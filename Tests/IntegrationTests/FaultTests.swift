@@ -20,7 +20,7 @@ import Testing
 
     // MARK: Resource limits
 
-    /// RLIMIT_NOFILE 6 leaves no descriptor for clone3's pidfd (0-2 and
+    /// RLIMIT_NOFILE 6 leaves no descriptor for clone's pidfd (0-2 and
     /// monitord's signalfd, epoll and timerfd take 0-5): every spawn fails
     /// with EMFILE. Raising the soft limit of the running monitord lets the
     /// next attempt succeed.
@@ -70,7 +70,7 @@ import Testing
     }
 
     /// RLIMIT_NPROC applies to non-root users only: monitord runs as nobody
-    /// with a soft limit of 1 (itself), so clone3 fails with EAGAIN. The
+    /// with a soft limit of 1 (itself), so clone fails with EAGAIN. The
     /// limit is raised as that user (raising a soft limit up to the hard one
     /// needs no privilege).
     @Test(.enabled(if: getuid() == 0, "setpriv to another user needs root"))

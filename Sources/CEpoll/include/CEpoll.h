@@ -1,5 +1,5 @@
 // CEpoll: the kernel facilities monitord needs that Swift's Glibc module does
-// not import (epoll, timerfd, signalfd, pidfd, waitid(P_PIDFD), clone3, prctl).
+// not import (epoll, timerfd, signalfd, pidfd, waitid(P_PIDFD), clone with a pidfd, prctl).
 // Every symbol is prefixed `cep_`; macros are exported as constants; nothing
 // variadic is exposed. Functions return -1 and leave errno set on failure,
 // exactly like the syscalls they wrap, unless documented otherwise.
