@@ -54,7 +54,7 @@ enum MonitordMain {
                 parameters: PCMParameters(device: device, rate: options.probeRate, channels: options.probeChannels,
                                           duration: options.probeDuration),
                 soundDirectory: options.soundDirectory,
-                commandBaseName: PreparedCommand.baseName(of: options.command[0]),
+                commandBaseName: Path.baseName(options.command[0]),
                 stopTimeout: options.stopTimeout)
         }
         // The command's bytes go to exec exactly as we received them.

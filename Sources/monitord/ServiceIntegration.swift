@@ -6,7 +6,7 @@ import Reactor
 enum ServiceIntegration {
     static func hooks(options: Options, gate: (any GateDriver)?, logger: Logger) -> DaemonHooks {
         var hooks = DaemonHooks()
-        let commandName = PreparedCommand.baseName(of: options.command[0])
+        let commandName = Path.baseName(options.command[0])
         // Read (and removed from the environment) before the first spawn, so
         // the child does not inherit NOTIFY_SOCKET or the watchdog variables.
         var notifier: ServiceNotifier?

@@ -140,7 +140,7 @@ public final class ALSAGate: GateDriver {
         let scan = DeviceHolders.scan(deviceDirectory: settings.soundDirectory, excluding: [getpid()])
         let logger = daemon.logger
         holderSummary = scan.holders.isEmpty ? nil : scan.holders.prefix(3).map {
-            "pid \($0.pid) \(PreparedCommand.baseName(of: $0.commandLine.first ?? "?"))"
+            "pid \($0.pid) \(Path.baseName($0.commandLine.first ?? "?"))"
         }.joined(separator: ", ")
         if let failure = scan.failure {
             logger.log(.warning, "cannot tell who holds \(settings.soundDirectory): reading /proc failed: \(Errno.describe(failure))")
@@ -148,7 +148,7 @@ public final class ALSAGate: GateDriver {
             logger.log(.warning, "no process holds \(settings.soundDirectory)/*: \(device) is busy inside the driver or held by another user")
         }
         for holder in scan.holders.prefix(16) {
-            let devices = holder.devices.map { PreparedCommand.baseName(of: $0) }.joined(separator: ",")
+            let devices = holder.devices.map { Path.baseName($0) }.joined(separator: ",")
             logger.log(.warning, "\(settings.soundDirectory) holder: pid \(holder.pid) (\(Self.shown(holder.commandLine))) has \(devices) open")
         }
         if scan.holders.count > 16 {

@@ -146,10 +146,5 @@ public struct PreparedCommand: ~Copyable {
     }
 
     /// The command name as a player is known by: `squeezelite` for `/usr/bin/squeezelite`.
-    public var baseName: String { Self.baseName(of: arguments[0]) }
-
-    public static func baseName(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        return String(path[path.index(after: slash)...])
-    }
+    public var baseName: String { Path.baseName(arguments[0]) }
 }

@@ -64,7 +64,7 @@ public final class Daemon {
         self.command = command
         self.logger = logger
         self.hooks = hooks
-        renderer = LogRenderer(commandName: PreparedCommand.baseName(of: arguments[0]),
+        renderer = LogRenderer(commandName: Path.baseName(arguments[0]),
                                commandLine: arguments,
                                device: gate?.device,
                                configuration: configuration)

@@ -92,10 +92,4 @@ enum ProcEntries {
         }
         return status
     }
-
-    /// The last path component; "" for "".
-    static func baseName(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        return String(path[path.index(after: slash)...])
-    }
 }

@@ -29,11 +29,11 @@ public enum StalePlayers {
     ///   it cannot be read (another user's process, a kernel thread).
     /// - state: the `State:` letter of /proc/PID/status.
     public static func matches(commandLine: [String], executableBaseName: String?, uid: UInt32, state: Character?, rule: StalePlayerRule) -> Bool {
-        let expected = ProcEntries.baseName(rule.baseName)
+        let expected = Path.baseName(rule.baseName)
         guard !expected.isEmpty, let argv0 = commandLine.first else { return false } // kernel thread
         guard state != "Z", state != "X" else { return false } // zombie or dead: holds nothing
         guard uid == rule.uid else { return false }
-        guard ProcEntries.baseName(argv0) == expected else { return false }
+        guard Path.baseName(argv0) == expected else { return false }
         if let executable = executableBaseName {
             // The kernel appends " (deleted)" when the binary was replaced
             // on disk (a package upgrade): still the same player.
@@ -65,7 +65,7 @@ public enum StalePlayers {
               let uid = status.realUID,
               let commandLine = ProcEntries.commandLine(pid: pid, procRoot: procRoot)
         else { return false }
-        let executable = ProcEntries.linkTarget("\(procRoot)/\(pid)/exe").map(ProcEntries.baseName)
+        let executable = ProcEntries.linkTarget("\(procRoot)/\(pid)/exe").map(Path.baseName)
         return matches(commandLine: commandLine, executableBaseName: executable, uid: uid, state: status.state, rule: rule)
     }
 }
