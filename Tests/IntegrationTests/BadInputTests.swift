@@ -153,56 +153,15 @@ import Testing
     }
 }
 
-/// posix_spawn with raw argv bytes (the harness's spawnProcess takes Strings,
-/// which cannot hold invalid UTF-8). Returns how monitord ended and its stderr.
+/// Runs monitord with raw argv bytes (Strings cannot hold invalid UTF-8).
+/// Returns how it ended and its stderr.
 func runRaw(_ words: [[UInt8]], scratch: Scratch, timeout: Duration = .seconds(20)) throws -> (Ended?, [UInt8]) {
     let errPath = scratch.file("raw-\(UInt32.random(in: 0...UInt32.max)).err")
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    var all = sigset_t()
-    sigfillset(&all)
-    posix_spawnattr_setsigmask(&attributes, &empty)
-    posix_spawnattr_setsigdefault(&attributes, &all)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    let argv: [UnsafeMutablePointer<CChar>?] = ([Array(Products.monitord.utf8)] + words).map { word in
-        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: word.count + 1)
-        for (index, byte) in word.enumerated() { copy[index] = CChar(bitPattern: byte) }
-        copy[word.count] = 0
-        return copy
-    } + [nil]
     var environment = ProcessInfo.processInfo.environment
     environment.removeValue(forKey: "JOURNAL_STREAM")
     environment.removeValue(forKey: "NOTIFY_SOCKET")
-    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-        argv.forEach { $0?.deallocate() }
-        envp.forEach { free($0) }
-    }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, Products.monitord, &actions, &attributes, argv, envp)
-    if rc != 0 { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
-    let pidfd = cep_pidfd_open(pid)
-    defer { close(pidfd) }
-    var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-    let ms = Int32(timeout.components.seconds * 1000)
-    guard poll(&descriptor, 1, ms) == 1 else {
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return (nil, [])
-    }
-    var code: Int32 = 0
-    var status: Int32 = 0
-    _ = cep_pidfd_reap(pidfd, 1, &code, &status)
-    let err = FileManager.default.contents(atPath: errPath).map { Array($0) } ?? []
-    return (code == CEP_CLD_EXITED ? .exited(status) : .signaled(status), err)
+    let pid = try spawnProcess(raw: [Array(Products.monitord.utf8)] + words, environment: environment,
+                               stdout: "/dev/null", stderr: errPath)
+    let ended = waitForExit(pid, timeout: timeout)
+    return (ended, FileManager.default.contents(atPath: errPath).map { Array($0) } ?? [])
 }

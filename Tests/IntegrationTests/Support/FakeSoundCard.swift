@@ -62,13 +62,4 @@ final class FakeSoundCard: @unchecked Sendable {
 }
 
 /// Reaps a process started with `spawnProcess` (so it leaves no zombie).
-func reap(_ pid: pid_t, timeout: Duration = .seconds(10)) -> Ended? {
-    let pidfd = cep_pidfd_open(pid)
-    guard pidfd >= 0 else { return nil }
-    defer { close(pidfd) }
-    var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-    guard poll(&descriptor, 1, Int32(timeout.components.seconds * 1000)) == 1 else { return nil }
-    var status: Int32 = 0
-    guard waitpid(pid, &status, 0) == pid else { return nil }
-    return (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
-}
+func reap(_ pid: pid_t, timeout: Duration = .seconds(10)) -> Ended? { waitForExit(pid, timeout: timeout) }

@@ -184,6 +184,12 @@ final class Monitord: Launched, @unchecked Sendable {
 /// just forked) is retried.
 func spawnProcess(_ argv: [String], environment: [String: String], stdin: String = "/dev/null",
                   stdout: String, stderr: String) throws -> pid_t {
+    try spawnProcess(raw: argv.map { Array($0.utf8) }, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr)
+}
+
+/// `spawnProcess` with argv as raw bytes (Strings cannot hold invalid UTF-8).
+func spawnProcess(raw argv: [[UInt8]], environment: [String: String], stdin: String = "/dev/null",
+                  stdout: String, stderr: String) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -201,16 +207,21 @@ func spawnProcess(_ argv: [String], environment: [String: String], stdin: String
     posix_spawnattr_setsigmask(&attributes, &empty)
     posix_spawnattr_setsigdefault(&attributes, &all)
     posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    let cArgs = argv.map { strdup($0) } + [nil]
+    let cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { word in
+        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: word.count + 1)
+        for (index, byte) in word.enumerated() { copy[index] = CChar(bitPattern: byte) }
+        copy[word.count] = 0
+        return copy
+    } + [nil]
     let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer {
-        cArgs.forEach { free($0) }
+        cArgs.forEach { $0?.deallocate() }
         cEnv.forEach { free($0) }
     }
     var pid: pid_t = 0
     var rc: Int32 = 0
     for _ in 0..<50 {
-        rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
+        rc = posix_spawn(&pid, cArgs[0]!, &actions, &attributes, cArgs, cEnv)
         if rc != ETXTBSY { break }
         usleep(20_000)
     }
@@ -241,19 +252,24 @@ func runToCompletion(_ argv: [String], scratch: Scratch, timeout: Duration = .se
     let errPath = scratch.file("run-\(UInt32.random(in: 0...UInt32.max)).err")
     let pid = try spawnProcess(argv, environment: ProcessInfo.processInfo.environment,
                                stdout: scratch.file("run.out"), stderr: errPath)
+    let ended = waitForExit(pid, timeout: timeout)
+    return (ended, (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+}
+
+/// Reaps a child of the test process, waiting at most `timeout`; on timeout
+/// it is SIGKILLed (and reaped) and the result is nil.
+func waitForExit(_ pid: pid_t, timeout: Duration = .seconds(10)) -> Ended? {
     let pidfd = cep_pidfd_open(pid)
+    guard pidfd >= 0 else { return nil }
     defer { close(pidfd) }
     var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-    let ms = Int32(timeout.components.seconds * 1000)
-    guard poll(&descriptor, 1, ms) == 1 else {
-        kill(pid, SIGKILL)
-        return (nil, "")
-    }
+    let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+    let ready = poll(&descriptor, 1, ms) == 1
+    if !ready { kill(pid, SIGKILL) }
     var code: Int32 = 0
     var status: Int32 = 0
-    _ = cep_pidfd_reap(pidfd, 1, &code, &status)
-    let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-    return (code == CEP_CLD_EXITED ? .exited(status) : .signaled(status), err)
+    guard cep_pidfd_reap(pidfd, 1, &code, &status) == 1, ready else { return nil }
+    return code == CEP_CLD_EXITED ? .exited(status) : .signaled(status)
 }
 
 /// Reading /proc for the checks the tests make.
