@@ -2,7 +2,6 @@
 #include "CEpoll.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
@@ -36,7 +35,6 @@ const int CEP_EPOLL_CTL_DEL = EPOLL_CTL_DEL;
 const int CEP_CLD_EXITED = CLD_EXITED;
 const int CEP_CLD_KILLED = CLD_KILLED;
 const int CEP_CLD_DUMPED = CLD_DUMPED;
-const int CEP_NSIG = NSIG;
 int cep_sigrtmin(void) { return SIGRTMIN; }
 int cep_sigrtmax(void) { return SIGRTMAX; }
 
@@ -147,11 +145,6 @@ int cep_signal_ignore(int signo) {
     return sigaction(signo, &action, NULL);
 }
 
-int cep_signal_unblock_all(void) {
-    sigset_t empty;
-    sigemptyset(&empty);
-    return sigprocmask(SIG_SETMASK, &empty, NULL);
-}
 
 // MARK: pidfd
 
@@ -271,13 +264,3 @@ int cep_kill_group(pid_t pgid, int signo) { return kill(-pgid, signo); }
 // MARK: misc
 
 int cep_release_free_memory(void) { return malloc_trim(0); }
-
-int cep_cloexec_from(unsigned int first) {
-    return (int)syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC);
-}
-
-int cep_set_nonblocking(int fd) {
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0) return -1;
-    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-}

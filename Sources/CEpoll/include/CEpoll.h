@@ -55,7 +55,6 @@ int cep_timerfd_read(int fd, uint64_t *expirations);
 /// glibc's SIGRTMIN/SIGRTMAX (functions: glibc reserves the first few for itself).
 int cep_sigrtmin(void);
 int cep_sigrtmax(void);
-extern const int CEP_NSIG;
 
 /// Blocks exactly `signals[0..<count]` for the process and returns a
 /// non-blocking, close-on-exec signalfd over them.
@@ -64,8 +63,6 @@ int cep_signalfd_open(const int *signals, int count);
 int cep_signalfd_read(int fd, int32_t *signo, int32_t *sender_pid);
 /// Sets the disposition of `signo` to SIG_IGN.
 int cep_signal_ignore(int signo);
-/// Restores an empty signal mask for the calling thread (tests, helpers).
-int cep_signal_unblock_all(void);
 
 // MARK: pidfd
 
@@ -114,9 +111,5 @@ int cep_kill_group(pid_t pgid, int signo);
 
 /// malloc_trim(0): returns freed heap pages to the kernel.
 int cep_release_free_memory(void);
-
-/// Marks every descriptor >= `first` close-on-exec.
-int cep_cloexec_from(unsigned int first);
-int cep_set_nonblocking(int fd);
 
 #endif
