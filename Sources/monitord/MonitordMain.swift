@@ -4,15 +4,6 @@ import Reactor
 import Glibc
 #endif
 
-/// Exit codes (sysexits where one fits), documented in --help and the README.
-enum ExitCode {
-    static let success: Int32 = 0
-    static let usage: Int32 = 64
-    static let software: Int32 = 70
-    static let cannotExecute: Int32 = 126
-    static let notFound: Int32 = 127
-}
-
 enum MonitordMain {
     static let version = "0.1.0"
 

@@ -89,7 +89,7 @@ public final class Daemon {
             }
         }
         hooks.tearDown?(machine)
-        return exitCode ?? 70
+        return exitCode ?? ExitCode.software
     }
 
     // MARK: Readiness → events
@@ -203,6 +203,6 @@ public final class Daemon {
         logger.log(.error, "internal error: \(error); stopping")
         child?.signalGroup(SIGKILL)
         if let running = child.take() { _ = try? running.waitForExit() }
-        exitCode = 70
+        exitCode = ExitCode.software
     }
 }

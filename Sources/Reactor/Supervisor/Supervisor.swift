@@ -286,7 +286,7 @@ public struct Supervisor: Sendable {
     private mutating func spawnFailed(_ failure: SpawnFailure, at now: MonotonicInstant, _ actions: inout SupervisorActions) {
         if !hasStarted && failure.stage == .exec {
             // Like a shell: the command cannot run at all, so say so and stop.
-            let code: Int32 = (failure.errno == ENOENT || failure.errno == ENOTDIR) ? 127 : 126
+            let code = (failure.errno == ENOENT || failure.errno == ENOTDIR) ? ExitCode.notFound : ExitCode.cannotExecute
             finish(code, after: .cannotExecute(failure), &actions)
             return
         }
