@@ -2,6 +2,7 @@
 #include "CEpoll.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
@@ -174,7 +175,15 @@ int cep_pidfd_reap(int pidfd, int block, int32_t *code, int32_t *status) {
 // async-signal-safe calls. It reports a failed exec by writing the errno
 // into `exec_errno` (shared memory: it is our variable).
 enum { CHILD_STACK_SIZE = 64 * 1024 };
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CEP_SPAWN_WITH_FORK 1
+#endif
+#endif
+
+#ifndef CEP_SPAWN_WITH_FORK
 static void *child_stack;
+#endif
 static int exec_errno;
 
 typedef struct {
@@ -184,8 +193,12 @@ typedef struct {
     int default_count;
     int death_signal;
     pid_t parent;
+    /// Where the child writes a failed exec's errno when memory is not
+    /// shared (the ThreadSanitizer build below); -1 otherwise.
+    int report_fd;
 } spawn_request;
 
+#ifndef CEP_SPAWN_WITH_FORK
 static int ensure_child_stack(void) {
     if (child_stack != NULL) return 0;
     void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
@@ -194,6 +207,7 @@ static int ensure_child_stack(void) {
     child_stack = stack;
     return 0;
 }
+#endif
 
 static void close_inherited_descriptors(void) {
     if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
@@ -223,9 +237,11 @@ static int child_after_clone(void *argument) {
     sigprocmask(SIG_SETMASK, &empty, NULL);
     execvp(request->file, request->argv);
     exec_errno = errno ? errno : ENOEXEC;
+    if (request->report_fd >= 0) (void)!write(request->report_fd, &exec_errno, sizeof exec_errno);
     _exit(127);
 }
 
+#ifndef CEP_SPAWN_WITH_FORK
 int cep_spawn(const char *file, char *const argv[],
               const int *default_signals, int default_count,
               int death_signal, int handlers_blocked, cep_spawn_result *out) {
@@ -233,7 +249,7 @@ int cep_spawn(const char *file, char *const argv[],
     // Our own pid never changes (monitord never forks except in here): ask once.
     static pid_t parent;
     if (parent == 0) parent = getpid();
-    spawn_request request = {file, argv, default_signals, default_count, death_signal, parent};
+    spawn_request request = {file, argv, default_signals, default_count, death_signal, parent, -1};
     // No signal handler may run on the child's side of the shared memory
     // before exec: block everything across the clone unless the caller
     // already has every signal with a handler blocked (the child's mask is
@@ -258,6 +274,43 @@ int cep_spawn(const char *file, char *const argv[],
     out->exec_errno = exec_errno;
     return 0;
 }
+#else
+// ThreadSanitizer builds only (`swift test --sanitize=thread`): TSan cannot
+// follow clone(CLONE_VM) onto a private stack, so spawn with fork, which it
+// intercepts, and learn about a failed exec through a close-on-exec pipe
+// (EOF: exec succeeded). pidfd_open right after fork is race-free because
+// nothing else in monitord reaps. Same child set-up as above.
+int cep_spawn(const char *file, char *const argv[],
+              const int *default_signals, int default_count,
+              int death_signal, int handlers_blocked, cep_spawn_result *out) {
+    (void)handlers_blocked;
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return -1;
+    spawn_request request = {file, argv, default_signals, default_count, death_signal, getpid(), report[1]};
+    pid_t pid = fork();
+    if (pid < 0) {
+        int saved = errno;
+        close(report[0]);
+        close(report[1]);
+        errno = saved;
+        return -1;
+    }
+    if (pid == 0) {
+        close(report[0]);
+        child_after_clone(&request);
+    }
+    close(report[1]);
+    int pidfd = cep_pidfd_open(pid);
+    int failed = 0;
+    ssize_t n;
+    do { n = read(report[0], &failed, sizeof failed); } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    out->pid = pid;
+    out->pidfd = pidfd;
+    out->exec_errno = n == (ssize_t)sizeof failed ? failed : 0;
+    return 0;
+}
+#endif
 
 int cep_kill_group(pid_t pgid, int signo) { return kill(-pgid, signo); }
 

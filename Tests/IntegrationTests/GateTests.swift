@@ -42,6 +42,8 @@ import Testing
         // Within about one probe interval (plus the probe itself); generous bound.
         #expect(eventually(timeout: .seconds(5)) { scratch.lines("player-starts").count == 1 })
         #expect(monitord.waitForLog("lb0c ready after"))
+        // The child may write its marker before monitord logs the start.
+        #expect(monitord.waitForLog("started player.sh"))
         #expect(linesWhileWaiting <= 3, "waiting must be quiet:\n\(monitord.log)")
         let log = monitord.log
         let ready = try #require(log.range(of: "lb0c ready after"))

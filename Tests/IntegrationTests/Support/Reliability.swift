@@ -16,7 +16,7 @@ struct Footprint: Equatable, CustomStringConvertible {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         descriptors = names.compactMap { name -> String? in
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + name),
-                  !target.contains("pidfd") else { return nil }
+                  !Sanitizer.isTransient(target) else { return nil }
             return "\(name)->\(target)"
         }.sorted()
         rssAnon = ProcessTable.status(of: pid, field: "RssAnon")
@@ -109,13 +109,4 @@ func canonicalPath(_ path: String) -> String {
 func kilobytes(_ field: String?) -> Int? {
     guard let field, let number = field.split(separator: " ").first else { return nil }
     return Int(number)
-}
-
-/// The sanitizer monitord and the tests were built with (`scripts/sanitize`
-/// exports MONITORD_SANITIZER). ASan's allocator keeps quarantine and shadow
-/// pages, so resident memory grows under it without any leak: memory-growth
-/// checks are meaningless there (its own leak checker covers leaks), while
-/// descriptor, thread, zombie and log checks still apply.
-enum Sanitizer {
-    static var changesMemory: Bool { ProcessInfo.processInfo.environment["MONITORD_SANITIZER"] == "address" }
 }
