@@ -40,13 +40,20 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("asound")]
         ),
+        // Shared by both test targets: where the products are, spawning and
+        // reaping real processes, polling. Never linked into monitord.
+        .target(
+            name: "TestSupport",
+            dependencies: ["CEpoll"],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "ReactorTests",
-            dependencies: ["Reactor"]
+            dependencies: ["Reactor", "TestSupport"]
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CEpoll"]
+            dependencies: ["CEpoll", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,7 @@ import CEpoll
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// Bad command lines against the real binary: every option that takes a
 /// value, with every kind of bad value, must end in exit 64 with exactly one

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// Exit codes and one-line messages for what cannot run at all.
 @Suite struct CommandLineTests {

@@ -2,6 +2,7 @@ import CEpoll
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// Faults around monitord that it must survive: exhausted descriptors and
 /// processes, a command that disappears, children that misbehave, signal

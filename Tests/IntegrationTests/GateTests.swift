@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// The ALSA readiness gate on the real binary, real alsa-lib and the test
 /// plugin. Probes are scaled down (100 ms of silence, 200 ms apart).

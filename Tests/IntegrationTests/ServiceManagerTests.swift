@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// A unix datagram socket standing in for systemd's notify socket.
 final class NotifyListener: @unchecked Sendable {

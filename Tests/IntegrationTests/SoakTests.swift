@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// Long runs, bounded for CI: a crash loop of 10,000 restarts and a device
 /// that stays busy for thousands of probes. monitord must come out of them

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// The one place monitord signals a process it did not start. These tests
 /// surround a real monitord with near misses and let it search for a stale

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// A log reader that stops reading must never stop supervision: lines that do
 /// not fit are dropped and counted, and monitord keeps restarting and stopping.

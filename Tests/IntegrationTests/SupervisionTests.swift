@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// The drop-in contract, on the real binary with real processes and signals.
 /// Durations are scaled down through the options; assertions use orderings

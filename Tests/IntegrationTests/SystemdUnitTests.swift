@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `systemd-analyze verify` over the shipped units in contrib/systemd.
 ///

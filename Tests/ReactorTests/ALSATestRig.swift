@@ -2,20 +2,15 @@ import CALSA
 import Foundation
 import Glibc
 import Reactor
+import TestSupport
 
 /// Test rig for the ALSA pieces: a fake sound device backed by the
 /// `monitordtest` ioplug plugin (Sources/ALSATestPlugin), and the
 /// `pcm-holder` stand-in player. There is no sound hardware on the build
 /// machines; the plugin's state file decides how the "device" behaves.
 enum ALSATestRig {
-    /// The directory of the running test executable (`.build/<triple>/debug`),
-    /// where SwiftPM also puts `libMonitordTestPCM.so` and `pcm-holder`.
-    static let productsDirectory: URL = {
-        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-    }()
-
-    static var pluginPath: String { productsDirectory.appendingPathComponent("libMonitordTestPCM.so").path }
-    static var holderPath: String { productsDirectory.appendingPathComponent("pcm-holder").path }
+    static var pluginPath: String { Products.testPlugin }
+    static var holderPath: String { Products.pcmHolder }
 
     /// Whether the test products were built next to the test bundle.
     static var productsAvailable: Bool {

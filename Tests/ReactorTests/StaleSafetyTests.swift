@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Reactor
 import Testing
+import TestSupport
 
 /// Stale-player matching against the processes it must never pick: kernel
 /// threads, /proc entries that cannot be read, monitord and its child, and a
@@ -110,35 +111,14 @@ import Testing
         private(set) var reaped = false
 
         init(_ binary: String, script: String, arguments: [String] = ["-o", StaleSafetyTests.device]) throws {
-            var attributes = posix_spawnattr_t()
-            posix_spawnattr_init(&attributes)
-            defer { posix_spawnattr_destroy(&attributes) }
-            var empty = sigset_t()
-            sigemptyset(&empty)
-            var all = sigset_t()
-            sigfillset(&all)
-            posix_spawnattr_setsigmask(&attributes, &empty)
-            posix_spawnattr_setsigdefault(&attributes, &all)
-            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-            let argv = [binary, "-c", script] + arguments
-            let cArgs = argv.map { strdup($0) } + [nil]
-            defer { cArgs.forEach { free($0) } }
-            var pid: pid_t = 0
-            var rc: Int32 = 0
-            for _ in 0..<50 {
-                rc = posix_spawn(&pid, binary, nil, &attributes, cArgs, environ)
-                if rc != ETXTBSY { break }
-                usleep(20_000)  // Another test's child still has a copy open; it execs soon.
-            }
-            guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
-            self.pid = pid
+            pid = try spawnProcess([binary, "-c", script] + arguments, environment: ProcessInfo.processInfo.environment,
+                                   stdout: "/dev/null", stderr: "/dev/null")
         }
 
         func end() {
             guard !reaped else { return }
             kill(pid, SIGKILL)
-            var status: Int32 = 0
-            _ = waitpid(pid, &status, 0)
+            _ = waitForExit(pid)
             reaped = true
         }
 
@@ -149,14 +129,7 @@ import Testing
         let directory = ALSATestRig.makeDirectory("stale-safety-\(label)").appendingPathComponent("bin").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/squeezelite"
-        // Through a close-on-exec descriptor: a child forked meanwhile by a
-        // parallel test must not keep the copy open for writing (ETXTBSY).
-        let data = try #require(FileManager.default.contents(atPath: URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path))
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
-        #expect(fd >= 0)
-        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        #expect(written == data.count)
+        try copyExecutable(URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path, to: path)
         return path
     }
 
@@ -259,14 +232,4 @@ import Testing
         #expect(!StalePlayers.verify(pid: pid, rule: Self.rule))
         #expect(!StalePlayers.find(Self.rule).contains(pid))
     }
-}
-
-/// Polls `condition` every 10 ms for up to `seconds`.
-private func eventually(seconds: Double = 10, _ condition: () -> Bool) -> Bool {
-    let end = Date().addingTimeInterval(seconds)
-    while Date() < end {
-        if condition() { return true }
-        usleep(10_000)
-    }
-    return condition()
 }

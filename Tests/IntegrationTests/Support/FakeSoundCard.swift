@@ -1,6 +1,7 @@
 import Foundation
 import CEpoll
 import Glibc
+import TestSupport
 
 /// A private ALSA world for one integration test: `lb0c` and `lb1c` mapped to
 /// the `monitordtest` ioplug plugin (Sources/ALSATestPlugin), each with a state

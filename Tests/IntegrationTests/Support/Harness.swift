@@ -2,18 +2,7 @@ import CEpoll
 import Foundation
 import Glibc
 import Testing
-
-/// Where SwiftPM put the binaries: next to the running test bundle.
-enum Products {
-    static let directory: String = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return (exe as NSString).deletingLastPathComponent
-    }()
-
-    static var monitord: String { directory + "/monitord" }
-    static var pcmHolder: String { directory + "/pcm-holder" }
-    static var testPlugin: String { directory + "/libMonitordTestPCM.so" }
-}
+import TestSupport
 
 /// A private temporary directory, removed when the test ends.
 final class Scratch: @unchecked Sendable {
@@ -50,32 +39,6 @@ final class Scratch: @unchecked Sendable {
 
     func lines(_ name: String) -> [String] {
         read(name).split(separator: "\n").map(String.init)
-    }
-}
-
-/// Polls `condition` every 20 ms until it holds or `timeout` passes. Bounds are
-/// generous: these tests run on a loaded two-core machine.
-@discardableResult
-func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) -> Bool {
-    let clock = ContinuousClock()
-    let end = clock.now + timeout
-    while clock.now < end {
-        if condition() { return true }
-        usleep(20_000)
-    }
-    return condition()
-}
-
-/// How a process ended, as waitid reports it.
-enum Ended: Equatable, CustomStringConvertible {
-    case exited(Int32)
-    case signaled(Int32)
-
-    var description: String {
-        switch self {
-        case .exited(let code): return "exit \(code)"
-        case .signaled(let signal): return "signal \(signal)"
-        }
     }
 }
 
@@ -177,77 +140,6 @@ final class Monitord: Launched, @unchecked Sendable {
     }
 }
 
-/// Starts a process with posix_spawn: default signal dispositions and an
-/// empty mask (the test runner's threads may have other masks), and no
-/// descriptor above 2 (the test runner has stray ones, which would shift the
-/// child's own descriptors and the limits the fault tests compute). An exec
-/// that meets ETXTBSY (a copy still open for writing in a child another test
-/// just forked) is retried.
-func spawnProcess(_ argv: [String], environment: [String: String], stdin: String = "/dev/null",
-                  stdout: String, stderr: String) throws -> pid_t {
-    try spawnProcess(raw: argv.map { Array($0.utf8) }, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr)
-}
-
-/// `spawnProcess` with argv as raw bytes (Strings cannot hold invalid UTF-8).
-func spawnProcess(raw argv: [[UInt8]], environment: [String: String], stdin: String = "/dev/null",
-                  stdout: String, stderr: String) throws -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-    posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-    if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    var all = sigset_t()
-    sigfillset(&all)
-    posix_spawnattr_setsigmask(&attributes, &empty)
-    posix_spawnattr_setsigdefault(&attributes, &all)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    let cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { word in
-        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: word.count + 1)
-        for (index, byte) in word.enumerated() { copy[index] = CChar(bitPattern: byte) }
-        copy[word.count] = 0
-        return copy
-    } + [nil]
-    let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-        cArgs.forEach { $0?.deallocate() }
-        cEnv.forEach { free($0) }
-    }
-    var pid: pid_t = 0
-    var rc: Int32 = 0
-    for _ in 0..<50 {
-        rc = posix_spawn(&pid, cArgs[0]!, &actions, &attributes, cArgs, cEnv)
-        if rc != ETXTBSY { break }
-        usleep(20_000)
-    }
-    if rc != 0 { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
-    return pid
-}
-
-/// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), which Swift's
-/// Glibc module does not import; looked up at run time.
-private let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
-    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-}()
-
-/// Copies an executable through a close-on-exec descriptor, so that a child
-/// forked meanwhile by a parallel test does not keep it open for writing.
-func copyExecutable(_ source: String, to target: String) throws {
-    guard let data = FileManager.default.contents(atPath: source) else { throw POSIXError(.ENOENT) }
-    let fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
-    guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-    defer { close(fd) }
-    let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    guard written == data.count else { throw POSIXError(.EIO) }
-}
-
 /// Runs a command to completion and returns its exit status and stderr.
 func runToCompletion(_ argv: [String], scratch: Scratch, timeout: Duration = .seconds(20)) throws -> (Ended?, String) {
     let errPath = scratch.file("run-\(UInt32.random(in: 0...UInt32.max)).err")
@@ -255,22 +147,6 @@ func runToCompletion(_ argv: [String], scratch: Scratch, timeout: Duration = .se
                                stdout: scratch.file("run.out"), stderr: errPath)
     let ended = waitForExit(pid, timeout: timeout)
     return (ended, (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
-}
-
-/// Reaps a child of the test process, waiting at most `timeout`; on timeout
-/// it is SIGKILLed (and reaped) and the result is nil.
-func waitForExit(_ pid: pid_t, timeout: Duration = .seconds(10)) -> Ended? {
-    let pidfd = cep_pidfd_open(pid)
-    guard pidfd >= 0 else { return nil }
-    defer { close(pidfd) }
-    var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-    let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-    let ready = poll(&descriptor, 1, ms) == 1
-    if !ready { kill(pid, SIGKILL) }
-    var code: Int32 = 0
-    var status: Int32 = 0
-    guard cep_pidfd_reap(pidfd, 1, &code, &status) == 1, ready else { return nil }
-    return code == CEP_CLD_EXITED ? .exited(status) : .signaled(status)
 }
 
 /// Reading /proc for the checks the tests make.

@@ -1,6 +1,7 @@
 import CEpoll
 import Foundation
 import Glibc
+import TestSupport
 
 /// Helpers for the soak, fault and stale-kill safety suites.
 
