@@ -244,13 +244,11 @@ import TestSupport
     /// still stops on SIGTERM.
     @Test func aStormOfTenThousandSignalsIsSurvived() throws {
         let scratch = Scratch()
-        let child = scratch.script("handler.sh", """
+        let child = scratch.idlingScript("handler.sh", traps: """
         trap 'echo USR1 >> "\(scratch.file("got"))"' USR1
-        touch "\(scratch.file("ready"))"
-        while :; do sleep 0.05; done
         """)
         let monitord = try Monitord(["-v", child], scratch: scratch)
-        #expect(eventually { FileManager.default.fileExists(atPath: scratch.file("ready")) })
+        #expect(scratch.waitUntilReady())
         let pid = try #require(monitord.startedPIDs.first)
         for _ in 0..<10_000 { kill(monitord.pid, SIGUSR1) }
         #expect(eventually { scratch.lines("got").contains("USR1") }, "the child got none")
@@ -268,15 +266,13 @@ import TestSupport
     /// Real-time signals do not coalesce: every one of a burst is forwarded.
     @Test func everyQueuedRealTimeSignalIsForwarded() throws {
         let scratch = Scratch()
-        let child = scratch.script("rt.sh", """
+        let child = scratch.idlingScript("rt.sh", traps: """
         trap ':' RTMIN+1
-        touch "\(scratch.file("ready"))"
-        while :; do sleep 0.05; done
         """)
         // bash knows RT signal names; dash does not.
         let bashChild = scratch.script("rt-bash.sh", "exec /bin/bash \"\(child)\"")
         let monitord = try Monitord(["-v", bashChild], scratch: scratch)
-        #expect(eventually { FileManager.default.fileExists(atPath: scratch.file("ready")) })
+        #expect(scratch.waitUntilReady())
         let pid = try #require(monitord.startedPIDs.first)
         let rt = cep_sigrtmin() + 1
         let burst = 1000
@@ -319,13 +315,11 @@ import TestSupport
             monitord = try Monitord(gate + ["--probe-interval", "10m", player], scratch: scratch, environment: card.environment)
             #expect(monitord.waitForLog("is not available"))
         case .stopping:
-            let stubborn = scratch.script("stubborn.sh", """
+            let stubborn = scratch.idlingScript("stubborn.sh", traps: """
             trap '' TERM
-            touch "\(scratch.file("ready"))"
-            while :; do sleep 0.05; done
             """)
             monitord = try Monitord(["--stop-timeout", "60s", stubborn], scratch: scratch)
-            #expect(eventually { FileManager.default.fileExists(atPath: scratch.file("ready")) })
+            #expect(scratch.waitUntilReady())
             monitord.signal(SIGTERM)
             #expect(monitord.waitForLog("received SIGTERM: stopping"))
         }

@@ -61,15 +61,13 @@ import TestSupport
     @Test func forwardedSignalsReachTheChild() throws {
         let scratch = Scratch()
         let got = scratch.file("got")
-        let child = scratch.script("child.sh", """
+        let child = scratch.idlingScript("child.sh", traps: """
         trap 'echo HUP >> "\(got)"' HUP
         trap 'echo USR1 >> "\(got)"' USR1
         trap 'echo USR2 >> "\(got)"' USR2
-        touch "\(scratch.file("ready"))"
-        while :; do sleep 0.05; done
         """)
         let monitord = try Monitord(["-v", child], scratch: scratch)
-        #expect(eventually { FileManager.default.fileExists(atPath: scratch.file("ready")) })
+        #expect(scratch.waitUntilReady())
         for (signal, name) in [(SIGHUP, "HUP"), (SIGUSR1, "USR1"), (SIGUSR2, "USR2")] {
             monitord.signal(signal)
             #expect(eventually { scratch.lines("got").contains(name) }, "\(name) did not reach the child")
@@ -95,13 +93,11 @@ import TestSupport
 
     @Test func aChildIgnoringTermIsKilledAfterTheStopTimeout() throws {
         let scratch = Scratch()
-        let child = scratch.script("stubborn.sh", """
+        let child = scratch.idlingScript("stubborn.sh", traps: """
         trap '' TERM
-        touch "\(scratch.file("ready"))"
-        while :; do sleep 0.05; done
         """)
         let monitord = try Monitord(["--stop-timeout", "300ms", child], scratch: scratch)
-        #expect(eventually { FileManager.default.fileExists(atPath: scratch.file("ready")) })
+        #expect(scratch.waitUntilReady())
         let pid = try #require(monitord.startedPIDs.first)
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
@@ -132,14 +128,12 @@ import TestSupport
 
     @Test func secondStopSignalKillsAtOnce() throws {
         let scratch = Scratch()
-        let child = scratch.script("stubborn.sh", """
+        let child = scratch.idlingScript("stubborn.sh", traps: """
         trap '' TERM INT
-        touch "\(scratch.file("ready"))"
-        while :; do sleep 0.05; done
         """)
         // A long stop timeout: only the second signal can end this quickly.
         let monitord = try Monitord(["--stop-timeout", "60s", child], scratch: scratch)
-        #expect(eventually { FileManager.default.fileExists(atPath: scratch.file("ready")) })
+        #expect(scratch.waitUntilReady())
         monitord.signal(SIGINT)
         #expect(monitord.waitForLog("received SIGINT: stopping"))
         monitord.signal(SIGINT)
@@ -162,13 +156,11 @@ import TestSupport
 
     @Test func killingMonitordSendsTheChildSigterm() throws {
         let scratch = Scratch()
-        let child = scratch.script("child.sh", """
+        let child = scratch.idlingScript("child.sh", traps: """
         trap 'echo TERM > "\(scratch.file("got"))"; exit 0' TERM
-        touch "\(scratch.file("ready"))"
-        while :; do sleep 0.05; done
         """)
         let monitord = try Monitord([child], scratch: scratch)
-        #expect(eventually { FileManager.default.fileExists(atPath: scratch.file("ready")) })
+        #expect(scratch.waitUntilReady())
         let pid = try #require(monitord.startedPIDs.first)
         monitord.signal(SIGKILL)
         #expect(monitord.wait() == .signaled(SIGKILL))

@@ -33,6 +33,20 @@ final class Scratch: @unchecked Sendable {
         return target
     }
 
+    /// A child that runs `traps` (shell `trap` lines), says it is ready, then
+    /// idles until killed; `waitUntilReady()` returns once the traps are set.
+    func idlingScript(_ name: String, traps: String) -> String {
+        script(name, """
+        \(traps)
+        touch "\(file("ready"))"
+        while :; do sleep 0.05; done
+        """)
+    }
+
+    func waitUntilReady(timeout: Duration = .seconds(10)) -> Bool {
+        eventually(timeout: timeout) { FileManager.default.fileExists(atPath: self.file("ready")) }
+    }
+
     func read(_ name: String) -> String {
         (try? String(contentsOfFile: file(name), encoding: .utf8)) ?? ""
     }
