@@ -8,63 +8,74 @@ public struct LogRenderer: Sendable {
     public let commandLine: [String]
     public let device: String?
     public let configuration: SupervisorConfiguration
+    /// The command line as `started` lines show it, joined and cut once.
+    private let shownCommandLine: String
 
     public init(commandName: String, commandLine: [String], device: String?, configuration: SupervisorConfiguration) {
         self.commandName = commandName
         self.commandLine = commandLine
         self.device = device
         self.configuration = configuration
+        let joined = commandLine.joined(separator: " ")
+        shownCommandLine = joined.utf8.count > 200 ? String(joined.prefix(200)) + "..." : joined
     }
 
-    public func render(_ record: LogRecord) -> (Logger.Level, String) {
-        let name = commandName
-        let pcm = device ?? "the device"
+    /// The record's priority, known without building its text: a line the
+    /// logger would drop (debug lines in a crash loop) is never formatted.
+    public func level(of record: LogRecord) -> Logger.Level {
         switch record {
-        case .started(let pid, let restart, let quiet):
-            let suffix = restart > 0 ? " (restart \(restart))" : ""
-            return (quiet ? .debug : .info, "started \(name) (pid \(pid))\(suffix): \(shownCommandLine)")
-        case .exited(let pid, let status, let runTime, let next):
-            let level: Logger.Level = .warning
-            return (level, "\(name) (pid \(pid)) \(phrase(status)) after \(runTime.humanReadable); \(plan(next, healthy: runTime))")
-        case .folded(let status, let count, let over, let next):
-            return (.warning, "\(name) \(phrase(status)) again (\(count) times in \(over.humanReadable)); restarting every \(next.humanReadable)")
-        case .finishedCleanly(let pid, let runTime):
-            return (.notice, "\(name) (pid \(pid)) exited 0 after \(runTime.humanReadable); supervision ends")
-        case .spawnFailed(let failure, let next):
-            return (.error, "cannot start \(name): \(describe(failure)); \(plan(next, healthy: .zero))")
-        case .cannotExecute(let failure):
-            return (.error, "cannot execute '\(commandLine[0])': \(Errno.text(failure.errno))")
-        case .stopping(let signal, let pid):
-            return (.notice, "received \(Signals.name(signal)): stopping \(name) (pid \(pid)), SIGKILL after \(configuration.stopTimeout.humanReadable)")
-        case .stopWhileWaiting(let signal):
-            return (.notice, "received \(Signals.name(signal)) with no child running: exiting")
-        case .hurrying(let signal, let pid):
-            return (.warning, "received \(Signals.name(signal)) again: killing \(name) (pid \(pid)) and its process group now")
-        case .killedAfterTimeout(let pid, let timeout):
-            return (.warning, "\(name) (pid \(pid)) did not stop within \(timeout.humanReadable): sent SIGKILL to its process group")
-        case .stopped(let pid, let status):
-            return (.notice, "stopped: \(name) (pid \(pid)) \(phrase(status))")
-        case .unkillable(let pid):
-            return (.error, "\(name) (pid \(pid)) did not exit after SIGKILL (stuck in the kernel?); exiting without it")
-        case .forwarded(let signal, let pid):
-            return (.debug, "forwarded \(Signals.name(signal)) to \(name) (pid \(pid))")
-        case .dropped(let signal):
-            return (.debug, "dropped \(Signals.name(signal)): no child running")
-        case .deviceUnavailable(let failure):
-            let interval = configuration.gate?.probeInterval.humanReadable ?? "?"
-            return (.warning, "\(pcm) is not available (\(failure)); holding \(name) back, probing every \(interval)")
-        case .deviceStillUnavailable(let failure, let probes, let waited):
-            return (.warning, "\(pcm) still unavailable after \(waited.humanReadable), \(probes) probes (\(failure))")
-        case .deviceReady(let after, let probes):
-            return (.notice, "\(pcm) ready after \(after.humanReadable), \(probes) probes")
-        case .staleSearch(let failedProbes):
-            return (.info, "\(pcm) failed \(failedProbes) probes in a row: looking for a stale \(name) -o \(pcm)")
+        case .started(_, _, let quiet): return quiet ? .debug : .info
+        case .forwarded, .dropped: return .debug
+        case .staleSearch: return .info
+        case .finishedCleanly, .stopping, .stopWhileWaiting, .stopped, .deviceReady: return .notice
+        case .exited, .folded, .hurrying, .killedAfterTimeout, .deviceUnavailable, .deviceStillUnavailable: return .warning
+        case .spawnFailed, .cannotExecute, .unkillable: return .error
         }
     }
 
-    private var shownCommandLine: String {
-        let joined = commandLine.joined(separator: " ")
-        return joined.utf8.count > 200 ? String(joined.prefix(200)) + "..." : joined
+    public func message(_ record: LogRecord) -> String {
+        let name = commandName
+        let pcm = device ?? "the device"
+        switch record {
+        case .started(let pid, let restart, _):
+            let suffix = restart > 0 ? " (restart \(restart))" : ""
+            return "started \(name) (pid \(pid))\(suffix): \(shownCommandLine)"
+        case .exited(let pid, let status, let runTime, let next):
+            return "\(name) (pid \(pid)) \(phrase(status)) after \(runTime.humanReadable); \(plan(next))"
+        case .folded(let status, let count, let over, let next):
+            return "\(name) \(phrase(status)) again (\(count) times in \(over.humanReadable)); restarting every \(next.humanReadable)"
+        case .finishedCleanly(let pid, let runTime):
+            return "\(name) (pid \(pid)) exited 0 after \(runTime.humanReadable); supervision ends"
+        case .spawnFailed(let failure, let next):
+            return "cannot start \(name): \(describe(failure)); \(plan(next))"
+        case .cannotExecute(let failure):
+            return "cannot execute '\(commandLine[0])': \(Errno.text(failure.errno))"
+        case .stopping(let signal, let pid):
+            return "received \(Signals.name(signal)): stopping \(name) (pid \(pid)), SIGKILL after \(configuration.stopTimeout.humanReadable)"
+        case .stopWhileWaiting(let signal):
+            return "received \(Signals.name(signal)) with no child running: exiting"
+        case .hurrying(let signal, let pid):
+            return "received \(Signals.name(signal)) again: killing \(name) (pid \(pid)) and its process group now"
+        case .killedAfterTimeout(let pid, let timeout):
+            return "\(name) (pid \(pid)) did not stop within \(timeout.humanReadable): sent SIGKILL to its process group"
+        case .stopped(let pid, let status):
+            return "stopped: \(name) (pid \(pid)) \(phrase(status))"
+        case .unkillable(let pid):
+            return "\(name) (pid \(pid)) did not exit after SIGKILL (stuck in the kernel?); exiting without it"
+        case .forwarded(let signal, let pid):
+            return "forwarded \(Signals.name(signal)) to \(name) (pid \(pid))"
+        case .dropped(let signal):
+            return "dropped \(Signals.name(signal)): no child running"
+        case .deviceUnavailable(let failure):
+            let interval = configuration.gate?.probeInterval.humanReadable ?? "?"
+            return "\(pcm) is not available (\(failure)); holding \(name) back, probing every \(interval)"
+        case .deviceStillUnavailable(let failure, let probes, let waited):
+            return "\(pcm) still unavailable after \(waited.humanReadable), \(probes) probes (\(failure))"
+        case .deviceReady(let after, let probes):
+            return "\(pcm) ready after \(after.humanReadable), \(probes) probes"
+        case .staleSearch(let failedProbes):
+            return "\(pcm) failed \(failedProbes) probes in a row: looking for a stale \(name) -o \(pcm)"
+        }
     }
 
     /// `exited 1`, `was killed by SIGSEGV (core dumped)`.
@@ -75,7 +86,7 @@ public struct LogRenderer: Sendable {
         }
     }
 
-    private func plan(_ next: RestartPlan, healthy runTime: Duration) -> String {
+    private func plan(_ next: RestartPlan) -> String {
         switch next {
         case .now: return "restarting now (a healthy run resets the backoff)"
         case .after(let delay, let failure):

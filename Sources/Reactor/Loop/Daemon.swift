@@ -167,8 +167,8 @@ public final class Daemon {
         case .startProbe, .abortProbe, .reportHolders, .reapStalePlayers:
             return gate?.perform(action, daemon: self)
         case .log(let record):
-            let (level, message) = renderer.render(record)
-            logger.log(level, message)
+            let level = renderer.level(of: record)
+            if logger.enabled(level) { logger.log(level, renderer.message(record)) }
         case .notify(let notification):
             hooks.notify?(notification)
         case .exit(let code):
