@@ -10,12 +10,12 @@ public enum TerminationStatus: Equatable, Sendable, CustomStringConvertible {
 
     public var isSuccess: Bool { self == .exited(0) }
 
-    /// `exit 1`, `killed by SIGSEGV (core dumped)`.
+    /// `exited 1`, `was killed by SIGSEGV (core dumped)`: as log lines say it.
     public var description: String {
         switch self {
-        case .exited(let code): return "exit \(code)"
+        case .exited(let code): return "exited \(code)"
         case .signaled(let signal, let core):
-            return "killed by \(Signals.name(signal))" + (core ? " (core dumped)" : "")
+            return "was killed by \(Signals.name(signal))" + (core ? " (core dumped)" : "")
         }
     }
 }

@@ -41,9 +41,9 @@ public struct LogRenderer: Sendable {
             let suffix = restart > 0 ? " (restart \(restart))" : ""
             return "started \(name) (pid \(pid))\(suffix): \(shownCommandLine)"
         case .exited(let pid, let status, let runTime, let next):
-            return "\(name) (pid \(pid)) \(phrase(status)) after \(runTime.humanReadable); \(plan(next))"
+            return "\(name) (pid \(pid)) \(status) after \(runTime.humanReadable); \(plan(next))"
         case .folded(let status, let count, let over, let next):
-            return "\(name) \(phrase(status)) again (\(count) times in \(over.humanReadable)); restarting every \(next.humanReadable)"
+            return "\(name) \(status) again (\(count) times in \(over.humanReadable)); restarting every \(next.humanReadable)"
         case .finishedCleanly(let pid, let runTime):
             return "\(name) (pid \(pid)) exited 0 after \(runTime.humanReadable); supervision ends"
         case .spawnFailed(let failure, let next):
@@ -59,7 +59,7 @@ public struct LogRenderer: Sendable {
         case .killedAfterTimeout(let pid, let timeout):
             return "\(name) (pid \(pid)) did not stop within \(timeout.humanReadable): sent SIGKILL to its process group"
         case .stopped(let pid, let status):
-            return "stopped: \(name) (pid \(pid)) \(phrase(status))"
+            return "stopped: \(name) (pid \(pid)) \(status)"
         case .unkillable(let pid):
             return "\(name) (pid \(pid)) did not exit after SIGKILL (stuck in the kernel?); exiting without it"
         case .forwarded(let signal, let pid):
@@ -75,14 +75,6 @@ public struct LogRenderer: Sendable {
             return "\(pcm) ready after \(after.humanReadable), \(probes) probes"
         case .staleSearch(let failedProbes):
             return "\(pcm) failed \(failedProbes) probes in a row: looking for a stale \(name) -o \(pcm)"
-        }
-    }
-
-    /// `exited 1`, `was killed by SIGSEGV (core dumped)`.
-    private func phrase(_ status: TerminationStatus) -> String {
-        switch status {
-        case .exited(let code): return "exited \(code)"
-        case .signaled(let signal, let core): return "was killed by \(Signals.name(signal))" + (core ? " (core dumped)" : "")
         }
     }
 
