@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// An owned file descriptor. Not copyable: exactly one owner closes it.
-public struct Descriptor: ~Copyable {
+public struct Descriptor: ~Copyable, Sendable {
     public let rawValue: Int32
 
     public init(adopting rawValue: Int32) {

@@ -37,22 +37,17 @@ public final class ServiceNotifier: Sendable {
     /// read before the variables were removed; nil when no watchdog applies.
     public let watchdogInterval: Duration?
 
-    private let descriptor: Int32
+    private let datagramSocket: Descriptor
     private let address: sockaddr_un
     private let addressLength: socklen_t
 
     private init(socketName: String, descriptor: Int32, address: sockaddr_un,
                  addressLength: socklen_t, watchdogInterval: Duration?) {
         self.socketName = socketName
-        self.descriptor = descriptor
+        datagramSocket = Descriptor(adopting: descriptor)
         self.address = address
         self.addressLength = addressLength
         self.watchdogInterval = watchdogInterval
-    }
-
-    deinit {
-        // close() is never retried: after EINTR the descriptor is already gone.
-        _ = Glibc.close(descriptor)
     }
 
     /// Reads `NOTIFY_SOCKET` (and, for `watchdogInterval`, `WATCHDOG_USEC` and
@@ -157,7 +152,7 @@ public final class ServiceNotifier: Sendable {
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
                     let flags = Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL)
                     while true {
-                        let sent = sendto(descriptor, payload.baseAddress, payload.count, flags,
+                        let sent = sendto(datagramSocket.rawValue, payload.baseAddress, payload.count, flags,
                                           socketAddress, addressLength)
                         if sent >= 0 { return sent == payload.count }
                         // EINTR cannot really happen with MSG_DONTWAIT, but is
