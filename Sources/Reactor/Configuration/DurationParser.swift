@@ -18,7 +18,7 @@ public enum DurationParser {
 
     public static func parse(_ text: String) throws(Failure) -> Duration {
         let bytes = Array(text.utf8)
-        if bytes.isEmpty { return try fail(.empty) }
+        if bytes.isEmpty { throw .empty }
         if bytes[0] == UInt8(ascii: "-") { throw .negative }
         var index = 0
         var totalNanoseconds: UInt64 = 0
@@ -40,8 +40,6 @@ public enum DurationParser {
         if totalNanoseconds > UInt64(Int64.max) || duration > maximum { throw .tooLarge }
         return duration
     }
-
-    private static func fail(_ failure: Failure) throws(Failure) -> Duration { throw failure }
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= 48 && byte <= 57 }
     private static func isLetter(_ byte: UInt8) -> Bool {
@@ -108,26 +106,4 @@ public enum DurationParser {
         if overflow2 { throw .tooLarge }
         return sum
     }
-}
-
-extension Duration {
-    /// Human-facing form for log lines: `250 ms`, `2 s`, `1.5 s`, `4m12s`, `2h05m`.
-    public var humanReadable: String {
-        let totalMs = saturatingNanoseconds / 1_000_000
-        if totalMs < 1000 {
-            if totalMs == 0 && saturatingNanoseconds > 0 { return "<1 ms" }
-            return "\(totalMs) ms"
-        }
-        let seconds = totalMs / 1000
-        if seconds < 60 {
-            let tenths = (totalMs % 1000) / 100
-            return tenths == 0 ? "\(seconds) s" : "\(seconds).\(tenths) s"
-        }
-        if seconds < 3600 {
-            return "\(seconds / 60)m\(twoDigits(seconds % 60))s"
-        }
-        return "\(seconds / 3600)h\(twoDigits((seconds % 3600) / 60))m"
-    }
-
-    private func twoDigits(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
 }
