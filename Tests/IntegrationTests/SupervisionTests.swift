@@ -175,12 +175,7 @@ import TestSupport
         let descriptorsEarly = monitord.openDescriptors
         var lingering: Set<pid_t> = []
         #expect(eventually(timeout: .seconds(60)) {
-            // A zombie seen twice, 50 ms apart, was never reaped.
-            let zombies = Set(monitord.zombieChildren)
-            if !zombies.isEmpty {
-                usleep(50_000)
-                lingering.formUnion(zombies.intersection(monitord.zombieChildren))
-            }
+            lingering.formUnion(lingeringZombies(of: monitord.pid))
             return monitord.count("started false") >= 200
         })
         #expect(lingering.isEmpty, "zombies left unreaped: \(lingering)")
