@@ -16,6 +16,7 @@ Scenario names, parameters and durations come from the kernel command line
 (rig.scenarios=a,b rig.rounds=N rig.probe_seconds=S).
 """
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -89,6 +90,19 @@ def holders(node):
     return pids
 
 
+def tgid(tid):
+    """The process of a thread: owner_pid is the opening thread's id
+    (squeezelite opens its PCM from its output thread)."""
+    try:
+        with open(f"/proc/{tid}/status") as f:
+            for line in f:
+                if line.startswith("Tgid:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return tid
+
+
 def substreams(card, device=0):
     """[(sub number, state, owner_pid)] of a playback device."""
     base = f"/proc/asound/card{card}/pcm{device}p"
@@ -102,23 +116,19 @@ def substreams(card, device=0):
                 if line.startswith("state:"):
                     state = line.split(":", 1)[1].strip()
                 elif line.startswith("owner_pid"):
-                    owner = int(line.split(":", 1)[1])
+                    owner = tgid(int(line.split(":", 1)[1]))
         result.append((int(entry[3:]), state, owner))
     return result
 
 
 def plays(pid, device, sub=None):
     """pid holds DEVICE's node and a substream of it is RUNNING (through
-    dmix, whose slave runs from the first open on). With sub=N: pid owns
-    substream N of a bare hw device and has it open in any state (an idle
-    squeezelite prepares its hw PCM but starts it only when a stream
-    arrives; what the stale rule and EBUSY are about is the holding)."""
+    dmix, the slave substream is owned by the dmix server). With sub=N:
+    substream N is RUNNING and owned by pid itself (a bare hw device)."""
     if pid is None or not fds_on(pid, pcm_node(device)):
         return False
     for number, state, owner in substreams(CARD[device]):
-        if sub is None and state == "RUNNING":
-            return True
-        if sub is not None and number == sub and owner == pid and state != "closed":
+        if state == "RUNNING" and (sub is None or (number == sub and owner == pid)):
             return True
     return False
 
@@ -366,6 +376,9 @@ def reassign(p, supervisor_argv, label):
         sup = start()
         seconds, why = judge(sup)
         note(f"{label} round {round_number}: {why}" + (f" after {seconds:.2f} s" if seconds is not None else ""))
+        with open(sup.log_path, errors="replace") as f:
+            for line in f.read().splitlines()[:8]:
+                note("    " + line)
         results.append((seconds, why))
     if sup.poll() is None:
         stop(sup)
@@ -466,6 +479,12 @@ def scenario_stale_player(p):
     stale_rc = stale.poll()
     if stale_rc is None:
         raise Failure("the stale squeezelite is still running")
+    with open(sup.log_path, errors="replace") as f:
+        log = f.read()
+    ended = re.findall(r"ending stale player pid (\d+)", log)
+    if ended != [str(stale.pid)]:
+        raise Failure(f"monitord ended pids {ended}, expected exactly the stale one ({stale.pid})")
+    ready = re.search(r"ready after (\S+), (\d+) probes", log)
     survivors = {"other_device": other_device, "spoofed": spoofed, "other_user": other_user}
     dead = [name for name, proc in survivors.items() if proc.poll() is not None or not alive(proc.pid)]
     if dead:
@@ -473,7 +492,8 @@ def scenario_stale_player(p):
     if not plays(other_user.pid, device, sub=1):
         raise Failure("the other user's squeezelite no longer plays")
     return {"to_playing_s": f"{seconds:.1f}", "stale_exit": stale_rc,
-            "decoys_alive": len(survivors), "failed_probes": status_file(status).get("gate_failed_probes", "?")}
+            "decoys_alive": len(survivors), "stale_ended_by": "monitord",
+            "probes": ready.group(2) if ready else "?"}
 
 
 def scenario_alsaloop_ungated(p):
