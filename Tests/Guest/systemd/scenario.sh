@@ -1,8 +1,8 @@
 #!/bin/bash
 # The systemd guest's scenario (scripts/vm-test --systemd). systemd is PID 1;
 # rig-systemd.service runs this once the system is up. It installs the
-# monitord package, runs the packaged monitord-squeezelite@2 unit (a real
-# squeezelite on lb2c = dmix on hw:Loopback_2,0, card 4) and reports each
+# monitord package, runs the packaged monitord-squeezelite@0 unit (a real
+# squeezelite on lb0c = dmix on hw:Loopback,0, card 2) and reports each
 # check on the serial console as one line
 #   RIG result systemd-NAME pass|fail key=value...
 # then powers the guest off. Facts are read from systemd (systemctl show,
@@ -11,7 +11,10 @@
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0
 
-INSTANCE=2
+# Stream 0: lb0c = plug -> dmix on hw:Loopback,0 (card 2), the card that
+# AmpliPi's pcm_substreams=2 applies to (a module array parameter: the
+# other loopbacks keep the default 8 substreams).
+INSTANCE=0
 UNIT=monitord-squeezelite@$INSTANCE.service
 DEVICE=lb${INSTANCE}c
 CARD=$((INSTANCE + 2))
@@ -48,6 +51,11 @@ holders() {
 # Substreams of the card's playback device 0 that are not closed.
 open_substreams() { grep -l -v '^closed' /proc/asound/card$CARD/pcm0p/sub*/status 2>/dev/null | wc -l; }
 journal() { journalctl -u "$UNIT" -o cat --no-pager "$@"; }
+# The journal's monotonic time (µs) of the unit's first line containing TEXT.
+journal_usec() {
+    journalctl -u "$UNIT" -o short-monotonic --no-pager | grep -F -- "$1" | head -n 1 |
+        sed -n 's/^\[ *\([0-9]*\)\.\([0-9]\{6\}\)\].*/\1\2/p'
+}
 # wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds.
 wait_for() {
     local deadline=$(($(now_ms) + $1 * 1000)); shift
@@ -58,6 +66,7 @@ wait_for() {
 }
 
 emit boot "kernel=$(uname -r)" "systemd=$(systemctl --version | awk 'NR==1 { print $2 }')" "pid1=$(cat /proc/1/comm)" "uptime=$(cut -d' ' -f1 /proc/uptime)"
+note "$(systemd-analyze time 2>&1 | head -n 1)"
 
 # --- install ---------------------------------------------------------------------
 why=""
@@ -137,7 +146,11 @@ kill_round() { # OLD_PID -> prints "NEW_PID MS"
 read -r pid2 ms1 < <(kill_round "$pid")
 read -r pid3 ms2 < <(kill_round "$pid2")
 [ "$pid2" != none ] && [ "$pid3" != none ] || why+=" no_new_squeezelite"
-[ "$ms2" -ge 2000 ] || why+=" second_restart_before_the_2s_backoff"
+# From monitord's exit line to its next start line, by the journal's clock
+# (ms1/ms2 above are when this script saw the new pid: an upper bound).
+gap() { local a b; a=$(journal_usec "squeezelite (pid $1) was killed by SIGKILL"); b=$(journal_usec "started squeezelite (pid $2)"); [ -n "$a" ] && [ -n "$b" ] && echo $(((10#$b - 10#$a) / 1000)) || echo none; }
+gap1=$(gap "$pid" "$pid2"); gap2=$(gap "$pid2" "$pid3")
+[ "$gap2" != none ] && [ "$gap2" -ge 2000 ] || why+=" second_restart_before_the_2s_backoff($gap2)"
 [ "$(systemctl is-active "$UNIT")" = active ] || why+=" unit_not_active"
 [ "$(prop MainPID)" = "$main" ] || why+=" monitord_replaced"
 nrestarts=$(prop NRestarts)
@@ -147,7 +160,7 @@ journal | grep -q "^squeezelite (pid $pid2) was killed by SIGKILL after .*; rest
 journal | grep -q "^started squeezelite (pid $pid3) (restart 2)" || why+=" no_restart_2_line"
 wait_for 10 bash -c "systemctl status $UNIT --no-pager | grep -q 'Status: \"running squeezelite (pid $pid3), 2 restarts\"'" || why+=" status_not_2_restarts"
 journal | grep -e 'SIGKILL' -e '(restart ' | sed 's/^/  journal: /'
-result "$(verdict "$why")" sigkill "first=${pid}->${pid2}_in_${ms1}ms" "second=${pid2}->${pid3}_in_${ms2}ms" "monitord=$main" "NRestarts=$nrestarts" ${why:+"why=${why// /,}"}
+result "$(verdict "$why")" sigkill "first=${pid}->${pid2}" "restart_gap1_ms=$gap1" "second=${pid2}->${pid3}" "restart_gap2_ms=$gap2" "seen_after_ms=$ms1,$ms2" "monitord=$main" "NRestarts=$nrestarts" ${why:+"why=${why// /,}"}
 pid=$pid3
 
 # --- stop: within TimeoutStopSec, nothing left ----------------------------------------
@@ -177,31 +190,38 @@ journalctl --since "@$since" --no-pager -o cat | grep -e 'timed out' -e 'Killing
 result "$(verdict "$why")" stop "stop_ms=$stop_ms" "TimeoutStopUSec=$timeout_stop" "procs_before=$procs_before" "procs_after=$left" "cgroup_exists=$([ -d "$cgroup" ] && echo yes || echo no)" "Result=$result_prop" ${why:+"why=${why// /,}"}
 
 # --- journal priorities: the gate's warning, not the info lines ---------------------------
-# Both playback substreams of hw:Loopback_2,0 are held by aplay (as pi, so
-# that monitord, also pi, can name the holders from /proc/PID/fd), so
-# the dmix behind lb2c cannot open: monitord's gate waits and warns, and
-# systemd keeps the unit activating (no READY=1 yet).
+# Every playback substream of the loopback's device 0 is held by an aplay
+# (as pi, so that monitord, also pi, can name the holders from
+# /proc/PID/fd), so the dmix behind lbNc cannot open: monitord's gate waits
+# and warns, and systemd keeps the unit activating (no READY=1 yet).
 why=""
 hold() { # SUB -> pid of an aplay holding it (retried: the EINVAL window after a stop)
     local t p
     for t in $(seq 60); do
-        setpriv --reuid=pi --regid=pi --init-groups aplay -q -D "hw:Loopback_$INSTANCE,0,$1" -f S16_LE -r 48000 -c 2 -t raw /dev/zero </dev/null >/dev/null 2>&1 &
+        setpriv --reuid=pi --regid=pi --init-groups aplay -q -D "hw:$CARD,0,$1" -f S16_LE -r 48000 -c 2 -t raw /dev/zero </dev/null >/dev/null 2>&1 &
         p=$!
         sleep 1
         if kill -0 "$p" 2>/dev/null; then echo "$p"; return 0; fi
     done
     return 1
 }
-a0=$(hold 0); a1=$(hold 1)
-[ -n "$a0" ] && [ -n "$a1" ] || why+=" could_not_hold_the_device"
+aplays=()
+for sub in /proc/asound/card$CARD/pcm0p/sub*; do
+    a=$(hold "${sub##*/sub}") && aplays+=("$a") || why+=" could_not_hold_${sub##*/}"
+done
+a0=${aplays[0]:-none}
+total_subs=$(ls -d /proc/asound/card$CARD/pcm0p/sub* | wc -l)
+[ "$(open_substreams)" = "$total_subs" ] || why+=" only_$(open_substreams)_of_${total_subs}_substreams_held"
 systemctl start --no-block "$UNIT"
 wait_for 60 bash -c "journalctl -u $UNIT -p warning -o cat --no-pager | grep -q '^$DEVICE is not available'" || why+=" no_gate_warning"
 waiting_state=$(systemctl is-active "$UNIT")
+# STATUS= follows the log line: give systemd a moment to read it.
+wait_for 10 bash -c "systemctl show -p StatusText --value $UNIT | grep -q '^waiting for $DEVICE: '"
 waiting_status=$(prop StatusText)
 [ "$waiting_state" = activating ] || why+=" state_while_waiting=$waiting_state"
 [[ "$waiting_status" == "waiting for $DEVICE: "* ]] || why+=" status_while_waiting"
 pgrep -x squeezelite >/dev/null && why+=" squeezelite_started_while_busy"
-kill "$a0" "$a1" 2>/dev/null
+kill "${aplays[@]}" 2>/dev/null
 t0=$(now_ms)
 wait_for 90 bash -c "[ \"\$(systemctl is-active $UNIT)\" = active ]" || why+=" not_active_after_release"
 ready_ms=$(($(now_ms) - t0))
@@ -214,7 +234,7 @@ printf '%s\n' "$warnings" | grep -q '^started squeezelite' && why+=" info_line_s
 printf '%s\n' "$warnings" | grep -q 'ready after' && why+=" notice_line_shown_at_warning"
 printf '%s\n' "$infos" | grep -q '^started squeezelite' || why+=" info_lines_missing_at_info"
 printf '%s\n' "$infos" | grep -q "^$DEVICE ready after" || why+=" ready_notice_missing_at_info"
-result "$(verdict "$why")" journal "warning_lines=$(printf '%s\n' "$warnings" | grep -c .)" "info_lines=$(printf '%s\n' "$infos" | grep -c .)" "while_busy=$waiting_state" "status=\"$waiting_status\"" "ready_after_release_ms=$ready_ms" ${why:+"why=${why// /,}"}
+result "$(verdict "$why")" journal "substreams_held=${#aplays[@]}/$total_subs" "warning_lines=$(printf '%s\n' "$warnings" | grep -c .)" "info_lines=$(printf '%s\n' "$infos" | grep -c .)" "while_busy=$waiting_state" "status=\"$waiting_status\"" "ready_after_release_ms=$ready_ms" ${why:+"why=${why// /,}"}
 systemctl stop "$UNIT"
 
 # --- watchdog, tight: WatchdogSec=2s for 10 s, no watchdog kill -----------------------------
@@ -226,14 +246,19 @@ systemctl start "$UNIT" || why+=" start_failed"
 main=$(prop MainPID)
 w1=$(prop WatchdogTimestampMonotonic)
 since=$(date +%s)
-sleep 10
+# Distinct ping timestamps seen while sampling for 10 s (a lower bound on
+# the pings: at 2 s monitord pings every second).
+end=$(($(now_ms) + 10000))
+pings=$( while (($(now_ms) < end)); do prop WatchdogTimestampMonotonic; sleep 0.3; done | sort -u | wc -l )
 w2=$(prop WatchdogTimestampMonotonic)
 [ "$(prop WatchdogUSec)" = 2s ] || why+=" WatchdogUSec=$(prop WatchdogUSec)"
 [ "$(systemctl is-active "$UNIT")" = active ] || why+=" not_active"
 [ "$(prop MainPID)" = "$main" ] || why+=" monitord_replaced"
+[ "$(prop NRestarts)" = 0 ] || why+=" NRestarts=$(prop NRestarts)"
 [ "${w2:-0}" -gt "${w1:-0}" ] || why+=" timestamp_did_not_advance"
+[ "$pings" -ge 4 ] || why+=" only_${pings}_pings_seen"
 journalctl --since "@$since" --no-pager -o cat | grep -i 'watchdog timeout' && why+=" watchdog_timeout"
-result "$(verdict "$why")" watchdog-tight "WatchdogUSec=2s" "run_s=10" "monitord=$main" "last_ping_age_ms=$(( ($(awk '{ printf "%d", $1 * 1000000 }' /proc/uptime) - ${w2:-0}) / 1000 ))" ${why:+"why=${why// /,}"}
+result "$(verdict "$why")" watchdog-tight "WatchdogUSec=2s" "run_s=10" "monitord=$main" "distinct_pings_seen=$pings" "NRestarts=$(prop NRestarts)" ${why:+"why=${why// /,}"}
 systemctl stop "$UNIT"
 
 emit done "uptime=$(cut -d' ' -f1 /proc/uptime)"
