@@ -6,8 +6,9 @@ import CALSA
 enum ALSAErrorOutput {
     /// Installs a no-op handler for the calling thread. The handler is
     /// thread-local, so this has to run on the thread that opens PCMs; the
-    /// variadic `snd_lib_error_set_handler` cannot be called from Swift.
+    /// variadic `snd_lib_error_set_handler` cannot be called from Swift, and
+    /// the handler is C (Sources/CALSA/shim.h) for Swift 6.0's sake on aarch64.
     static func silenceOnThisThread() {
-        _ = snd_lib_error_set_local { _, _, _, _, _, _ in }
+        calsa_silence_errors_on_this_thread()
     }
 }

@@ -15,9 +15,9 @@ public struct SignalFD: ~Copyable {
 
     /// Blocks `signals` for the process and routes them to this descriptor.
     public init(_ signals: [Int32]) throws(SystemError) {
-        let raw = try signals.withUnsafeBufferPointer { (buffer) throws(SystemError) -> Int32 in
-            try retryingInterrupts("signalfd") { cep_signalfd_open(buffer.baseAddress, Int32(buffer.count)) }
-        }
+        // The array is passed as a pointer for the call (no typed throws through
+        // withUnsafeBufferPointer, which Swift 6.0's stdlib declares `rethrows`).
+        let raw = try retryingInterrupts("signalfd") { cep_signalfd_open(signals, Int32(signals.count)) }
         descriptor = Descriptor(adopting: raw)
     }
 
