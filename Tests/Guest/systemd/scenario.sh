@@ -223,6 +223,7 @@ waiting_status=$(prop StatusText)
 # Held for three failed probes (about 6 s): the unit stays activating.
 wait_for 60 bash -c "systemctl show -p StatusText --value $UNIT | grep -q '([3-9] failed probes)\$'" || why+=" not_3_failed_probes"
 later_state=$(systemctl is-active "$UNIT")
+later_status=$(prop StatusText)
 [ "$later_state" = activating ] || why+=" state_after_3_probes=$later_state"
 pgrep -x squeezelite >/dev/null && why+=" squeezelite_started_while_busy"
 kill "${aplays[@]}" 2>/dev/null
@@ -238,7 +239,7 @@ printf '%s\n' "$warnings" | grep -q '^started squeezelite' && why+=" info_line_s
 printf '%s\n' "$warnings" | grep -q 'ready after' && why+=" notice_line_shown_at_warning"
 printf '%s\n' "$infos" | grep -q '^started squeezelite' || why+=" info_lines_missing_at_info"
 printf '%s\n' "$infos" | grep -q "^$DEVICE ready after" || why+=" ready_notice_missing_at_info"
-result "$(verdict "$why")" journal "substreams_held=${#aplays[@]}/$total_subs" "warning_lines=$(printf '%s\n' "$warnings" | grep -c .)" "info_lines=$(printf '%s\n' "$infos" | grep -c .)" "while_busy=$waiting_state,$later_state" "status=\"$waiting_status\"" "ready_after_release_ms=$ready_ms" ${why:+"why=${why// /,}"}
+result "$(verdict "$why")" journal "substreams_held=${#aplays[@]}/$total_subs" "warning_lines=$(printf '%s\n' "$warnings" | grep -c .)" "info_lines=$(printf '%s\n' "$infos" | grep -c .)" "while_busy=$waiting_state,$later_state" "status=\"$waiting_status\"" "later=\"$later_status\"" "ready_after_release_ms=$ready_ms" ${why:+"why=${why// /,}"}
 systemctl stop "$UNIT"
 
 # --- watchdog, tight: WatchdogSec=2s for 10 s, no watchdog kill -----------------------------
