@@ -465,11 +465,13 @@ def scenario_stale_player(p):
     # The stale player: a squeezelite left behind on the exclusive substream
     # 0 of the same device, in a session of its own (nobody supervises it).
     stale = p.start(squeezelite(device, "stale"), "stale", start_new_session=True)
-    if wait_for(lambda: plays(stale.pid, device, sub=0), 30) is None:
+    # Generous: on an emulated arm64 CPU four players starting at once take
+    # well over 30 s to open their devices.
+    if wait_for(lambda: plays(stale.pid, device, sub=0), 120) is None:
         raise Failure(f"the stale squeezelite never held hw:Loopback_2,0,0: {describe(device)}")
-    if wait_for(lambda: plays(other_user.pid, device, sub=1), 30) is None:
+    if wait_for(lambda: plays(other_user.pid, device, sub=1), 120) is None:
         raise Failure(f"the other user's squeezelite never held hw:Loopback_2,0,1: {describe(device)}")
-    if wait_for(lambda: plays(other_device.pid, "lb1c"), 30) is None:
+    if wait_for(lambda: plays(other_device.pid, "lb1c"), 120) is None:
         raise Failure("the squeezelite on lb1c never played")
     with open(f"/proc/{other_user.pid}/status") as f:
         uid_line = next(line for line in f if line.startswith("Uid:"))
@@ -484,7 +486,7 @@ def scenario_stale_player(p):
     sup = p.start([MONITORD, "--status-file", status, "--probe-interval", "500ms",
                    "--stale-after", "2", "--stop-timeout", "1s", "--"]
                   + squeezelite(device, "rig"), "monitord")
-    seconds = wait_for(lambda: plays(player_child(sup.pid), device, sub=0), 60)
+    seconds = wait_for(lambda: plays(player_child(sup.pid), device, sub=0), 120)
     if seconds is None:
         raise Failure(f"monitord's squeezelite does not hold {device}: {describe(device)}, "
                       f"status {status_file(status)}")

@@ -1,0 +1,271 @@
+#!/bin/bash
+# The systemd guest's scenario (scripts/vm-test --systemd). systemd is PID 1;
+# rig-systemd.service runs this once the system is up. It installs the
+# monitord package, runs the packaged monitord-squeezelite@0 unit (a real
+# squeezelite on lb0c = dmix on hw:Loopback,0, card 2) and reports each
+# check on the serial console as one line
+#   RIG result systemd-NAME pass|fail key=value...
+# then powers the guest off. Facts are read from systemd (systemctl show,
+# the journal), the kernel (/proc, /sys/fs/cgroup, /proc/asound) and never
+# from monitord's own claims alone.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0
+
+# Stream 0: lb0c = plug -> dmix on hw:Loopback,0 (card 2), the card that
+# AmpliPi's pcm_substreams=2 applies to (a module array parameter: the
+# other loopbacks keep the default 8 substreams).
+INSTANCE=0
+UNIT=monitord-squeezelite@$INSTANCE.service
+DEVICE=lb${INSTANCE}c
+CARD=$((INSTANCE + 2))
+NODE=/dev/snd/pcmC${CARD}D0p
+STATUS_FILE=/run/monitord-squeezelite-$INSTANCE/status
+
+emit() { echo "RIG $*"; }
+note() { echo "rig[$(cut -d' ' -f1 /proc/uptime)]: $*"; }
+# pass|fail NAME key=value...; a failure also prints the unit's journal.
+result() {
+    local status=$1 name=$2; shift 2
+    emit result "systemd-$name" "$status" "$@"
+    if [ "$status" != pass ]; then
+        note "journal of $UNIT:"
+        journalctl -u "$UNIT" -o short-monotonic --no-pager | tail -n 40 | sed 's/^/  /'
+        systemctl status "$UNIT" --no-pager -l 2>&1 | sed 's/^/  /'
+    fi
+}
+verdict() { if [ -z "$1" ]; then echo pass; else echo fail; fi; }
+prop() { systemctl show -p "$1" --value "$UNIT"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# The unit's squeezelite: monitord's child, found in the process table.
+player() { local main; main=$(prop MainPID); [ "$main" -gt 0 ] 2>/dev/null && pgrep -P "$main" -x squeezelite | head -n 1; }
+# Processes with an fd on a device node.
+holders() {
+    local p f out=""
+    for p in /proc/[0-9]*; do
+        for f in "$p"/fd/*; do
+            if [ "$(readlink "$f" 2>/dev/null)" = "$1" ]; then out+="${p#/proc/} "; break; fi
+        done
+    done
+    echo "${out% }"
+}
+# Substreams of the card's playback device 0 that are not closed.
+open_substreams() { grep -l -v '^closed' /proc/asound/card$CARD/pcm0p/sub*/status 2>/dev/null | wc -l; }
+journal() { journalctl -u "$UNIT" -o cat --no-pager "$@"; }
+# The journal's monotonic time (µs) of the unit's first line containing TEXT.
+journal_usec() {
+    journalctl -u "$UNIT" -o short-monotonic --no-pager | grep -F -- "$1" | head -n 1 |
+        sed -n 's/^\[ *\([0-9]*\)\.\([0-9]\{6\}\)\].*/\1\2/p'
+}
+# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds.
+wait_for() {
+    local deadline=$(($(now_ms) + $1 * 1000)); shift
+    until "$@"; do
+        (($(now_ms) > deadline)) && return 1
+        sleep 0.1
+    done
+}
+
+emit boot "kernel=$(uname -r)" "systemd=$(systemctl --version | awk 'NR==1 { print $2 }')" "pid1=$(cat /proc/1/comm)" "uptime=$(cut -d' ' -f1 /proc/uptime)"
+note "$(systemd-analyze time 2>&1 | head -n 1)"
+
+# --- install ---------------------------------------------------------------------
+why=""
+deb=$(ls /rig/monitord_*.deb 2>/dev/null | head -n 1)
+if [ -z "$deb" ]; then
+    why="no_package_in_/rig"
+elif ! dpkg -i "$deb" >/tmp/dpkg.log 2>&1; then
+    why="dpkg_-i_failed"; sed 's/^/  dpkg: /' /tmp/dpkg.log
+fi
+systemctl daemon-reload
+exec_start=$(systemctl show -p ExecStart --value "$UNIT" | sed -n 's/.*path=\([^ ;]*\).*/\1/p')
+[ "$exec_start" = /usr/bin/monitord ] || why+=" ExecStart=$exec_start"
+version=$(/usr/bin/monitord --version 2>&1 | tr ' ' '_')
+[ "$(prop Type)" = notify ] || why+=" Type=$(prop Type)"
+[ "$(prop User)" = pi ] || why+=" User=$(prop User)"
+udevadm settle -t 30 2>/dev/null
+wait_for 30 test -e "$NODE" || why+=" no_$NODE"
+group=$(stat -c %G "$NODE" 2>/dev/null)
+[ "$group" = audio ] || why+=" ${NODE}_group=$group"
+result "$(verdict "$why")" install "package=$(basename "${deb:-none}")" "version=$version" "exec=$exec_start" "node_group=$group" ${why:+"why=${why// /,}"}
+
+# --- start: returns once READY=1 was sent --------------------------------------------
+why=""
+t0=$(now_ms)
+systemctl start "$UNIT"; rc=$?
+start_ms=$(($(now_ms) - t0))
+# Read at once: systemd made `start` return, nothing else happened since.
+active=$(systemctl is-active "$UNIT")
+pid=$(player)
+main=$(prop MainPID)
+user=$( [ -n "$pid" ] && ps -o user= -p "$pid")
+[ "$rc" = 0 ] || why+=" start_rc=$rc"
+[ "$active" = active ] || why+=" active=$active"
+[ -n "$pid" ] || why+=" no_squeezelite_child"
+[ "$user" = pi ] || why+=" user=$user"
+# systemd logs "Started ..." when READY=1 arrives: it must come after
+# monitord's own "started squeezelite" (the spawn after the gate).
+order=$(journal | grep -n -e '^started squeezelite' -e '^Started ' | head -n 2 | cut -d: -f2 | cut -c1-8 | tr '\n' ',')
+[ "$order" = "started ,Started ," ] || why+=" journal_order=$order"
+state=$(cut -d' ' -f1 "$STATUS_FILE" 2>/dev/null)
+[ "$state" = state=running ] || why+=" status_file=$state"
+result "$(verdict "$why")" start "start_ms=$start_ms" "active=$active" "monitord=$main" "squeezelite=${pid:-none}" "user=$user" "status_file=$state" ${why:+"why=${why// /,}"}
+
+# --- status: monitord's STATUS= line -------------------------------------------------
+why=""
+status_out=$(systemctl status "$UNIT" --no-pager -l 2>&1)
+status_line=$(printf '%s\n' "$status_out" | sed -n 's/^ *Status: "\(.*\)"$/\1/p')
+[ "$status_line" = "running squeezelite (pid $pid), 0 restarts" ] || why+=" status_mismatch"
+printf '%s\n' "$status_out" | grep -Eq -- "(─|-)$main /usr/bin/monitord" || why+=" monitord_not_in_cgroup_tree"
+printf '%s\n' "$status_out" | grep -Eq -- "(─|-)$pid /usr/bin/squeezelite" || why+=" squeezelite_not_in_cgroup_tree"
+printf '%s\n' "$status_out" | sed 's/^/  status: /'
+result "$(verdict "$why")" status "line=\"$status_line\"" ${why:+"why=${why// /,}"}
+
+# --- watchdog: WatchdogSec=30s from the unit, pinged at half the period ----------------
+why=""
+wd_usec=$(prop WatchdogUSec)
+w1=$(prop WatchdogTimestampMonotonic)
+sleep 16
+w2=$(prop WatchdogTimestampMonotonic)
+[ "$wd_usec" = 30s ] || why+=" WatchdogUSec=$wd_usec"
+[ "${w1:-0}" -gt 0 ] && [ "${w2:-0}" -gt "${w1:-0}" ] || why+=" timestamp_did_not_advance"
+[ "$(prop MainPID)" = "$main" ] && [ "$(systemctl is-active "$UNIT")" = active ] || why+=" not_the_same_active_monitord"
+result "$(verdict "$why")" watchdog "WatchdogUSec=$wd_usec" "ping_advanced_ms=$(( (${w2:-0} - ${w1:-0}) / 1000 ))" ${why:+"why=${why// /,}"}
+
+# --- SIGKILL: the player comes back through monitord's backoff --------------------------
+# The first kill ends a run longer than --backoff-reset (10 s): restart at
+# once. The second kill ends a fresh run: the backoff's 2 s come first.
+why=""
+kill_round() { # OLD_PID -> prints "NEW_PID MS"
+    local old=$1 t new
+    t=$(now_ms)
+    kill -KILL "$old"
+    wait_for 60 bash -c "p=\$(pgrep -P $main -x squeezelite); [ -n \"\$p\" ] && [ \"\$p\" != $old ]"
+    new=$(pgrep -P "$main" -x squeezelite | head -n 1)
+    echo "${new:-none} $(($(now_ms) - t))"
+}
+read -r pid2 ms1 < <(kill_round "$pid")
+read -r pid3 ms2 < <(kill_round "$pid2")
+[ "$pid2" != none ] && [ "$pid3" != none ] || why+=" no_new_squeezelite"
+# From monitord's exit line to its next start line, by the journal's clock
+# (ms1/ms2 above are when this script saw the new pid: an upper bound).
+gap() { local a b; a=$(journal_usec "squeezelite (pid $1) was killed by SIGKILL"); b=$(journal_usec "started squeezelite (pid $2)"); [ -n "$a" ] && [ -n "$b" ] && echo $(((10#$b - 10#$a) / 1000)) || echo none; }
+gap1=$(gap "$pid" "$pid2"); gap2=$(gap "$pid2" "$pid3")
+[ "$gap2" != none ] && [ "$gap2" -ge 2000 ] || why+=" second_restart_before_the_2s_backoff($gap2)"
+[ "$(systemctl is-active "$UNIT")" = active ] || why+=" unit_not_active"
+[ "$(prop MainPID)" = "$main" ] || why+=" monitord_replaced"
+nrestarts=$(prop NRestarts)
+[ "$nrestarts" = 0 ] || why+=" NRestarts=$nrestarts"
+journal | grep -q "^squeezelite (pid $pid) was killed by SIGKILL after .*; restarting now" || why+=" no_first_restart_line"
+journal | grep -q "^squeezelite (pid $pid2) was killed by SIGKILL after .*; restarting in 2 s (failure 1)" || why+=" no_backoff_line"
+journal | grep -q "^started squeezelite (pid $pid3) (restart 2)" || why+=" no_restart_2_line"
+wait_for 10 bash -c "systemctl status $UNIT --no-pager | grep -q 'Status: \"running squeezelite (pid $pid3), 2 restarts\"'" || why+=" status_not_2_restarts"
+journal | grep -e 'SIGKILL' -e '(restart ' | sed 's/^/  journal: /'
+result "$(verdict "$why")" sigkill "first=${pid}->${pid2}" "restart_gap1_ms=$gap1" "second=${pid2}->${pid3}" "restart_gap2_ms=$gap2" "seen_after_ms=$ms1,$ms2" "monitord=$main" "NRestarts=$nrestarts" ${why:+"why=${why// /,}"}
+pid=$pid3
+
+# --- stop: within TimeoutStopSec, nothing left ----------------------------------------
+why=""
+cgroup=/sys/fs/cgroup$(prop ControlGroup)
+timeout_stop=$(prop TimeoutStopUSec)
+procs_before=$(wc -l <"$cgroup/cgroup.procs" 2>/dev/null)
+since=$(date +%s)
+t0=$(now_ms)
+systemctl stop "$UNIT"; rc=$?
+stop_ms=$(($(now_ms) - t0))
+[ "$rc" = 0 ] || why+=" stop_rc=$rc"
+[ "$timeout_stop" = 10s ] || why+=" TimeoutStopUSec=$timeout_stop"
+[ "$stop_ms" -lt 10000 ] || why+=" stop_took_${stop_ms}ms"
+left=$(cat "$cgroup/cgroup.procs" 2>/dev/null | wc -l)
+[ "$left" = 0 ] || why+=" ${left}_processes_left_in_$cgroup"
+pgrep -x squeezelite >/dev/null && why+=" squeezelite_still_runs"
+node_holders=$(holders "$NODE")
+[ -z "$node_holders" ] || why+=" ${NODE}_held_by_${node_holders// /,}"
+subs=$(open_substreams)
+[ "$subs" = 0 ] || why+=" ${subs}_substreams_open"
+result_prop=$(prop Result); main_status=$(prop ExecMainStatus)
+[ "$result_prop" = success ] || why+=" Result=$result_prop"
+[ "$main_status" = 0 ] || why+=" ExecMainStatus=$main_status"
+journal | grep -q "^stopped: squeezelite (pid $pid)" || why+=" no_stopped_line"
+journalctl --since "@$since" --no-pager -o cat | grep -e 'timed out' -e 'Killing process' && why+=" systemd_had_to_kill"
+result "$(verdict "$why")" stop "stop_ms=$stop_ms" "TimeoutStopUSec=$timeout_stop" "procs_before=$procs_before" "procs_after=$left" "cgroup_exists=$([ -d "$cgroup" ] && echo yes || echo no)" "Result=$result_prop" ${why:+"why=${why// /,}"}
+
+# --- journal priorities: the gate's warning, not the info lines ---------------------------
+# Every playback substream of the loopback's device 0 is held by an aplay
+# (as pi, so that monitord, also pi, can name the holders from
+# /proc/PID/fd), so the dmix behind lbNc cannot open: monitord's gate waits
+# and warns, and systemd keeps the unit activating (no READY=1 yet).
+why=""
+hold() { # SUB -> pid of an aplay holding it (retried: the EINVAL window after a stop)
+    local t p
+    for t in $(seq 60); do
+        setpriv --reuid=pi --regid=pi --init-groups aplay -q -D "hw:$CARD,0,$1" -f S16_LE -r 48000 -c 2 -t raw /dev/zero </dev/null >/dev/null 2>&1 &
+        p=$!
+        sleep 1
+        if kill -0 "$p" 2>/dev/null; then echo "$p"; return 0; fi
+    done
+    return 1
+}
+aplays=()
+for sub in /proc/asound/card$CARD/pcm0p/sub*; do
+    a=$(hold "${sub##*/sub}") && aplays+=("$a") || why+=" could_not_hold_${sub##*/}"
+done
+a0=${aplays[0]:-none}
+total_subs=$(ls -d /proc/asound/card$CARD/pcm0p/sub* | wc -l)
+[ "$(open_substreams)" = "$total_subs" ] || why+=" only_$(open_substreams)_of_${total_subs}_substreams_held"
+systemctl start --no-block "$UNIT"
+wait_for 60 bash -c "journalctl -u $UNIT -p warning -o cat --no-pager | grep -q '^$DEVICE is not available'" || why+=" no_gate_warning"
+waiting_state=$(systemctl is-active "$UNIT")
+# STATUS= follows the log line: give systemd a moment to read it.
+wait_for 10 bash -c "systemctl show -p StatusText --value $UNIT | grep -q '^waiting for $DEVICE: '"
+waiting_status=$(prop StatusText)
+[ "$waiting_state" = activating ] || why+=" state_while_waiting=$waiting_state"
+[[ "$waiting_status" == "waiting for $DEVICE: "* ]] || why+=" status_while_waiting"
+# Held for three failed probes (about 6 s): the unit stays activating.
+wait_for 60 bash -c "systemctl show -p StatusText --value $UNIT | grep -q '([3-9] failed probes)\$'" || why+=" not_3_failed_probes"
+later_state=$(systemctl is-active "$UNIT")
+later_status=$(prop StatusText)
+[ "$later_state" = activating ] || why+=" state_after_3_probes=$later_state"
+pgrep -x squeezelite >/dev/null && why+=" squeezelite_started_while_busy"
+kill "${aplays[@]}" 2>/dev/null
+t0=$(now_ms)
+wait_for 90 bash -c "[ \"\$(systemctl is-active $UNIT)\" = active ]" || why+=" not_active_after_release"
+ready_ms=$(($(now_ms) - t0))
+warnings=$(journalctl -u "$UNIT" -p warning -o cat --no-pager)
+infos=$(journalctl -u "$UNIT" -p info -o cat --no-pager)
+printf '%s\n' "$warnings" | sed 's/^/  -p warning: /'
+printf '%s\n' "$warnings" | grep -q "^$DEVICE is not available" || why+=" warning_missing"
+printf '%s\n' "$warnings" | grep -q "holder: pid $a0 (aplay" || why+=" holder_line_missing"
+printf '%s\n' "$warnings" | grep -q '^started squeezelite' && why+=" info_line_shown_at_warning"
+printf '%s\n' "$warnings" | grep -q 'ready after' && why+=" notice_line_shown_at_warning"
+printf '%s\n' "$infos" | grep -q '^started squeezelite' || why+=" info_lines_missing_at_info"
+printf '%s\n' "$infos" | grep -q "^$DEVICE ready after" || why+=" ready_notice_missing_at_info"
+result "$(verdict "$why")" journal "substreams_held=${#aplays[@]}/$total_subs" "warning_lines=$(printf '%s\n' "$warnings" | grep -c .)" "info_lines=$(printf '%s\n' "$infos" | grep -c .)" "while_busy=$waiting_state,$later_state" "status=\"$waiting_status\"" "later=\"$later_status\"" "ready_after_release_ms=$ready_ms" ${why:+"why=${why// /,}"}
+systemctl stop "$UNIT"
+
+# --- watchdog, tight: WatchdogSec=2s for 10 s, no watchdog kill -----------------------------
+why=""
+mkdir -p "/run/systemd/system/$UNIT.d"
+printf '[Service]\nWatchdogSec=2s\n' >"/run/systemd/system/$UNIT.d/watchdog.conf"
+systemctl daemon-reload
+systemctl start "$UNIT" || why+=" start_failed"
+main=$(prop MainPID)
+w1=$(prop WatchdogTimestampMonotonic)
+since=$(date +%s)
+# Distinct ping timestamps seen while sampling for 10 s (a lower bound on
+# the pings: at 2 s monitord pings every second).
+end=$(($(now_ms) + 10000))
+pings=$( while (($(now_ms) < end)); do prop WatchdogTimestampMonotonic; sleep 0.3; done | sort -u | wc -l )
+w2=$(prop WatchdogTimestampMonotonic)
+[ "$(prop WatchdogUSec)" = 2s ] || why+=" WatchdogUSec=$(prop WatchdogUSec)"
+[ "$(systemctl is-active "$UNIT")" = active ] || why+=" not_active"
+[ "$(prop MainPID)" = "$main" ] || why+=" monitord_replaced"
+[ "$(prop NRestarts)" = 0 ] || why+=" NRestarts=$(prop NRestarts)"
+[ "${w2:-0}" -gt "${w1:-0}" ] || why+=" timestamp_did_not_advance"
+[ "$pings" -ge 4 ] || why+=" only_${pings}_pings_seen"
+journalctl --since "@$since" --no-pager -o cat | grep -i 'watchdog timeout' && why+=" watchdog_timeout"
+result "$(verdict "$why")" watchdog-tight "WatchdogUSec=2s" "run_s=10" "monitord=$main" "distinct_pings_seen=$pings" "NRestarts=$(prop NRestarts)" ${why:+"why=${why// /,}"}
+systemctl stop "$UNIT"
+
+emit done "uptime=$(cut -d' ' -f1 /proc/uptime)"
+sync
+systemctl poweroff -ff
