@@ -142,11 +142,11 @@ struct ALSAProbeTests {
     /// Open, refuse, close: the steady-state cost of one failed attempt.
     @Test func failedAttemptIsCheap() {
         let device = ALSATestRig.makeDevice("probe-cost", state: "fail-hw 22")
-        _ = PCMProbe(PCMParameters(device: device.pcmName)).start() // warm alsa-lib's config cache
+        _ = PCMProbe(PCMParameters(device: device.unlockedPCMName)).start() // warm alsa-lib's config cache
         let attempts = 200
         let startCPU = threadCPUSeconds()
         for _ in 0..<attempts {
-            let probe = PCMProbe(PCMParameters(device: device.pcmName))
+            let probe = PCMProbe(PCMParameters(device: device.unlockedPCMName))
             #expect(probe.start() == .failed(ProbeFailure(stage: .hwParams, errno: EINVAL)))
         }
         let perAttempt = (threadCPUSeconds() - startCPU) / Double(attempts)

@@ -41,6 +41,12 @@ enum ALSATestRig {
                 state $STATE
                 device_file $DEVICE
             }
+            pcm.!mdtestunlocked {
+                @args [ STATE ]
+                @args.STATE { type string }
+                type monitordtest
+                state $STATE
+            }
 
             """
         if let directory {
@@ -102,6 +108,12 @@ struct FakeDevice {
 
     /// The PCM name for snd_pcm_open or `-o`.
     var pcmName: String { "mdtest:STATE=\"\(stateFile)\",DEVICE=\"\(deviceFile)\"" }
+
+    /// The same device without the lock on the device file. For loops of
+    /// in-process opens: a spawn by a parallel test shares the locked file
+    /// description between its fork and its exec, so an open at that moment
+    /// would see EBUSY.
+    var unlockedPCMName: String { "mdtestunlocked:STATE=\"\(stateFile)\"" }
 
     func setState(_ line: String) {
         try! (line + "\n").write(toFile: stateFile, atomically: true, encoding: .utf8)
