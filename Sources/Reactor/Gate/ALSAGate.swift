@@ -6,7 +6,8 @@ import Glibc
 
 /// The ALSA readiness gate in the reactor: runs the non-blocking PCM probe on
 /// the loop's epoll, names who holds the sound devices, and ends stale players.
-public final class ALSAGate: GateDriver {
+/// The probe is this object's own event source; the reaper is a second one.
+public final class ALSAGate: GateDriver, EventSource {
     public let settings: GateSettings
     public var device: String { settings.parameters.device }
 
@@ -15,46 +16,36 @@ public final class ALSAGate: GateDriver {
     private var probeGeneration: UInt32 = 0
     private var watched: [Int32] = []
     private let reaper: StaleReaper
+    private var loop: LoopHandle?
     public private(set) var holderSummary: String?
+    public var sources: [any EventSource] { [self, reaper] }
 
     public init(settings: GateSettings) throws(SystemError) {
         self.settings = settings
         reaper = try StaleReaper(settings: settings)
     }
 
-    public func register(in epoll: borrowing Epoll) throws(SystemError) {
-        try reaper.register(in: epoll)
+    public func attach(_ handle: LoopHandle) throws(SystemError) {
+        loop = handle
     }
 
-    public func dispatch(_ event: Epoll.Event, daemon: Daemon) throws(SystemError) -> SupervisorEvent? {
-        switch Daemon.Source(rawValue: event.token.source) {
-        case .probe:
-            guard event.token.generation == probeGeneration, let probe else { return nil }
-            let slot = Int(event.token.slot)
-            guard slot < watched.count else { return nil }
-            // epoll's EPOLLIN/OUT/ERR/HUP bits equal poll's: the probe translates
-            // them with snd_pcm_poll_descriptors_revents.
-            return outcome(probe.handle(fd: watched[slot], events: event.readiness.rawValue), daemon: daemon)
-        case .stale:
-            reaper.exited(event.token, daemon: daemon)
-        case .staleDeadline:
-            try reaper.deadlinePassed(daemon: daemon)
-        default:
-            break
-        }
-        return nil
+    public func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisorEvent? {
+        guard registration.generation == probeGeneration, let probe else { return nil }
+        let slot = Int(registration.slot)
+        guard slot < watched.count else { return nil }
+        // epoll's EPOLLIN/OUT/ERR/HUP bits equal poll's: the probe translates
+        // them with snd_pcm_poll_descriptors_revents.
+        return outcome(probe.handle(fd: watched[slot], events: readiness.rawValue))
     }
 
-    public func perform(_ action: SupervisorAction, daemon: Daemon) -> SupervisorEvent? {
+    public func perform(_ action: SupervisorAction) -> SupervisorEvent? {
         switch action {
         case .startProbe:
-            return startProbe(daemon: daemon)
+            return startProbe()
         case .abortProbe:
-            closeProbe(daemon: daemon)
+            closeProbe()
         case .reportHolders:
-            reportHolders(daemon: daemon)
-        case .reapStalePlayers:
-            reaper.reap(excluding: [getpid()] + (daemon.childPID.map { [$0] } ?? []), daemon: daemon)
+            reportHolders()
         default:
             break
         }
@@ -63,18 +54,19 @@ public final class ALSAGate: GateDriver {
 
     // MARK: The probe
 
-    private func startProbe(daemon: Daemon) -> SupervisorEvent? {
-        closeProbe(daemon: daemon)
+    private func startProbe() -> SupervisorEvent? {
+        guard let loop else { return nil }
+        closeProbe()
         let probe = PCMProbe(settings.parameters)
         self.probe = probe
         probeGeneration &+= 1
         var progress = probe.start()
-        guard progress == .pending else { return outcome(progress, daemon: daemon) }
+        guard progress == .pending else { return outcome(progress) }
         var unpollable = false
         for (slot, interest) in probe.interests.enumerated() {
-            let token = Epoll.Token(source: Daemon.Source.probe.rawValue, slot: UInt16(slot), generation: probeGeneration)
             do {
-                try daemon.epoll.add(interest.fd, Epoll.Readiness(rawValue: interest.events), token)
+                try loop.watch(interest.fd, for: Epoll.Readiness(rawValue: interest.events),
+                               LoopHandle.Registration(slot: UInt16(slot), generation: probeGeneration))
                 watched.append(interest.fd)
             } catch where error.errno == EPERM {
                 // epoll refuses regular files and /dev/null (the null plugin's
@@ -82,7 +74,7 @@ public final class ALSAGate: GateDriver {
                 unpollable = true
                 watched.append(-1)
             } catch {
-                closeProbe(daemon: daemon)
+                closeProbe()
                 return .probeFailed(ProbeFailure(stage: .poll, errno: error.errno))
             }
         }
@@ -95,17 +87,17 @@ public final class ALSAGate: GateDriver {
                 attempts += 1
             }
         }
-        return outcome(progress, daemon: daemon)
+        return outcome(progress)
     }
 
     /// A finished probe is closed before its outcome is fed back: the child
     /// must find the device free.
-    private func outcome(_ progress: ProbeProgress, daemon: Daemon) -> SupervisorEvent? {
+    private func outcome(_ progress: ProbeProgress) -> SupervisorEvent? {
         switch progress {
         case .pending:
             return nil
         case .succeeded:
-            closeProbe(daemon: daemon)
+            closeProbe()
             // The child will now run for hours: give back alsa-lib's parsed
             // configuration (~180 kB of heap per instance). While the device
             // stays unavailable it is kept, since every probe would parse it again.
@@ -113,7 +105,7 @@ public final class ALSAGate: GateDriver {
             _ = cep_release_free_memory()
             return .probeSucceeded
         case .failed(let failure):
-            closeProbe(daemon: daemon)
+            closeProbe()
             // alsa-lib caches its parsed configuration even when reading it
             // failed (EMFILE, ENOMEM) and never re-reads included files such as
             // /etc/asound.conf: an open that failed for a reason other than a
@@ -127,8 +119,8 @@ public final class ALSAGate: GateDriver {
         }
     }
 
-    private func closeProbe(daemon: Daemon) {
-        for fd in watched where fd >= 0 { daemon.epoll.remove(fd) }
+    private func closeProbe() {
+        for fd in watched where fd >= 0 { loop?.unwatch(fd) }
         watched.removeAll(keepingCapacity: true)
         probe?.close()
         probe = nil
@@ -136,9 +128,9 @@ public final class ALSAGate: GateDriver {
 
     // MARK: Who holds the device
 
-    private func reportHolders(daemon: Daemon) {
+    private func reportHolders() {
+        guard let logger = loop?.logger else { return }
         let scan = DeviceHolders.scan(deviceDirectory: settings.soundDirectory, excluding: [getpid()])
-        let logger = daemon.logger
         holderSummary = scan.holders.isEmpty ? nil : scan.holders.prefix(3).map {
             "pid \($0.pid) \(Path.baseName($0.commandLine.first ?? "?"))"
         }.joined(separator: ", ")
