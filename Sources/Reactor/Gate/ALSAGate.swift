@@ -6,7 +6,9 @@ import Glibc
 
 /// The ALSA readiness gate in the reactor: runs the non-blocking PCM probe on
 /// the loop's epoll, names who holds the sound devices, and ends stale players.
-/// The probe is this object's own event source; the reaper is a second one.
+/// The probe is this object's own event source; the stale-player reaper and
+/// the device watcher (which wakes a waiting gate when a device is released)
+/// are two more.
 public final class ALSAGate: GateDriver, EventSource {
     public let settings: GateSettings
     public var device: String { settings.parameters.device }
@@ -16,13 +18,21 @@ public final class ALSAGate: GateDriver, EventSource {
     private var probeGeneration: UInt32 = 0
     private var watched: [Int32] = []
     private let reaper: StaleReaper
+    private let watcher: DeviceWatcher
     private var loop: LoopHandle?
+    /// An open failed other than with EBUSY: alsa-lib's cached configuration
+    /// may be bad, and is read again before a probe, at most once per
+    /// `configurationRereadSpacing` (fast retries in between reuse it).
+    private var configurationSuspect = false
+    private var configurationReadAt: MonotonicInstant?
+    static let configurationRereadSpacing: Duration = .seconds(2)
     public private(set) var holderSummary: String?
-    public var sources: [any EventSource] { [self, reaper] }
+    public var sources: [any EventSource] { [self, reaper, watcher] }
 
     public init(settings: GateSettings) throws(SystemError) {
         self.settings = settings
         reaper = try StaleReaper(settings: settings)
+        watcher = DeviceWatcher(directory: settings.soundDirectory)
     }
 
     public func attach(_ handle: LoopHandle) throws(SystemError) {
@@ -43,7 +53,9 @@ public final class ALSAGate: GateDriver, EventSource {
         case .startProbe:
             return startProbe()
         case .abortProbe:
+            // The probe deadline (a failure: wait on) or a stop.
             closeProbe()
+            waitForRelease()
         case .reportHolders:
             reportHolders()
         default:
@@ -57,6 +69,14 @@ public final class ALSAGate: GateDriver, EventSource {
     private func startProbe() -> SupervisorEvent? {
         guard let loop else { return nil }
         closeProbe()
+        if configurationSuspect {
+            let now = MonotonicInstant.now()
+            if configurationReadAt.map({ now - $0 >= Self.configurationRereadSpacing }) ?? true {
+                snd_config_update_free_global()
+                configurationReadAt = now
+                configurationSuspect = false
+            }
+        }
         let probe = PCMProbe(settings.parameters)
         self.probe = probe
         probeGeneration &+= 1
@@ -102,21 +122,33 @@ public final class ALSAGate: GateDriver, EventSource {
             // configuration (~180 kB of heap per instance). While the device
             // stays unavailable it is kept, since every probe would parse it again.
             snd_config_update_free_global()
+            configurationSuspect = false
             _ = cep_release_free_memory()
+            watcher.stop()
             return .probeSucceeded
         case .failed(let failure):
             closeProbe()
             // alsa-lib caches its parsed configuration even when reading it
             // failed (EMFILE, ENOMEM) and never re-reads included files such as
             // /etc/asound.conf: an open that failed for a reason other than a
-            // busy device may have seen a bad configuration, so the next probe
-            // parses it again. A later stage failing means the configuration
-            // was fine, and busy waits (the long ones) keep the cache too:
-            // re-reading costs time, and re-loading an external plugin's
-            // library after each re-read grows the heap a little every time.
-            if failure.stage == .open && failure.errno != EBUSY { snd_config_update_free_global() }
+            // busy device may have seen a bad configuration, so it is parsed
+            // again before a later probe, no more often than every 2 s (the
+            // seed's probe interval) so that fast retries stay cheap. A later
+            // stage failing means the configuration was fine, and busy waits
+            // (the long ones) keep the cache too: re-reading costs time, and
+            // re-loading an external plugin's library after each re-read
+            // grows the heap a little every time.
+            if failure.stage == .open && failure.errno != EBUSY { configurationSuspect = true }
+            waitForRelease()
             return .probeFailed(failure)
         }
+    }
+
+    /// The device is unavailable: watch for its release, and forget the
+    /// events of the probe that just closed it.
+    private func waitForRelease() {
+        watcher.start()
+        watcher.drain()
     }
 
     private func closeProbe() {
