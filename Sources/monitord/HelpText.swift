@@ -19,8 +19,8 @@ enum HelpText {
       --alsa-device PCM       gate on PCM whatever the command line says
       --probe-duration DUR    silence written by each probe; it succeeds once that
                               is written and two periods were played (default 50ms)
-      --probe-retry DUR       first wait after a failed probe, and the least time
-                              between probes (default 50ms, at most the interval)
+      --probe-retry DUR       first wait after a failed probe (default 50ms, at
+                              most the interval)
       --probe-interval DUR    longest wait between failed probes: waits grow from
                               the retry with the time waited (default 4s)
       --probe-rate HZ         probe sample rate (default 48000)

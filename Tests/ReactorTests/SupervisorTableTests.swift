@@ -259,4 +259,12 @@ import Testing
         // probes 2 s apart did, not among the fast retries.
         #expect(searches[0].waited > .seconds(4) && searches[0].waited < .seconds(10), "\(searches[0].waited)")
     }
+
+    @Test func withTheSeedsFixedScheduleAReleaseIsStillActedOnWithin50ms() throws {
+        var machine = Supervisor(configuration: Self.gated)  // retry = interval = 2 s
+        _ = machine.handle(.start, at: Self.t0)
+        #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: Self.t0)) == .seconds(2))
+        #expect(machine.handle(.deviceMayBeFree, at: Self.t0 + .milliseconds(10)) == SupervisorActions([.armDeadline(.milliseconds(40))]))
+        #expect(machine.handle(.deadline, at: Self.t0 + .milliseconds(50)) == SupervisorActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
+    }
 }

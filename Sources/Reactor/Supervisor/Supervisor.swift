@@ -96,10 +96,10 @@ public struct Supervisor: Sendable {
             case .deadline:
                 beginProbe(at: now, &actions)
             case .deviceMayBeFree:
-                // Probe at once, but never sooner than the retry after the
-                // last probe began (a device that is opened and closed all the
-                // time must not make the gate spin): then the wait is shortened.
-                let earliest = (lastProbeAt ?? now) + (configuration.gate?.probeRetry ?? .zero)
+                // Probe at once, but never sooner than the release gap after
+                // the last probe began (a device that is opened and closed all
+                // the time must not make the gate spin): then the wait is shortened.
+                let earliest = (lastProbeAt ?? now) + (configuration.gate?.releaseGap ?? .zero)
                 if now >= earliest {
                     beginProbe(at: now, &actions)
                 } else if let due = nextProbeAt, due <= earliest {

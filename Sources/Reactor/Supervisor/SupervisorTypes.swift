@@ -32,8 +32,7 @@ public struct GateConfiguration: Equatable, Sendable {
     public var probeDuration: Duration
     /// A probe that has not finished by then failed (the device never drained).
     public var probeDeadline: Duration
-    /// The first wait after a failed probe, and the least time between two
-    /// probes however often the device seems to be released.
+    /// The first wait after a failed probe.
     public var probeRetry: Duration
     /// The longest wait between failed probes: waits grow from `probeRetry`
     /// with the time already waited (a quarter of it) up to this.
@@ -67,6 +66,12 @@ public struct GateConfiguration: Equatable, Sendable {
         self.staleAfter = max(staleAfter, 1)
         self.reminders = reminders.isEmpty ? [.seconds(900)] : reminders
     }
+
+    /// The least time from one probe to the next when the device seems to
+    /// have been released (a node closed): at most 50 ms, so that even with
+    /// long timed waits a release is acted on at once, yet a device opened
+    /// and closed all the time cannot make the gate spin.
+    public var releaseGap: Duration { min(probeRetry, .milliseconds(50)) }
 
     /// The wait before the next probe when the device has been unavailable
     /// for `waited`: `probeRetry` at first, then a quarter of the time waited
