@@ -8,6 +8,11 @@ enum HelpText {
     -o to squeezelite.
 
     Restart policy:
+      --restart on-failure|always
+                              on-failure (default): exit 0 ends supervision;
+                              always: exit 0 restarts too, through the same
+                              backoff and gate (for players that exit 0 when
+                              their output cannot be opened, e.g. squeezelite)
       --backoff-initial DUR   first restart delay after a fast failure (default 2s)
       --backoff-max DUR       cap of the doubling delay (default 30s)
       --backoff-reset DUR     a run this long is healthy and resets the delay (default 10s)
@@ -42,7 +47,8 @@ enum HelpText {
     seconds; 0 means no delay.
 
     Exit status:
-      0    COMMAND exited 0, or monitord was stopped by SIGTERM/SIGINT/SIGQUIT
+      0    COMMAND exited 0 (--restart on-failure), or monitord was stopped by
+           SIGTERM/SIGINT/SIGQUIT
       64   usage error (bad option or value, missing COMMAND)
       70   internal error (a system facility monitord needs failed)
       126  COMMAND was found but cannot be executed (first start only)

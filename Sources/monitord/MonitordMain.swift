@@ -35,7 +35,8 @@ enum MonitordMain {
         case .normal: logger.threshold = .info
         case .verbose: logger.threshold = .debug
         }
-        var configuration = SupervisorConfiguration(backoff: options.backoff, stopTimeout: options.stopTimeout)
+        var configuration = SupervisorConfiguration(backoff: options.backoff, restart: options.restart,
+                                                    stopTimeout: options.stopTimeout)
         var gateSettings: GateSettings?
         if let device = options.gateDevice {
             configuration.gate = GateConfiguration(probeDuration: options.probeDuration,

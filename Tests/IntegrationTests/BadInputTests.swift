@@ -16,7 +16,7 @@ import TestSupport
                                   "--probe-duration", "--probe-retry", "--probe-interval"]
     static let integerOptions = ["--probe-rate", "--probe-channels", "--stale-after"]
     static let textOptions = ["--alsa-device", "--snd-dir", "--status-file"]
-    static let valueOptions = durationOptions + integerOptions + ["--alsa-gate"] + textOptions
+    static let valueOptions = durationOptions + integerOptions + ["--alsa-gate", "--restart"] + textOptions
 
     /// Values no option accepts.
     static let badEverywhere: [(String, Word)] = [

@@ -73,11 +73,15 @@ import TestSupport
     /// RLIMIT_NPROC applies to non-root users only: monitord runs as nobody
     /// with a soft limit of 1 (itself), so clone fails with EAGAIN. The
     /// limit is raised as that user (raising a soft limit up to the hard one
-    /// needs no privilege).
-    @Test(.enabled(if: getuid() == 0, "setpriv to another user needs root"))
+    /// needs no privilege). nobody runs a copy of monitord in a directory it
+    /// can reach, wherever the clone is.
+    @Test(.enabled(if: canRunAsOtherUser, "needs root (setpriv) and a /tmp that others can reach"))
     func processLimitIsAFailureWithBackoffAndRecovers() throws {
         let scratch = Scratch()
-        let monitord = try Launched(asOtherUser + ["/usr/bin/prlimit", "--nproc=1:4096", Products.monitord]
+        let shared = try SharedDirectory()
+        let binary = try shared.copy(Products.monitord, as: "monitord")
+        defer { withExtendedLifetime(shared) {} }
+        let monitord = try Launched(asOtherUser + ["/usr/bin/prlimit", "--nproc=1:4096", binary]
                                     + Self.fastBackoff + ["/bin/sleep", "1000"], scratch: scratch)
         #expect(monitord.waitForLog("cannot start sleep: fork: EAGAIN", count: 3), "\(monitord.log)")
         #expect(monitord.log.contains("restarting in 50 ms (failure 1)"))

@@ -26,7 +26,6 @@ import TestSupport
     @Test(.timeLimit(.minutes(2)))
     func repeatedSearchesEndOnlyTrueStalePlayers() throws {
         let scratch = Scratch()
-        openToEveryone(scratch.path)
         let device = "lb71c"
         let card = FakeSoundCard(scratch, devices: [device])
         // The stale player: holds the device, exact `-o lb71c`.
@@ -35,7 +34,10 @@ import TestSupport
         // From now on every probe fails, so monitord searches again and again.
         card.set(device, "fail-open EBUSY")
 
-        let squeezelite = try Self.shellNamed("squeezelite", in: scratch.file("decoys"))
+        // The decoys' executable lives where another user can run it too.
+        let shared = try SharedDirectory()
+        defer { withExtendedLifetime(shared) {} }
+        let squeezelite = try shared.copy(URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path, as: "squeezelite")
         var spawned: [pid_t] = []
         defer {
             for pid in spawned { kill(pid, SIGKILL); _ = reap(pid) }
@@ -61,7 +63,7 @@ import TestSupport
         decoys["argv[0] spoofed"] = try start(["/bin/bash", "-c", "exec -a squeezelite /bin/sh -c '\(Self.idle)' -o \(device)"])
         // The exact command line, run by another user (root can switch users;
         // as a user, root's own processes are the other user's).
-        if getuid() == 0 {
+        if canRunAsOtherUser {
             decoys["other user"] = try start(asOtherUser + [squeezelite, "-c", Self.idle, "-o", device])
         }
         // A zombie: an exact match that exited, whose parent never waits.
@@ -74,7 +76,13 @@ import TestSupport
         decoys["zombie"] = zombie
         #expect(eventually { decoys.values.allSatisfy { ProcessTable.status(of: $0, field: "Uid") != nil } })
         if let otherUser = decoys["other user"] {
-            #expect(eventually { ProcessTable.status(of: otherUser, field: "Uid")?.hasPrefix(otherUID) == true })
+            // Running the decoy's own executable as that user, not a setpriv
+            // that failed to exec it.
+            #expect(eventually {
+                ProcessTable.status(of: otherUser, field: "Uid")?.hasPrefix(otherUID) == true
+                    && ProcessTable.isAlive(otherUser)
+                    && (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(otherUser)/exe")) == canonicalPath(squeezelite)
+            }, "the other user's decoy is not running \(squeezelite)")
         }
 
         // monitord itself runs as a copy named squeezelite and, without `--`,

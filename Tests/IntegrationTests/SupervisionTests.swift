@@ -58,6 +58,31 @@ import TestSupport
         #expect(monitord.count("started sh") == 1)
     }
 
+    /// squeezelite exits 0 when it cannot open its output: under
+    /// `--restart always` that is restarted through the backoff, the log and
+    /// the status file say why, and only a stop signal ends supervision.
+    @Test func restartAlwaysRestartsExitZeroWithBackoff() throws {
+        let scratch = Scratch()
+        let status = scratch.file("status")
+        let child = scratch.script("player.sh", """
+        echo x >> "\(scratch.file("starts"))"
+        exit 0
+        """)
+        let monitord = try Monitord(["--restart", "always", "--backoff-initial", "100ms", "--backoff-max", "400ms",
+                                     "--status-file", status, child], scratch: scratch)
+        #expect(eventually { scratch.lines("starts").count >= 4 }, "\(monitord.log)")
+        #expect(monitord.isRunning)
+        #expect(monitord.waitForLog("exited 0 after"))
+        #expect(monitord.log.contains("; restarting in 100 ms (restart always, failure 1)"), "\(monitord.log)")
+        #expect(monitord.log.contains("; restarting in 200 ms (restart always, failure 2)"), "\(monitord.log)")
+        #expect(!monitord.log.contains("supervision ends"))
+        #expect(eventually { statusFields(status)["last_exit"] == "exit:0" })
+        #expect(statusFields(status)["restart"] == "always")
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+        #expect(statusFields(status)["state"] == "stopped")
+    }
+
     @Test func forwardedSignalsReachTheChild() throws {
         let scratch = Scratch()
         let got = scratch.file("got")
@@ -175,12 +200,7 @@ import TestSupport
         let descriptorsEarly = monitord.openDescriptors
         var lingering: Set<pid_t> = []
         #expect(eventually(timeout: .seconds(60)) {
-            // A zombie seen twice, 50 ms apart, was never reaped.
-            let zombies = Set(monitord.zombieChildren)
-            if !zombies.isEmpty {
-                usleep(50_000)
-                lingering.formUnion(zombies.intersection(monitord.zombieChildren))
-            }
+            lingering.formUnion(lingeringZombies(of: monitord.pid))
             return monitord.count("started false") >= 200
         })
         #expect(lingering.isEmpty, "zombies left unreaped: \(lingering)")

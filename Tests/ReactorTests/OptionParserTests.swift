@@ -28,6 +28,12 @@ import Testing
         #expect(options.backoff.maximum == .seconds(60))
     }
 
+    @Test func restartPolicy() throws {
+        #expect(try Self.options(["x"]).restart == .onFailure)
+        #expect(try Self.options(["--restart", "always", "x"]).restart == .always)
+        #expect(try Self.options(["--restart=on-failure", "x"]).restart == .onFailure)
+    }
+
     @Test func helpAndVersion() throws {
         #expect(try OptionParser.parse(["--help"]) == .help)
         #expect(try OptionParser.parse(["-h", "x"]) == .help)
@@ -48,6 +54,9 @@ import Testing
         (["--"], "missing COMMAND"),
         (["--quiet=yes", "x"], "takes no value"),
         (["--alsa-gate", "maybe", "x"], "expected 'auto' or 'off'"),
+        (["--restart", "on-success", "x"], "--restart 'on-success': expected 'on-failure' or 'always'"),
+        (["--restart", "Always", "x"], "expected 'on-failure' or 'always'"),
+        (["--restart"], "needs a value"),
         (["--alsa-gate", "off", "--alsa-device", "lb0c", "x"], "contradict"),
         (["--stale-after", "0", "x"], "--stale-after '0'"),
         (["--probe-duration", "0", "x"], "must be longer than 0"),

@@ -51,6 +51,49 @@ import Testing
         #expect(again == [2, 4, 8].map { Duration.seconds($0) })
     }
 
+    /// `--restart always`: exit 0 goes through the same backoff (a short run
+    /// is a fast failure whatever its status) and a healthy run resets it.
+    @Test func restartAlwaysBacksOffExitZeroLikeAFailure() {
+        var clock = Clock()
+        var machine = Supervisor(configuration: SupervisorConfiguration(restart: .always))
+        _ = machine.handle(.start, at: clock.now)
+        let fast = Self.crashCycles(&machine, &clock, count: 6, runTime: .milliseconds(40), status: .exited(0))
+        #expect(fast == [2, 4, 8, 16, 30, 30].map { Duration.seconds($0) })
+        let healthy = Self.crashCycles(&machine, &clock, count: 1, runTime: .seconds(10), status: .exited(0))
+        #expect(healthy == [.zero])
+        #expect(machine.consecutiveFailures == 0)
+        // Mixed statuses count as one sequence of fast failures.
+        let mixed = Self.crashCycles(&machine, &clock, count: 1, runTime: .seconds(1), status: .exited(0))
+            + Self.crashCycles(&machine, &clock, count: 1, runTime: .seconds(1), status: .exited(1))
+        #expect(mixed == [.seconds(2), .seconds(4)])
+        #expect(!machine.isFinished)
+        // Only a stop signal ends it.
+        _ = machine.handle(.spawned(pid: 9), at: clock.now)
+        _ = machine.handle(.signal(SIGTERM), at: clock.now)
+        let end = machine.handle(.childExited(.exited(0)), at: clock.now)
+        #expect(end.contains(.exit(0)))
+        #expect(machine.isFinished)
+    }
+
+    /// With the gate, an exit 0 under `--restart always` probes the device
+    /// again after its backoff, as any restart does.
+    @Test func restartAlwaysGoesThroughTheGate() {
+        let gate = GateConfiguration(probeDuration: .seconds(1), probeInterval: .seconds(2))
+        var machine = Supervisor(configuration: SupervisorConfiguration(restart: .always, gate: gate))
+        var clock = Clock()
+        _ = machine.handle(.start, at: clock.now)
+        _ = machine.handle(.probeSucceeded, at: clock.now)
+        _ = machine.handle(.spawned(pid: 5), at: clock.now)
+        clock.advance(.milliseconds(40))
+        let exit = machine.handle(.childExited(.exited(0)), at: clock.now)
+        #expect(exit == SupervisorActions([
+            .log(.exited(pid: 5, status: .exited(0), runTime: .milliseconds(40), next: .after(.seconds(2), failure: 1))),
+            .armDeadline(.seconds(2)),
+        ]))
+        clock.advance(.seconds(2))
+        #expect(machine.handle(.deadline, at: clock.now) == SupervisorActions([.startProbe, .armDeadline(gate.probeDeadline)]))
+    }
+
     @Test func aRunJustShortOfTheResetWindowIsStillAFastFailure() {
         var clock = Clock()
         var machine = Supervisor(configuration: SupervisorConfiguration())

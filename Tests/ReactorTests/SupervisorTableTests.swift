@@ -35,9 +35,11 @@ import Testing
     }
 
     /// Drives a fresh machine into `phase` (all at t0).
-    static func machine(in phase: Phase) -> Supervisor {
+    static func machine(in phase: Phase, restart: RestartPolicy = .onFailure) -> Supervisor {
         let gatedPhase = phase == .probing || phase == .waiting
-        var machine = Supervisor(configuration: gatedPhase ? gated : ungated)
+        var configuration = gatedPhase ? gated : ungated
+        configuration.restart = restart
+        var machine = Supervisor(configuration: configuration)
         let steps: [SupervisorEvent]
         switch phase {
         case .idle: steps = []
@@ -46,6 +48,7 @@ import Testing
         case .backingOff: steps = [.start, .spawned(pid: pid), .childExited(.exited(1))]
         case .stopping: steps = [.start, .spawned(pid: pid), .signal(SIGTERM)]
         case .killing: steps = [.start, .spawned(pid: pid), .signal(SIGTERM), .deadline]
+        case .finished where restart == .always: steps = [.start, .spawned(pid: pid), .signal(SIGTERM), .childExited(.exited(0))]
         case .finished: steps = [.start, .spawned(pid: pid), .childExited(.exited(0))]
         case .probing: steps = [.start]
         case .waiting: steps = [.start, .probeFailed(busy)]
@@ -55,8 +58,14 @@ import Testing
     }
 
     /// The table. `nil` phase means "unchanged".
-    static func expected(_ phase: Phase, _ event: Event) -> (SupervisorPhase?, [SupervisorAction]) {
+    static func expected(_ phase: Phase, _ event: Event, restart: RestartPolicy = .onFailure) -> (SupervisorPhase?, [SupervisorAction]) {
         let now = t0 + .seconds(5)
+        // `--restart always` changes one cell: an exit 0 is a (fast) failure.
+        if restart == .always, phase == .running, event == .exitSuccess {
+            return (.backingOff(until: now + .seconds(2)),
+                    [.log(.exited(pid: pid, status: .exited(0), runTime: .seconds(5), next: .after(.seconds(2), failure: 1))),
+                     .armDeadline(.seconds(2))])
+        }
         let stopWhileWaiting = SupervisorAction.log(.stopWhileWaiting(signal: SIGTERM))
         let stopping = SupervisorAction.notify(.stopping)
         let dropped = { (signal: Int32) in SupervisorAction.log(.dropped(signal: signal)) }
@@ -144,6 +153,16 @@ import Testing
         let before = machine.phase
         let actions = machine.handle(Self.event(event), at: Self.t0 + .seconds(5))
         let (expectedPhase, expectedActions) = Self.expected(phase, event)
+        #expect(machine.phase == (expectedPhase ?? before), "phase after \(event) in \(phase)")
+        #expect(actions == SupervisorActions(expectedActions), "actions for \(event) in \(phase)")
+    }
+
+    @Test(arguments: Phase.allCases, Event.allCases)
+    func transitionUnderRestartAlways(phase: Phase, event: Event) {
+        var machine = Self.machine(in: phase, restart: .always)
+        let before = machine.phase
+        let actions = machine.handle(Self.event(event), at: Self.t0 + .seconds(5))
+        let (expectedPhase, expectedActions) = Self.expected(phase, event, restart: .always)
         #expect(machine.phase == (expectedPhase ?? before), "phase after \(event) in \(phase)")
         #expect(actions == SupervisorActions(expectedActions), "actions for \(event) in \(phase)")
     }

@@ -82,6 +82,8 @@ public func copyExecutable(_ source: String, to target: String) throws {
     let fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
     guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
     defer { close(fd) }
+    // Executable by everyone whatever the umask (copies are run as another user).
+    guard fchmod(fd, 0o755) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
     let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     guard written == data.count else { throw POSIXError(.EIO) }
 }

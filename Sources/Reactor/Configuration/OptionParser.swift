@@ -87,6 +87,7 @@ public enum OptionParser {
         case backoffInitial = "backoff-initial"
         case backoffMax = "backoff-max"
         case backoffReset = "backoff-reset"
+        case restart
         case stopTimeout = "stop-timeout"
         case alsaGate = "alsa-gate"
         case alsaDevice = "alsa-device"
@@ -115,6 +116,11 @@ public enum OptionParser {
         case .backoffMax: options.backoff.maximum = try duration(flag, value)
         case .backoffReset: options.backoff.reset = try duration(flag, value)
         case .stopTimeout: options.stopTimeout = try duration(flag, value)
+        case .restart:
+            guard let policy = RestartPolicy(rawValue: value) else {
+                throw UsageError("\(flag) '\(printable(value))': expected 'on-failure' or 'always'")
+            }
+            options.restart = policy
         case .probeDuration:
             options.probeDuration = try duration(flag, value)
             if options.probeDuration <= .zero { throw UsageError("\(flag) '\(value)': must be longer than 0") }

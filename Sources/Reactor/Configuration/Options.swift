@@ -4,6 +4,7 @@ public struct Options: Equatable, Sendable {
     public enum GateMode: Equatable, Sendable { case auto, off }
 
     public var backoff = BackoffPolicy.standard
+    public var restart = RestartPolicy.onFailure
     public var stopTimeout: Duration = .seconds(3)
     public var verbosity = Verbosity.normal
     public var gateMode = GateMode.auto

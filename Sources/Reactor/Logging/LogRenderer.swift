@@ -41,7 +41,9 @@ public struct LogRenderer: Sendable {
             let suffix = restart > 0 ? " (restart \(restart))" : ""
             return "started \(name) (pid \(pid))\(suffix): \(shownCommandLine)"
         case .exited(let pid, let status, let runTime, let next):
-            return "\(name) (pid \(pid)) \(status) after \(runTime.humanReadable); \(plan(next))"
+            // Only `--restart always` restarts after exit 0: say why it did.
+            let why = status.isSuccess ? "restart always" : nil
+            return "\(name) (pid \(pid)) \(status) after \(runTime.humanReadable); \(plan(next, why: why))"
         case .folded(let status, let count, let over, let next):
             return "\(name) \(status) again (\(count) times in \(over.humanReadable)); restarting every \(next.humanReadable)"
         case .finishedCleanly(let pid, let runTime):
@@ -80,12 +82,13 @@ public struct LogRenderer: Sendable {
         }
     }
 
-    private func plan(_ next: RestartPlan) -> String {
+    private func plan(_ next: RestartPlan, why: String? = nil) -> String {
+        let prefix = why.map { "\($0), " } ?? ""
         switch next {
-        case .now: return "restarting now (a healthy run resets the backoff)"
+        case .now: return "restarting now (\(prefix)a healthy run resets the backoff)"
         case .after(let delay, let failure):
-            if delay <= .zero { return "restarting now (failure \(failure))" }
-            return "restarting in \(delay.humanReadable) (failure \(failure))"
+            if delay <= .zero { return "restarting now (\(prefix)failure \(failure))" }
+            return "restarting in \(delay.humanReadable) (\(prefix)failure \(failure))"
         }
     }
 

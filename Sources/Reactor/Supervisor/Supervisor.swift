@@ -274,10 +274,13 @@ public struct Supervisor: Sendable {
         _ actions: inout SupervisorActions
     ) {
         defer { lastExit = status }
-        if status.isSuccess {
+        if status.isSuccess && configuration.restart == .onFailure {
             finish(0, after: .finishedCleanly(pid: pid, runTime: runTime), &actions)
             return
         }
+        // From here on an exit 0 (restart always) is treated as any other:
+        // a short run is a fast failure, so a player that exits 0 at once
+        // because its output is busy backs off instead of looping.
         if configuration.backoff.isHealthy(runTime: runTime) {
             consecutiveFailures = 0
             endFold(&actions)

@@ -1,6 +1,17 @@
+/// Which exits start the command again (systemd's `Restart=` words).
+public enum RestartPolicy: String, Equatable, Sendable {
+    /// Exit 0 ends supervision; any other exit or a signal restarts
+    /// (process_monitor.py's contract).
+    case onFailure = "on-failure"
+    /// Every exit restarts, exit 0 too (squeezelite exits 0 when it cannot
+    /// open its output); only a stop signal ends supervision.
+    case always
+}
+
 /// Everything the state machine needs to decide, fixed at start-up.
 public struct SupervisorConfiguration: Equatable, Sendable {
     public var backoff: BackoffPolicy
+    public var restart: RestartPolicy
     /// How long a stop signal may take before the group gets SIGKILL.
     public var stopTimeout: Duration
     /// How long to wait for an exit after SIGKILL before giving up on the child.
@@ -12,12 +23,14 @@ public struct SupervisorConfiguration: Equatable, Sendable {
 
     public init(
         backoff: BackoffPolicy = .standard,
+        restart: RestartPolicy = .onFailure,
         stopTimeout: Duration = .seconds(3),
         killGrace: Duration = .seconds(1),
         gate: GateConfiguration? = nil,
         foldEvery: Int = 10
     ) {
         self.backoff = backoff
+        self.restart = restart
         self.stopTimeout = stopTimeout
         self.killGrace = killGrace
         self.gate = gate

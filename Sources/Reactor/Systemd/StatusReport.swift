@@ -39,7 +39,7 @@ public struct StatusReport: Equatable, Sendable {
             let wait = until - now
             fields.append(Field("state", "backing-off"))
             fields.append(Field("backoff_until", "\(wallNow + (wait.saturatingNanoseconds + 999_999_999) / 1_000_000_000)"))
-            let after = machine.lastExit.map { " after \(phrase($0))" } ?? ""
+            let after = machine.lastExit.map { " after \(phrase($0))\($0.isSuccess ? " (restart always)" : "")" } ?? ""
             text = "restarting in \(wait.humanReadable)\(after), \(restartsText)"
         case .probing where machine.failedProbes == 0:
             fields.append(Field("state", "probing"))
@@ -59,6 +59,7 @@ public struct StatusReport: Equatable, Sendable {
             text = "stopped"
         }
         fields.append(Field("command", commandName))
+        fields.append(Field("restart", machine.configuration.restart.rawValue))
         fields.append(Field("restarts", "\(restarts)"))
         fields.append(Field("failures", "\(machine.consecutiveFailures)"))
         if let last = machine.lastExit { fields.append(Field("last_exit", token(last))) }

@@ -142,7 +142,6 @@ class Launched: @unchecked Sendable {
     var openPidfds: Int { descriptorTargets.filter { $0.contains("pidfd") }.count }
 
     /// Children that are zombies right now.
-    var zombieChildren: [pid_t] { ProcessTable.children(of: pid).filter { ProcessTable.state(of: $0) == "Z" } }
 }
 
 /// The real `monitord` binary started with `arguments`.

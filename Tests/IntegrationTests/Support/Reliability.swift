@@ -40,12 +40,22 @@ func settledFootprint(of pid: pid_t) -> Footprint {
     return previous
 }
 
-/// Zombie children that stay unreaped: a zombie seen twice, 50 ms apart.
+/// Zombie children monitord left unreaped. monitord reaps each child before
+/// it starts the next, so a zombie still there once a newer child exists is
+/// a leak; so is one still there after 10 s with no newer child. Judged by
+/// that order, not by a time window (a loaded machine may not run monitord
+/// for a while).
 func lingeringZombies(of pid: pid_t) -> Set<pid_t> {
     let zombies = Set(ProcessTable.children(of: pid).filter { ProcessTable.state(of: $0) == "Z" })
     guard !zombies.isEmpty else { return [] }
-    usleep(50_000)
-    return zombies.filter { ProcessTable.parent(of: $0) == pid && ProcessTable.state(of: $0) == "Z" }
+    func stillZombies() -> Set<pid_t> {
+        zombies.filter { ProcessTable.parent(of: $0) == pid && ProcessTable.state(of: $0) == "Z" }
+    }
+    eventually(timeout: .seconds(10)) {
+        stillZombies().isEmpty || ProcessTable.children(of: pid).contains { !zombies.contains($0) }
+    }
+    // Read again after the newer child was seen: a zombie reaped meanwhile is gone.
+    return stillZombies()
 }
 
 /// The `key=value` fields of a status file (values still percent-encoded).
@@ -94,10 +104,46 @@ func run(_ argv: [String], scratch: Scratch) throws {
 let otherUID = "65534"
 let asOtherUser = ["/usr/bin/setpriv", "--reuid=\(otherUID)", "--regid=\(otherUID)", "--clear-groups"]
 
-/// Lets another user reach a scratch directory (mkdtemp makes it 0700).
-func openToEveryone(_ path: String) {
-    chmod(path, 0o755)
+/// A directory another user can reach, for what that user must execute: a
+/// fresh one under /tmp, mode 0755, removed when released. Products and
+/// scratch directories may sit below a 0700 directory (a clone in /root or
+/// in `mktemp -d`, a private TMPDIR) that another user cannot traverse.
+final class SharedDirectory {
+    let path: String
+
+    init() throws {
+        var template = Array("/tmp/monitord-shared.XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+        path = String(cString: made)
+        chmod(path, 0o755)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Copies an executable here under `name` and returns its path.
+    func copy(_ executable: String, as name: String) throws -> String {
+        let target = path + "/" + name
+        try copyExecutable(executable, to: target)
+        return target
+    }
+
+    /// True if every directory on the way to `path` lets others search it
+    /// (/tmp might not, on a hardened machine: then such tests are skipped).
+    static func isReachableByOthers(_ path: String) -> Bool {
+        var directory = canonicalPath(path)
+        while true {
+            var info = stat()
+            guard stat(directory, &info) == 0, info.st_mode & S_IXOTH != 0 else { return false }
+            if directory == "/" { return true }
+            directory = (directory as NSString).deletingLastPathComponent
+        }
+    }
 }
+
+/// Root can start processes as another user, and that user can reach /tmp.
+let canRunAsOtherUser = getuid() == 0 && SharedDirectory.isReachableByOthers("/tmp")
 
 /// The path with symbolic links and repeated slashes resolved, as /proc shows it.
 func canonicalPath(_ path: String) -> String {
