@@ -1,0 +1,642 @@
+#!/usr/bin/env python3
+"""The guest rig's scenarios (run by /rig/init inside the qemu guest).
+
+Each scenario starts real processes (monitord, squeezelite, alsaloop, aplay,
+process_monitor.py) against the kernel's snd-aloop and prints one line
+
+    RIG result NAME pass|fail|skip key=value...
+
+plus `RIG figure NAME key=value...` lines for the measurements. "Plays" is
+read from the kernel, never from a log line: the process has an fd on the
+loopback's /dev/snd/pcmC<card>D<dev>p and a substream of that device is in
+state RUNNING (/proc/asound/card*/pcm*p/sub*/status); where the substream is
+the process's own (a bare hw device), its owner_pid must be that process.
+
+Scenario names, parameters and durations come from the kernel command line
+(rig.scenarios=a,b rig.rounds=N rig.probe_seconds=S).
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+MONITORD = "/usr/local/bin/monitord"
+SQUEEZELITE = "/usr/bin/squeezelite"
+PROCESS_MONITOR = "/rig/process_monitor.py"
+# Stream N plays to card 2+N (asound.conf); lb2x is hw:Loopback_2,0,0.
+CARD = {"lb0c": 2, "lb1c": 3, "lb2c": 4, "lb2x": 4}
+LOGDIR = "/tmp/rig"
+
+
+def cmdline_params():
+    params = {}
+    with open("/proc/cmdline") as f:
+        for word in f.read().split():
+            if word.startswith("rig.") and "=" in word:
+                key, value = word[4:].split("=", 1)
+                params[key] = value
+    return params
+
+
+PARAMS = cmdline_params()
+ROUNDS = int(PARAMS.get("rounds", "5"))
+PROBE_SECONDS = int(PARAMS.get("probe_seconds", "60"))
+
+
+def emit(*words):
+    print("RIG " + " ".join(str(w) for w in words), flush=True)
+
+
+def note(text):
+    """Diagnostics for the serial log (not read by the host)."""
+    print(f"rig[{time.monotonic():9.3f}]: {text}", flush=True)
+
+
+class Failure(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+# --- what the kernel says ------------------------------------------------------
+
+def pcm_node(device):
+    return f"/dev/snd/pcmC{CARD[device]}D0p"
+
+
+def fds_on(pid, node):
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for name in names:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{name}") == node:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def holders(node):
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and fds_on(int(entry), node):
+            pids.append(int(entry))
+    return pids
+
+
+def tgid(tid):
+    """The process of a thread: owner_pid is the opening thread's id
+    (squeezelite opens its PCM from its output thread)."""
+    try:
+        with open(f"/proc/{tid}/status") as f:
+            for line in f:
+                if line.startswith("Tgid:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return tid
+
+
+def substreams(card, device=0):
+    """[(sub number, state, owner_pid)] of a playback device."""
+    base = f"/proc/asound/card{card}/pcm{device}p"
+    result = []
+    for entry in sorted(os.listdir(base)):
+        if not entry.startswith("sub"):
+            continue
+        state, owner = "closed", None
+        with open(f"{base}/{entry}/status") as f:
+            for line in f:
+                if line.startswith("state:"):
+                    state = line.split(":", 1)[1].strip()
+                elif line.startswith("owner_pid"):
+                    owner = tgid(int(line.split(":", 1)[1]))
+        result.append((int(entry[3:]), state, owner))
+    return result
+
+
+def plays(pid, device, sub=None):
+    """pid holds DEVICE's node and a substream of it is RUNNING (through
+    dmix, the slave substream is owned by the dmix server). With sub=N:
+    substream N is RUNNING and owned by pid itself (a bare hw device)."""
+    if pid is None or not fds_on(pid, pcm_node(device)):
+        return False
+    for number, state, owner in substreams(CARD[device]):
+        if state == "RUNNING" and (sub is None or (number == sub and owner == pid)):
+            return True
+    return False
+
+
+def describe(device):
+    """The substreams' states and owners, and the node's holders, for a
+    failure message."""
+    subs = ";".join(f"sub{n}:{state}:{owner}" for n, state, owner in substreams(CARD[device]))
+    return f"{pcm_node(device)} held by {holders(pcm_node(device))}, {subs}"
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def exe(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return None
+
+
+def player_child(supervisor_pid):
+    for child in children(supervisor_pid):
+        if exe(child) == SQUEEZELITE:
+            return child
+    return None
+
+
+def status_file(path):
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return {}
+    fields = {}
+    for pair in text.split(" "):
+        if "=" in pair:
+            key, value = pair.split("=", 1)
+            fields[key] = value
+    return fields
+
+
+def wait_for(predicate, timeout, step=0.05):
+    """Seconds until predicate() held, or None after timeout."""
+    start = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            return None
+        time.sleep(step)
+
+
+# --- processes --------------------------------------------------------------------
+
+class Processes:
+    """Everything a scenario starts; all of it is ended afterwards."""
+
+    def __init__(self, scenario):
+        self.scenario = scenario
+        self.started = []
+        self.count = 0
+
+    def start(self, argv, name, **kwargs):
+        self.count += 1
+        log = open(f"{LOGDIR}/{self.scenario}-{self.count}-{name}.log", "wb")
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, **kwargs)
+        proc.log_path = log.name
+        log.close()
+        self.started.append(proc)
+        note(f"started {name} pid {proc.pid}: {' '.join(argv)}")
+        return proc
+
+    def end_all(self):
+        for proc in self.started:
+            if proc.poll() is None:
+                try:
+                    proc.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 8
+        for proc in self.started:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        # Players that outlived their supervisor (process_monitor.py does not
+        # wait for its child), and dmix servers.
+        for _ in range(3):
+            left = [pid for pid in all_pids() if exe(pid) in
+                    (SQUEEZELITE, "/usr/bin/alsaloop", "/usr/bin/aplay", MONITORD)]
+            if not left:
+                break
+            for pid in left:
+                note(f"ending leftover {pid} {exe(pid)}")
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.3)
+        reap()
+
+    def tail_logs(self, lines=12):
+        for proc in self.started:
+            try:
+                with open(proc.log_path, errors="replace") as f:
+                    content = f.read().splitlines()[-lines:]
+            except OSError:
+                continue
+            note(f"--- {proc.log_path} (exit {proc.poll()})")
+            for line in content:
+                note("    " + line)
+
+
+def all_pids():
+    return [int(e) for e in os.listdir("/proc") if e.isdigit() and int(e) != os.getpid()]
+
+
+def reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def stop(proc, timeout=10.0):
+    """SIGTERM and wait, like AmpliPi's terminate() + communicate(timeout)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Failure(f"pid {proc.pid} still running {timeout:.0f} s after SIGTERM")
+
+
+def monitord_has_restart():
+    out = subprocess.run([MONITORD, "--help"], capture_output=True, text=True).stdout
+    return "--restart" in out
+
+
+def cpu_ns(pid):
+    """On-CPU time from /proc/PID/schedstat (ns), or utime+stime in ns."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])
+        return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+
+def ctx_switches(pid):
+    values = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                key, value = line.split(":")
+                values[key] = int(value)
+    return values["voluntary_ctxt_switches"], values["nonvoluntary_ctxt_switches"]
+
+
+def wait_device_idle(device, timeout=30.0):
+    node = pcm_node(device)
+    waited = wait_for(lambda: not holders(node), timeout, 0.1)
+    if waited is None:
+        raise Failure(f"{node} still held by {holders(node)} before the scenario")
+
+
+def squeezelite(device, name):
+    return [SQUEEZELITE, "-n", name, "-o", device]
+
+
+# --- scenarios ----------------------------------------------------------------------
+
+def reassign(p, supervisor_argv, label):
+    """ROUNDS stream re-assigns on lb0c: from a playing stream, stop the
+    supervisor (SIGTERM, wait for it as AmpliPi's communicate() does) and
+    start a new one on the same loopback at once. Returns per-round results:
+    (seconds to playing, or None when the round ended silent, why)."""
+    device = "lb0c"
+    wait_device_idle(device)
+    window = 30.0  # longer than the 1-23 s EINVAL window seen after a stop
+
+    def start():
+        return p.start(supervisor_argv + squeezelite(device, "rig"), label)
+
+    def judge(sup):
+        """Seconds until the supervisor's squeezelite plays, or None."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < window:
+            if plays(player_child(sup.pid), device):
+                return time.monotonic() - t0, "playing"
+            if sup.poll() is not None:
+                return None, f"{label} exited {sup.returncode}"
+            time.sleep(0.05)
+        return None, f"not playing after {window:.0f} s"
+
+    def playing_stream(what):
+        """A supervisor whose player plays, started on an idle device; the
+        device may still be in its EINVAL window after an earlier stop, so
+        a start that ends silent is retried (the operator's fix)."""
+        why = "?"
+        for _attempt in range(8):
+            wait_device_idle(device)
+            sup = start()
+            seconds, why = judge(sup)
+            if seconds is not None:
+                return sup
+            if sup.poll() is None:
+                stop(sup)
+            p.end_all()
+            time.sleep(3)
+        raise Failure(f"{what}: no playing stream after 8 starts ({why})")
+
+    sup = playing_stream("the first start")
+    results = []
+    for round_number in range(1, ROUNDS + 1):
+        if sup.poll() is not None or not plays(player_child(sup.pid), device):
+            # The last round ended silent: bring the stream back so that
+            # every round starts from a playing one.
+            note(f"round {round_number}: restoring a playing stream first")
+            if sup.poll() is None:
+                stop(sup)
+            p.end_all()
+            sup = playing_stream(f"round {round_number}")
+        stop(sup)
+        sup = start()
+        seconds, why = judge(sup)
+        note(f"{label} round {round_number}: {why}" + (f" after {seconds:.2f} s" if seconds is not None else ""))
+        with open(sup.log_path, errors="replace") as f:
+            for line in f.read().splitlines()[:8]:
+                note("    " + line)
+        results.append((seconds, why))
+    if sup.poll() is None:
+        stop(sup)
+    return results
+
+
+def scenario_reassign_monitord(p):
+    argv = [MONITORD]
+    policy = "on-failure"
+    if monitord_has_restart():
+        # The deployed recipe: squeezelite exits 0 when it cannot open its
+        # output, which can happen between a good probe and its own open.
+        argv += ["--restart", "always"]
+        policy = "always"
+    results = reassign(p, argv + ["--"], "monitord")
+    times = [s for s, _ in results if s is not None]
+    silent = len(results) - len(times)
+    figures = {
+        "rounds": len(results),
+        "playing": len(times),
+        "restart": policy,
+        "to_playing_s": ",".join(f"{s:.1f}" if s is not None else "silent" for s, _ in results),
+    }
+    if times:
+        figures["max_s"] = f"{max(times):.1f}"
+    if silent:
+        raise Failure(" ".join(f"{k}={v}" for k, v in figures.items()))
+    return figures
+
+
+def scenario_reassign_process_monitor(p):
+    results = reassign(p, ["python3", PROCESS_MONITOR], "process_monitor")
+    silent = sum(1 for s, _ in results if s is None)
+    figures = {
+        "rounds": len(results),
+        "silent": silent,
+        "to_playing_s": ",".join(f"{s:.1f}" if s is not None else "silent" for s, _ in results),
+    }
+    reasons = sorted({why for s, why in results if s is None})
+    if reasons:
+        figures["why"] = "|".join(r.replace(" ", "_") for r in reasons)
+    # A measurement of the original: it passes whatever the count; it fails
+    # only if the rounds could not be run.
+    return figures
+
+
+def scenario_stale_player(p):
+    device = "lb2x"
+    node = pcm_node(device)
+    wait_device_idle(device)
+    wait_device_idle("lb1c")
+    # Another user needs the device nodes (udev would give them to "audio").
+    for entry in os.listdir("/dev/snd"):
+        os.chmod(f"/dev/snd/{entry}", 0o666)
+    # Decoy 1: a squeezelite on another device.
+    other_device = p.start(squeezelite("lb1c", "decoy-other-device"), "decoy-other-device")
+    # Decoy 2: argv[0] is "squeezelite" with the same -o, but the
+    # executable is python3.
+    spoofed = p.start(["squeezelite", "-c", "import time; time.sleep(1e6)", "-o", device],
+                      "decoy-spoofed", executable="/usr/bin/python3")
+    # Decoy 3: another user's squeezelite with the same -o; its ~/.asoundrc
+    # points lb2x at substream 1, so it really plays, next to the stale one.
+    home = "/tmp/nobody-home"
+    os.makedirs(home, exist_ok=True)
+    with open(f"{home}/.asoundrc", "w") as f:
+        f.write('pcm.!lb2x { type plug slave.pcm "hw:Loopback_2,0,1" }\n')
+    os.chmod(home, 0o755)
+    os.chmod(f"{home}/.asoundrc", 0o644)
+    other_user = p.start(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                          "env", f"HOME={home}"] + squeezelite(device, "decoy-other-user"),
+                         "decoy-other-user")
+    # The stale player: a squeezelite left behind on the exclusive substream
+    # 0 of the same device, in a session of its own (nobody supervises it).
+    stale = p.start(squeezelite(device, "stale"), "stale", start_new_session=True)
+    if wait_for(lambda: plays(stale.pid, device, sub=0), 30) is None:
+        raise Failure(f"the stale squeezelite never held hw:Loopback_2,0,0: {describe(device)}")
+    if wait_for(lambda: plays(other_user.pid, device, sub=1), 30) is None:
+        raise Failure(f"the other user's squeezelite never held hw:Loopback_2,0,1: {describe(device)}")
+    if wait_for(lambda: plays(other_device.pid, "lb1c"), 30) is None:
+        raise Failure("the squeezelite on lb1c never played")
+    with open(f"/proc/{other_user.pid}/status") as f:
+        uid_line = next(line for line in f if line.startswith("Uid:"))
+    if uid_line.split()[1] != "65534" or exe(other_user.pid) != SQUEEZELITE:
+        raise Failure(f"decoy-other-user is not squeezelite as uid 65534: {uid_line.strip()} {exe(other_user.pid)}")
+    if exe(spoofed.pid) == SQUEEZELITE or not alive(spoofed.pid):
+        raise Failure("decoy-spoofed is not a live non-squeezelite process")
+    # A new stream on the same device: it cannot open the substream the
+    # stale one holds (EBUSY) until monitord ends the stale player.
+    status = f"{LOGDIR}/stale.status"
+    t0 = time.monotonic()
+    sup = p.start([MONITORD, "--status-file", status, "--probe-interval", "500ms",
+                   "--stale-after", "2", "--stop-timeout", "1s", "--"]
+                  + squeezelite(device, "rig"), "monitord")
+    seconds = wait_for(lambda: plays(player_child(sup.pid), device, sub=0), 60)
+    if seconds is None:
+        raise Failure(f"monitord's squeezelite does not hold {device}: {describe(device)}, "
+                      f"status {status_file(status)}")
+    stale_rc = stale.poll()
+    if stale_rc is None:
+        raise Failure("the stale squeezelite is still running")
+    with open(sup.log_path, errors="replace") as f:
+        log = f.read()
+    ended = re.findall(r"ending stale player pid (\d+)", log)
+    if ended != [str(stale.pid)]:
+        raise Failure(f"monitord ended pids {ended}, expected exactly the stale one ({stale.pid})")
+    ready = re.search(r"ready after (\S+), (\d+) probes", log)
+    survivors = {"other_device": other_device, "spoofed": spoofed, "other_user": other_user}
+    dead = [name for name, proc in survivors.items() if proc.poll() is not None or not alive(proc.pid)]
+    if dead:
+        raise Failure(f"decoys ended: {','.join(dead)}")
+    if not plays(other_user.pid, device, sub=1):
+        raise Failure("the other user's squeezelite no longer plays")
+    return {"to_playing_s": f"{seconds:.1f}", "stale_exit": stale_rc,
+            "decoys_alive": len(survivors), "stale_ended_by": "monitord",
+            "probes": ready.group(2) if ready else "?"}
+
+
+def scenario_alsaloop_ungated(p):
+    # A probe of 5 s would delay a gated start by 5 s at least: a start well
+    # under that shows there was no probe.
+    wait_device_idle("lb1c")
+    status = f"{LOGDIR}/alsaloop.status"
+    t0 = time.monotonic()
+    sup = p.start([MONITORD, "--status-file", status, "--probe-duration", "5s", "--",
+                   "alsaloop", "-C", "lb0p", "-P", "lb1c", "-t", "100000"], "monitord")
+
+    def child():
+        for pid in children(sup.pid):
+            if exe(pid) == "/usr/bin/alsaloop":
+                return pid
+        return None
+
+    spawned = wait_for(lambda: child() is not None, 30, 0.01)
+    if spawned is None:
+        raise Failure(f"no alsaloop child; status {status_file(status)}")
+    capture = f"/dev/snd/pcmC{CARD['lb0c']}D1c"
+    holding = wait_for(lambda: fds_on(child(), capture), 30)
+    if holding is None:
+        raise Failure(f"alsaloop never opened {capture}")
+    time.sleep(1)
+    fields = status_file(status)
+    if fields.get("state") != "running" or fields.get("gate_device"):
+        raise Failure(f"status file says {fields}")
+    if spawned >= 4.0:
+        raise Failure(f"alsaloop started after {spawned:.2f} s (a probe ran?)")
+    with open(sup.log_path, errors="replace") as f:
+        log = f.read()
+    if "probe" in log or "waiting for" in log:
+        raise Failure("monitord's log mentions a probe")
+    return {"to_spawn_s": f"{spawned:.2f}", "to_capture_open_s": f"{spawned + holding:.2f}"}
+
+
+def scenario_restart_always(p):
+    if not monitord_has_restart():
+        raise Skip("this monitord has no --restart (issue 9 item 3)")
+    device = "lb2x"
+    wait_device_idle(device)
+    wait_device_idle("lb1c")
+    # The player's own device is held; the gate's device (lb1c) is free.
+    holder = p.start(["aplay", "-q", "-D", device, "-t", "raw", "-f", "S16_LE", "-r", "48000",
+                      "-c", "2", "/dev/zero"], "holder")
+    if wait_for(lambda: plays(holder.pid, device, sub=0), 30) is None:
+        raise Failure("aplay never held hw:Loopback_2,0,0")
+    # First the default policy: squeezelite exits 0, monitord ends, silence.
+    status0 = f"{LOGDIR}/on-failure.status"
+    default = p.start([MONITORD, "--status-file", status0, "--alsa-device", "lb1c", "--"]
+                      + squeezelite(device, "rig"), "monitord-on-failure")
+    try:
+        default_rc = default.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        raise Failure("monitord --restart on-failure did not end when squeezelite exited 0")
+    status = f"{LOGDIR}/always.status"
+    sup = p.start([MONITORD, "--restart", "always", "--status-file", status, "--alsa-device", "lb1c",
+                   "--backoff-initial", "200ms", "--backoff-max", "1s", "--"]
+                  + squeezelite(device, "rig"), "monitord-always")
+    restarts = lambda: int(status_file(status).get("restarts", "0") or 0)
+    if wait_for(lambda: restarts() >= 3, 90) is None:
+        raise Failure(f"squeezelite was not restarted 3 times: {status_file(status)}")
+    if sup.poll() is not None:
+        raise Failure(f"monitord --restart always exited {sup.returncode}")
+    before = restarts()
+    stop(holder)
+    seconds = wait_for(lambda: plays(player_child(sup.pid), device, sub=0), 60)
+    if seconds is None:
+        raise Failure(f"squeezelite does not hold {device} after it freed: {describe(device)}, status {status_file(status)}")
+    return {"on_failure_exit": default_rc, "restarts_while_held": before,
+            "to_playing_after_release_s": f"{seconds:.1f}"}
+
+
+def scenario_probe_cost(p):
+    device = "lb2x"
+    wait_device_idle(device)
+    # Held by aplay (not a stale squeezelite: never ended), so every probe
+    # fails with EBUSY; monitord runs with its default 2 s probe interval.
+    holder = p.start(["aplay", "-q", "-D", device, "-t", "raw", "-f", "S16_LE", "-r", "48000",
+                      "-c", "2", "/dev/zero"], "holder")
+    if wait_for(lambda: plays(holder.pid, device, sub=0), 30) is None:
+        raise Failure("aplay never held hw:Loopback_2,0,0")
+    status = f"{LOGDIR}/probe.status"
+    sup = p.start([MONITORD, "--status-file", status, "--"] + squeezelite(device, "rig"), "monitord")
+    probes = lambda: int(status_file(status).get("gate_failed_probes", "0") or 0)
+    # Past the start-up and the first stale-player searches (after 4 and 8).
+    if wait_for(lambda: probes() >= 9, 60) is None:
+        raise Failure(f"no failed probes: {status_file(status)}")
+    n0, cpu0, (vol0, nonvol0), t0 = probes(), cpu_ns(sup.pid), ctx_switches(sup.pid), time.monotonic()
+    time.sleep(PROBE_SECONDS)
+    n1, cpu1, (vol1, nonvol1), t1 = probes(), cpu_ns(sup.pid), ctx_switches(sup.pid), time.monotonic()
+    if sup.poll() is not None or children(sup.pid):
+        raise Failure("monitord started its player although the device was held")
+    count = n1 - n0
+    expected = (t1 - t0) / 3.0  # 1 s probe (failing at once) + 2 s interval at most
+    if count < expected * 0.5:
+        raise Failure(f"only {count} failed probes in {t1 - t0:.0f} s")
+    per_probe_ms = (cpu1 - cpu0) / count / 1e6
+    return {"seconds": f"{t1 - t0:.0f}", "failed_probes": count,
+            "cpu_ms_per_probe": f"{per_probe_ms:.2f}",
+            "cpu_percent": f"{(cpu1 - cpu0) / 1e9 / (t1 - t0) * 100:.3f}",
+            "wakeups_per_probe": f"{(vol1 - vol0) / count:.2f}",
+            "involuntary_per_probe": f"{(nonvol1 - nonvol0) / count:.2f}"}
+
+
+SCENARIOS = {
+    "reassign-monitord": scenario_reassign_monitord,
+    "reassign-process-monitor": scenario_reassign_process_monitor,
+    "stale-player": scenario_stale_player,
+    "alsaloop-ungated": scenario_alsaloop_ungated,
+    "restart-always": scenario_restart_always,
+    "probe-cost": scenario_probe_cost,
+}
+
+
+def main():
+    os.makedirs(LOGDIR, exist_ok=True)
+    names = [n for n in PARAMS.get("scenarios", ",".join(SCENARIOS)).split(",") if n]
+    for name in names:
+        function = SCENARIOS.get(name)
+        if function is None:
+            emit("result", name, "fail", "reason=unknown_scenario")
+            continue
+        p = Processes(name)
+        start = time.monotonic()
+        note(f"scenario {name}")
+        try:
+            figures = function(p)
+            status, words = "pass", [f"{k}={v}" for k, v in figures.items()]
+        except Skip as skip:
+            status, words = "skip", ["reason=" + str(skip).replace(" ", "_")]
+        except Failure as failure:
+            p.tail_logs()
+            status, words = "fail", ["reason=" + str(failure).replace(" ", "_")]
+        except Exception as error:  # a bug in the rig is a failure too
+            p.tail_logs()
+            status, words = "fail", ["reason=" + f"{type(error).__name__}:{error}".replace(" ", "_")]
+        finally:
+            p.end_all()
+        emit("result", name, status, f"took={time.monotonic() - start:.0f}s", *words)
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
