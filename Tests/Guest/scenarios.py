@@ -281,6 +281,14 @@ def stop(proc, timeout=10.0):
         raise Failure(f"pid {proc.pid} still running {timeout:.0f} s after SIGTERM")
 
 
+def gate_ready(proc):
+    """(how long, probes) from monitord's "DEV ready after 2.9 s, 2 probes"
+    line, or None when the first probe succeeded (no such line)."""
+    with open(proc.log_path, errors="replace") as f:
+        found = re.search(r"ready after (.+?), (\d+) probes", f.read())
+    return (found.group(1).replace(" ", ""), int(found.group(2))) if found else None
+
+
 def monitord_has_restart():
     out = subprocess.run([MONITORD, "--help"], capture_output=True, text=True).stdout
     return "--restart" in out
@@ -363,6 +371,7 @@ def reassign(p, supervisor_argv, label):
 
     sup = playing_stream("the first start")
     results = []
+    gates = []
     for round_number in range(1, ROUNDS + 1):
         if sup.poll() is not None or not plays(player_child(sup.pid), device):
             # The last round ended silent: bring the stream back so that
@@ -375,6 +384,7 @@ def reassign(p, supervisor_argv, label):
         stop(sup)
         sup = start()
         seconds, why = judge(sup)
+        gates.append(gate_ready(sup) if label == "monitord" else None)
         note(f"{label} round {round_number}: {why}" + (f" after {seconds:.2f} s" if seconds is not None else ""))
         with open(sup.log_path, errors="replace") as f:
             for line in f.read().splitlines()[:8]:
@@ -382,7 +392,7 @@ def reassign(p, supervisor_argv, label):
         results.append((seconds, why))
     if sup.poll() is None:
         stop(sup)
-    return results
+    return results, gates
 
 
 def scenario_reassign_monitord(p):
@@ -393,7 +403,7 @@ def scenario_reassign_monitord(p):
         # output, which can happen between a good probe and its own open.
         argv += ["--restart", "always"]
         policy = "always"
-    results = reassign(p, argv + ["--"], "monitord")
+    results, gates = reassign(p, argv + ["--"], "monitord")
     times = [s for s, _ in results if s is not None]
     silent = len(results) - len(times)
     figures = {
@@ -401,6 +411,8 @@ def scenario_reassign_monitord(p):
         "playing": len(times),
         "restart": policy,
         "to_playing_s": ",".join(f"{s:.1f}" if s is not None else "silent" for s, _ in results),
+        # how long the gate held the player back, and its probes
+        "gate": ",".join(f"{g[0]}/{g[1]}probes" if g else "open" for g in gates),
     }
     if times:
         figures["max_s"] = f"{max(times):.1f}"
@@ -410,7 +422,7 @@ def scenario_reassign_monitord(p):
 
 
 def scenario_reassign_process_monitor(p):
-    results = reassign(p, ["python3", PROCESS_MONITOR], "process_monitor")
+    results, _ = reassign(p, ["python3", PROCESS_MONITOR], "process_monitor")
     silent = sum(1 for s, _ in results if s is None)
     figures = {
         "rounds": len(results),
@@ -484,7 +496,9 @@ def scenario_stale_player(p):
     ended = re.findall(r"ending stale player pid (\d+)", log)
     if ended != [str(stale.pid)]:
         raise Failure(f"monitord ended pids {ended}, expected exactly the stale one ({stale.pid})")
-    ready = re.search(r"ready after (\S+), (\d+) probes", log)
+    for line in log.splitlines():
+        note("    " + line)
+    ready = gate_ready(sup)
     survivors = {"other_device": other_device, "spoofed": spoofed, "other_user": other_user}
     dead = [name for name, proc in survivors.items() if proc.poll() is not None or not alive(proc.pid)]
     if dead:
@@ -493,7 +507,7 @@ def scenario_stale_player(p):
         raise Failure("the other user's squeezelite no longer plays")
     return {"to_playing_s": f"{seconds:.1f}", "stale_exit": stale_rc,
             "decoys_alive": len(survivors), "stale_ended_by": "monitord",
-            "probes": ready.group(2) if ready else "?"}
+            "probes": ready[1] if ready else "?"}
 
 
 def scenario_alsaloop_ungated(p):
