@@ -206,6 +206,8 @@ import TestSupport
         #expect(monitord.waitForLog("is not available (open: EBUSY"))
         usleep(300_000)
         #expect(scratch.lines("player-starts").isEmpty)
+        func watching() -> Bool { Footprint(of: monitord.pid).descriptors.contains { $0.hasSuffix("anon_inode:inotify") } }
+        #expect(watching(), "the gate watches the sound directory while it waits: \(Footprint(of: monitord.pid))")
         let clock = ContinuousClock()
         kill(holder, SIGTERM)
         #expect(reap(holder) == .exited(0))
@@ -214,6 +216,8 @@ import TestSupport
         #expect(clock.now - released < .seconds(20), "the next timed probe was a minute away")
         #expect(monitord.waitForLog("lb0c ready after"))
         #expect(monitord.log.contains("ready after") && monitord.log.contains(", 2 probes"), "one failed probe, one on the release:\n\(monitord.log)")
+        #expect(monitord.waitForLog("started player.sh"))
+        #expect(!watching(), "no watch while the child runs (a healthy child never wakes monitord): \(Footprint(of: monitord.pid))")
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
     }
