@@ -239,6 +239,9 @@ def summary(xs):
 
 
 MARKER = "<!-- gate-latency -->"
+# Results pasted from the guest rig (scripts/vm-test --scenario gate-latency)
+# follow this marker and are kept when the table is written again.
+GUEST_MARKER = "<!-- gate-latency guest -->"
 
 
 def render(before, after, command):
@@ -293,10 +296,13 @@ def write_section(path, md):
             text = f.read()
     except OSError:
         text = ""
+    guest = ""
+    if GUEST_MARKER in text:
+        guest = "\n" + text[text.index(GUEST_MARKER):]
     if MARKER in text:
         text = text[:text.index(MARKER)]
     with open(path, "w") as f:
-        f.write(text.rstrip("\n") + "\n\n" + md)
+        f.write(text.rstrip("\n") + "\n\n" + md + guest)
 
 
 def measure(args, binary, products, work, child, tag):

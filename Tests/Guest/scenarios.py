@@ -668,6 +668,10 @@ def scenario_gate_latency(p):
         if wait_for(lambda: log_has(sup, "started squeezelite"), 30, 0.005) is None:
             raise Failure(f"squeezelite not started within 30 s of the release (hold {hold} s)")
         to_spawn.append(time.monotonic() - released)
+        note(f"gate-latency hold {hold} s: spawned {to_spawn[-1] * 1000:.0f} ms after the release")
+        with open(sup.log_path, errors="replace") as f:
+            for line in f.read().splitlines()[:8]:
+                note("    " + line)
         if wait_for(lambda: plays(player_child(sup.pid), device, sub=0), 30, 0.01) is None:
             raise Failure(f"squeezelite not playing within 30 s of the release: {describe(device)}")
         to_playing.append(time.monotonic() - released)

@@ -286,4 +286,31 @@ import Testing
         #expect(machine.handle(.deviceMayBeFree, at: Self.t0 + .milliseconds(10)) == SupervisorActions([.armDeadline(.milliseconds(40))]))
         #expect(machine.handle(.deadline, at: Self.t0 + .milliseconds(50)) == SupervisorActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
     }
+
+    /// A node is closed before its driver lets go of the device: a probe
+    /// answering a release may still find it busy, so the next waits restart
+    /// at the retry and double until they reach the grown schedule again.
+    @Test func aProbeAnsweringAReleaseThatFailsIsRetriedSoonThenTheScheduleResumes() throws {
+        var machine = Supervisor(configuration: Self.growing)
+        var now = Self.t0
+        _ = machine.handle(.start, at: now)
+        while now - Self.t0 < .seconds(30) {
+            now = now + (try #require(Self.armed(machine.handle(.probeFailed(Self.busy), at: now))))
+            _ = machine.handle(.deadline, at: now)
+        }
+        #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)) == .seconds(4))
+        now = now + .seconds(1)
+        #expect(machine.handle(.deviceMayBeFree, at: now) == SupervisorActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+        var waits: [Duration] = []
+        for _ in 0..<8 {
+            now = now + .milliseconds(3)
+            let wait = try #require(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)))
+            waits.append(wait)
+            now = now + wait
+            _ = machine.handle(.deadline, at: now)
+        }
+        #expect(waits == [50, 100, 200, 400, 800, 1600, 3200, 4000].map { Duration.milliseconds($0) })
+        // Without another release, the grown schedule goes on.
+        #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)) == .seconds(4))
+    }
 }

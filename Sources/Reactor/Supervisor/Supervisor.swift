@@ -33,6 +33,13 @@ public struct Supervisor: Sendable {
     /// When the last probe began, and when the next one is due while waiting.
     private var lastProbeAt: MonotonicInstant?
     private var nextProbeAt: MonotonicInstant?
+    /// A release was seen and the next probe answers it.
+    private var releaseSeen = false
+    /// Failed probes since one that answered a release (nil: none since).
+    /// The kernel reports a node closed before its driver has let go of the
+    /// device, so a probe right after a release can still find it busy:
+    /// those are retried at the retry, doubling, before the grown wait resumes.
+    private var failuresSinceRelease: Int?
 
     public init(configuration: SupervisorConfiguration) {
         self.configuration = configuration
@@ -100,6 +107,7 @@ public struct Supervisor: Sendable {
                 // the last probe began (a device that is opened and closed all
                 // the time must not make the gate spin): then the wait is shortened.
                 let earliest = (lastProbeAt ?? now) + (configuration.gate?.releaseGap ?? .zero)
+                releaseSeen = true
                 if now >= earliest {
                     beginProbe(at: now, &actions)
                 } else if let due = nextProbeAt, due <= earliest {
@@ -227,6 +235,10 @@ public struct Supervisor: Sendable {
         phase = .probing
         lastProbeAt = now
         nextProbeAt = nil
+        if releaseSeen {
+            releaseSeen = false
+            failuresSinceRelease = 0
+        }
         actions.append(.startProbe)
         actions.append(.armDeadline(gate.probeDeadline))
     }
@@ -255,7 +267,17 @@ public struct Supervisor: Sendable {
             actions.append(.reapStalePlayers)
         }
         phase = .waitingForDevice
-        let delay = gate.retryDelay(waited: now - (firstProbeFailureAt ?? now))
+        var delay = gate.retryDelay(waited: now - (firstProbeFailureAt ?? now))
+        if let failures = failuresSinceRelease {
+            var followUp = gate.probeRetry
+            for _ in 0..<min(failures, 32) { followUp = followUp + followUp }
+            if followUp < delay {
+                delay = followUp
+                failuresSinceRelease = failures + 1
+            } else {
+                failuresSinceRelease = nil
+            }
+        }
         nextProbeAt = now + delay
         actions.append(.armDeadline(delay))
     }
@@ -267,6 +289,8 @@ public struct Supervisor: Sendable {
         remindersGiven = 0
         lastProbeFailure = nil
         nextProbeAt = nil
+        releaseSeen = false
+        failuresSinceRelease = nil
     }
 
     private mutating func childExited(
