@@ -89,7 +89,7 @@ import TestSupport
         #expect(monitord.isRunning)
         try run(asOtherUser + ["/usr/bin/prlimit", "--pid", "\(monitord.pid)", "--nproc=4096:4096"], scratch: scratch)
         #expect(monitord.waitForLog("started sleep"), "\(monitord.log)")
-        let child = try #require(monitord.startedPIDs.first)
+        let child = try #require(monitord.firstStartedPID())
         #expect(ProcessTable.status(of: child, field: "Uid")?.hasPrefix(otherUID) == true)
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
@@ -144,7 +144,7 @@ import TestSupport
         let monitord = try Monitord(["--backoff-initial", "1m", "--backoff-max", "1m", "--stop-timeout", "30s", child], scratch: scratch)
         #expect(eventually { pid_t(scratch.read("grandchild").trimmingCharacters(in: .whitespacesAndNewlines)) != nil })
         let grandchild = try #require(pid_t(scratch.read("grandchild").trimmingCharacters(in: .whitespacesAndNewlines)))
-        let parent = try #require(monitord.startedPIDs.first)
+        let parent = try #require(monitord.firstStartedPID())
         if how == "exit" {
             #expect(monitord.waitForLog("exited 1 after"))
         } else {
@@ -156,7 +156,8 @@ import TestSupport
             #expect(clock.now - start < .seconds(10), "no wait for the 30 s stop timeout")
         }
         #expect(eventually(timeout: .seconds(5)) { !ProcessTable.isAlive(grandchild) }, "grandchild \(grandchild) survived")
-        #expect(ProcessTable.groupIsEmpty(parent))
+        // A member SIGKILLed with its group may not have run to its death yet on a loaded machine.
+        #expect(eventually { ProcessTable.groupIsEmpty(parent) })
         if how == "exit" {
             monitord.signal(SIGTERM)
             #expect(monitord.wait() == .exited(0))
@@ -218,7 +219,7 @@ import TestSupport
         """)
         let monitord = try Monitord(["--stop-timeout", "30s", child], scratch: scratch)
         #expect(monitord.waitForLog("started stopper.sh"))
-        let pid = try #require(monitord.startedPIDs.first)
+        let pid = try #require(monitord.firstStartedPID())
         #expect(eventually { ProcessTable.state(of: pid) == "T" })
         usleep(300_000)
         #expect(ProcessTable.state(of: pid) == "T")
@@ -253,7 +254,7 @@ import TestSupport
         """)
         let monitord = try Monitord(["-v", child], scratch: scratch)
         #expect(scratch.waitUntilReady())
-        let pid = try #require(monitord.startedPIDs.first)
+        let pid = try #require(monitord.firstStartedPID())
         for _ in 0..<10_000 { kill(monitord.pid, SIGUSR1) }
         #expect(eventually { scratch.lines("got").contains("USR1") }, "the child got none")
         #expect(monitord.waitForLog("forwarded SIGUSR1"))
@@ -277,7 +278,7 @@ import TestSupport
         let bashChild = scratch.script("rt-bash.sh", "exec /bin/bash \"\(child)\"")
         let monitord = try Monitord(["-v", bashChild], scratch: scratch)
         #expect(scratch.waitUntilReady())
-        let pid = try #require(monitord.startedPIDs.first)
+        let pid = try #require(monitord.firstStartedPID())
         let rt = cep_sigrtmin() + 1
         let burst = 1000
         var sent = 0

@@ -102,7 +102,7 @@ import TestSupport
         #expect(monitord.waitForLog("ending stale player pid \(stale) "), "\(monitord.log)")
         #expect(reap(stale) == .exited(0), "the stale player got SIGTERM and exited")
         #expect(monitord.waitForLog("started squeezelite"), "\(monitord.log)")
-        let child = try #require(monitord.startedPIDs.first)
+        let child = try #require(monitord.firstStartedPID())
         #expect(eventually { card.isHeld(card: 0) }, "monitord's own player holds lb0c now")
         #expect(ProcessTable.isAlive(otherDevice))
         #expect(ProcessTable.isAlive(otherName))

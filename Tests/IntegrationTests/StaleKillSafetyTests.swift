@@ -122,7 +122,7 @@ import TestSupport
         // and is left alone.
         card.set(device, "ok")
         #expect(monitord.waitForLog("started squeezelite"), "\(monitord.log)")
-        let child = try #require(monitord.startedPIDs.first)
+        let child = try #require(monitord.firstStartedPID())
         #expect(eventually { card.isHeld(card: 0) })
         usleep(300_000)
         #expect(ProcessTable.isAlive(child))

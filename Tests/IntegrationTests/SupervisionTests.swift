@@ -107,12 +107,13 @@ import TestSupport
         let scratch = Scratch()
         let monitord = try Monitord(["sleep", "1000"], scratch: scratch)
         #expect(monitord.waitForLog("started sleep"))
-        let child = try #require(monitord.startedPIDs.first)
+        let child = try #require(monitord.firstStartedPID())
         #expect(ProcessTable.isAlive(child))
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
         #expect(!ProcessTable.isAlive(child))
-        #expect(ProcessTable.groupIsEmpty(child))
+        // A member SIGKILLed with its group may not have run to its death yet on a loaded machine.
+        #expect(eventually { ProcessTable.groupIsEmpty(child) })
         #expect(monitord.log.contains("stopped: sleep (pid \(child)) was killed by SIGTERM"))
     }
 
@@ -123,11 +124,12 @@ import TestSupport
         """)
         let monitord = try Monitord(["--stop-timeout", "300ms", child], scratch: scratch)
         #expect(scratch.waitUntilReady())
-        let pid = try #require(monitord.startedPIDs.first)
+        let pid = try #require(monitord.firstStartedPID())
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
         #expect(!ProcessTable.isAlive(pid))
-        #expect(ProcessTable.groupIsEmpty(pid))
+        // A member SIGKILLed with its group may not have run to its death yet on a loaded machine.
+        #expect(eventually { ProcessTable.groupIsEmpty(pid) })
         let log = monitord.log
         let stopping = try #require(log.range(of: "received SIGTERM: stopping"))
         let killed = try #require(log.range(of: "did not stop within 300 ms: sent SIGKILL"))
@@ -186,7 +188,7 @@ import TestSupport
         """)
         let monitord = try Monitord([child], scratch: scratch)
         #expect(scratch.waitUntilReady())
-        let pid = try #require(monitord.startedPIDs.first)
+        let pid = try #require(monitord.firstStartedPID())
         monitord.signal(SIGKILL)
         #expect(monitord.wait() == .signaled(SIGKILL))
         #expect(eventually { scratch.read("got").contains("TERM") }, "PR_SET_PDEATHSIG did not fire")

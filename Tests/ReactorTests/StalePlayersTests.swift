@@ -124,7 +124,7 @@ import Reactor
         let otherName = try PlayerProcess.launch(ALSATestRig.holderPath, ["-o", "lb0c"], environment: environment("name"))
         let ownChild = try PlayerProcess.launch(squeezelite, ["-n", "New", "-olb0c"], environment: environment("child"))
 
-        let rule = StalePlayerRule(baseName: "/usr/bin/squeezelite", device: "lb0c", uid: getuid(), excluded: [getpid(), ownChild.pid])
+        let rule = StalePlayerRule(baseName: "/usr/bin/squeezelite", device: "lb0c", uid: getuid(), excluded: [monitordStandIn, ownChild.pid])
         let found = StalePlayers.find(rule)
         #expect(found.contains(stale.pid))
         for decoy in [otherDevice, similarDevice, otherName, ownChild] {

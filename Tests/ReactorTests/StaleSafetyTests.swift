@@ -53,6 +53,33 @@ import TestSupport
 
     // MARK: Entries that cannot be read
 
+    /// A process forked by monitord (or by its child) that has not exec'd yet
+    /// shows monitord's own command line, which can end in `-o DEVICE`: it is
+    /// never a stale player. An orphan (parent 1) still is, even when
+    /// monitord itself is pid 1.
+    @Test func processesStartedByMonitordOrItsChildNeverMatch() throws {
+        let root = ALSATestRig.makeDirectory("stale-parents")
+        let fm = FileManager.default
+        func entry(_ pid: Int32, parent: Int32) throws {
+            let directory = root.appendingPathComponent("\(pid)")
+            try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+            try ["squeezelite", "-o", Self.device].map { $0 + "\0" }.joined()
+                .write(to: directory.appendingPathComponent("cmdline"), atomically: true, encoding: .utf8)
+            try "Name:\tsqueezelite\nState:\tS (sleeping)\nPPid:\t\(parent)\nUid:\t1000\t1000\t1000\t1000\n"
+                .write(to: directory.appendingPathComponent("status"), atomically: true, encoding: .utf8)
+            try fm.createSymbolicLink(atPath: directory.appendingPathComponent("exe").path, withDestinationPath: "/usr/bin/squeezelite")
+        }
+        try entry(20, parent: 1)      // an orphan: stale
+        try entry(21, parent: 500)    // forked by monitord (500)
+        try entry(22, parent: 501)    // forked by monitord's child (501)
+        try entry(23, parent: 777)    // somebody else's: stale
+        let rule = StalePlayerRule(baseName: "squeezelite", device: Self.device, uid: 1000, excluded: [500, 501])
+        #expect(StalePlayers.find(rule, procRoot: root.path) == [20, 23])
+        #expect(!StalePlayers.verify(pid: 21, rule: rule, procRoot: root.path))
+        let asInit = StalePlayerRule(baseName: "squeezelite", device: Self.device, uid: 1000, excluded: [1, 501])
+        #expect(StalePlayers.find(asInit, procRoot: root.path) == [20, 21, 23])
+    }
+
     /// A fake /proc where each broken entry would otherwise match: a missing
     /// or unreadable status or cmdline, no Uid line, a malformed uid, a pid
     /// "directory" that is a file. Only the intact control entry is found.
@@ -139,7 +166,7 @@ import TestSupport
     }
 
     static var rule: StalePlayerRule {
-        StalePlayerRule(baseName: "squeezelite", device: device, uid: getuid(), excluded: [getpid()])
+        StalePlayerRule(baseName: "squeezelite", device: device, uid: getuid(), excluded: [monitordStandIn])
     }
 
     /// monitord passes itself and its child as excluded: an otherwise exact
@@ -151,7 +178,7 @@ import TestSupport
         #expect(eventually { Self.commandLine(player.pid).last == Self.device })
         #expect(StalePlayers.find(Self.rule).contains(player.pid), "control: it matches when not excluded")
         var rule = Self.rule
-        rule.excluded = [getpid(), player.pid]
+        rule.excluded = [monitordStandIn, player.pid]
         #expect(!StalePlayers.find(rule).contains(player.pid))
         #expect(!StalePlayers.verify(pid: player.pid, rule: rule))
         #expect(!StalePlayers.verify(pid: getpid(), rule: rule))

@@ -75,6 +75,7 @@ enum ProcEntries {
     struct Status: Equatable {
         var realUID: UInt32?
         var state: Character?
+        var parentPID: Int32?
     }
 
     static func status(pid: Int32, procRoot: String) -> Status? {
@@ -86,10 +87,20 @@ enum ProcEntries {
                 // "Uid:\treal\teffective\tsaved\tfs": the first field is the real uid.
                 let fields = text.dropFirst(4).split(whereSeparator: { $0 == "\t" || $0 == " " })
                 status.realUID = fields.first.flatMap { UInt32($0) }
+            } else if text.hasPrefix("PPid:") {
+                status.parentPID = Int32(text.dropFirst(5).trimmingTabsAndSpaces)
             } else if text.hasPrefix("State:") {
                 status.state = text.dropFirst(6).first(where: { $0 != "\t" && $0 != " " })
             }
         }
         return status
+    }
+}
+
+private extension Substring {
+    var trimmingTabsAndSpaces: Substring {
+        let isBlank = { (c: Character) in c == "\t" || c == " " }
+        guard let first = firstIndex(where: { !isBlank($0) }), let last = lastIndex(where: { !isBlank($0) }) else { return "" }
+        return self[first...last]
     }
 }

@@ -12,7 +12,9 @@ public struct StalePlayerRule: Equatable, Sendable {
     public var device: String
     /// monitord's real uid: never touch another user's processes.
     public var uid: UInt32
-    /// monitord itself and its own child.
+    /// monitord itself and its own child; processes whose parent is one of
+    /// these are excluded too (a child forked but not yet exec'd still shows
+    /// monitord's own command line).
     public var excluded: Set<Int32>
 
     public init(baseName: String, device: String, uid: UInt32, excluded: Set<Int32>) {
@@ -60,9 +62,18 @@ public enum StalePlayers {
         !rule.excluded.contains(pid) && inspect(pid: pid, rule: rule, procRoot: procRoot)
     }
 
+    /// A process whose parent is monitord or its child. Not when that parent
+    /// is pid 1: orphans are reparented there, and a stale player is
+    /// typically an orphan (monitord as a container's init is the case).
+    private static func isSpawnedByExcluded(parent: Int32?, rule: StalePlayerRule) -> Bool {
+        guard let parent, parent != 1 else { return false }
+        return rule.excluded.contains(parent)
+    }
+
     private static func inspect(pid: Int32, rule: StalePlayerRule, procRoot: String) -> Bool {
         guard let status = ProcEntries.status(pid: pid, procRoot: procRoot),
               let uid = status.realUID,
+              !isSpawnedByExcluded(parent: status.parentPID, rule: rule),
               let commandLine = ProcEntries.commandLine(pid: pid, procRoot: procRoot)
         else { return false }
         let executable = ProcEntries.linkTarget("\(procRoot)/\(pid)/exe").map(Path.baseName)

@@ -121,6 +121,18 @@ class Launched: @unchecked Sendable {
     /// The pids of the children monitord logged as started, in order.
     var startedPIDs: [pid_t] { Self.startedPIDs(in: logLines) }
 
+    /// The first child's pid, once monitord has logged its start: a child
+    /// can be running, even ready, before that line is written (monitord
+    /// logs after the spawn returns, slower under a sanitizer).
+    func firstStartedPID(timeout: Duration = .seconds(10)) -> pid_t? {
+        var pid: pid_t?
+        eventually(timeout: timeout) {
+            pid = startedPIDs.first
+            return pid != nil
+        }
+        return pid
+    }
+
     static func startedPIDs(in lines: [String]) -> [pid_t] {
         lines.compactMap { line -> pid_t? in
             guard line.contains("started "), let range = line.range(of: "(pid ") else { return nil }
