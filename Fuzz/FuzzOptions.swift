@@ -68,7 +68,7 @@ func checkRun(_ options: Options, _ arguments: [String], _ shown: String) {
             "\(shown): the command is not a suffix of the arguments")
     require(options.backoff.initial <= options.backoff.maximum, "\(shown): backoff initial > max")
     let durations = [options.backoff.initial, options.backoff.maximum, options.backoff.reset,
-                     options.stopTimeout, options.probeDuration, options.probeInterval]
+                     options.stopTimeout, options.probeDuration, options.probeRetry, options.probeInterval]
     for value in durations {
         require(inDayRange(value), "\(shown): duration \(value) outside 0...24h")
         let text = value.humanReadable
@@ -89,7 +89,7 @@ func checkRun(_ options: Options, _ arguments: [String], _ shown: String) {
 
 let longOptions = [
     "backoff-initial", "backoff-max", "backoff-reset", "stop-timeout", "alsa-gate", "alsa-device",
-    "probe-duration", "probe-interval", "probe-rate", "probe-channels", "stale-after", "snd-dir",
+    "probe-duration", "probe-retry", "probe-interval", "probe-rate", "probe-channels", "stale-after", "snd-dir",
     "status-file", "quiet", "verbose", "help", "version",
 ]
 

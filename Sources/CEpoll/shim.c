@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -313,6 +314,43 @@ int cep_spawn(const char *file, char *const argv[],
 #endif
 
 int cep_kill_group(pid_t pgid, int signo) { return kill(-pgid, signo); }
+
+// MARK: inotify
+
+int cep_inotify_watch_closes(const char *directory) {
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) return -1;
+    if (inotify_add_watch(fd, directory, IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_ONLYDIR) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int cep_inotify_drain(int fd, const char *prefix) {
+    char buffer[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    size_t prefix_length = strlen(prefix);
+    int matches = 0;
+    for (;;) {
+        ssize_t n = read(fd, buffer, sizeof buffer);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) return matches;
+            return -1;
+        }
+        if (n == 0) return matches;
+        for (char *p = buffer; p < buffer + n;) {
+            const struct inotify_event *event = (const struct inotify_event *)p;
+            if (event->mask & IN_Q_OVERFLOW)
+                matches++;
+            else if (event->len > 0 && strncmp(event->name, prefix, prefix_length) == 0)
+                matches++;
+            p += sizeof(struct inotify_event) + event->len;
+        }
+    }
+}
 
 // MARK: misc
 

@@ -22,12 +22,16 @@ enum HelpText {
     ALSA readiness gate (for players that write to a loopback, `-o lb*`):
       --alsa-gate auto|off    auto (default): gate when COMMAND has `-o lb...`
       --alsa-device PCM       gate on PCM whatever the command line says
-      --probe-duration DUR    silence played by each probe (default 1s)
-      --probe-interval DUR    wait between failed probes (default 2s)
+      --probe-duration DUR    silence written by each probe; it succeeds once that
+                              is written and two periods were played (default 50ms)
+      --probe-retry DUR       first wait after a failed probe (default 50ms, at
+                              most the interval)
+      --probe-interval DUR    longest wait between failed probes: waits grow from
+                              the retry with the time waited (default 4s)
       --probe-rate HZ         probe sample rate (default 48000)
       --probe-channels N      probe channels (default 2)
       --stale-after N         failed probes before ending a stale player of the
-                              same name and `-o` device (default 4)
+                              same name and `-o` device (default 20, ~6 s)
       --snd-dir DIR           where device nodes are, for naming holders (/dev/snd)
 
     Status:

@@ -40,6 +40,7 @@ enum MonitordMain {
         var gateSettings: GateSettings?
         if let device = options.gateDevice {
             configuration.gate = GateConfiguration(probeDuration: options.probeDuration,
+                                                   probeRetry: options.probeRetry ?? GateConfiguration.defaultProbeRetry,
                                                    probeInterval: options.probeInterval,
                                                    staleAfter: options.staleAfter)
             gateSettings = GateSettings(

@@ -588,7 +588,7 @@ def scenario_probe_cost(p):
     device = "lb2x"
     wait_device_idle(device)
     # Held by aplay (not a stale squeezelite: never ended), so every probe
-    # fails with EBUSY; monitord runs with its default 2 s probe interval.
+    # fails with EBUSY; monitord runs with its default probe schedule.
     holder = p.start(["aplay", "-q", "-D", device, "-t", "raw", "-f", "S16_LE", "-r", "48000",
                       "-c", "2", "/dev/zero"], "holder")
     if wait_for(lambda: plays(holder.pid, device, sub=0), 30) is None:
@@ -616,6 +616,87 @@ def scenario_probe_cost(p):
             "involuntary_per_probe": f"{(nonvol1 - nonvol0) / count:.2f}"}
 
 
+def log_has(proc, text):
+    with open(proc.log_path, errors="replace") as f:
+        return text in f.read()
+
+
+def wait_opens(device, timeout=60.0):
+    """Until a short aplay on DEVICE succeeds: after a stop, dmix devices
+    refuse opens (EINVAL) for up to ~23 s, and a start in that window would
+    measure the window, not the gate."""
+    def opens():
+        r = subprocess.run(["aplay", "-q", "-D", device, "-t", "raw", "-f", "S16_LE", "-r", "48000",
+                            "-c", "2", "-s", "4800", "/dev/zero"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return r.returncode == 0 or None
+    if wait_for(opens, timeout, 0.5) is None:
+        raise Failure(f"{device} never opened for a short aplay")
+
+
+def scenario_gate_latency(p):
+    """Issue 10: what the gate adds to a start (lb1c free, monitord's default
+    probe vs --alsa-gate off: from monitord's launch to its `started` line,
+    median of ROUNDS), and recovery: squeezelite waits for lb2x while aplay
+    holds it; after a hold time aplay gets SIGTERM; from its reaped exit to
+    monitord's `started` line (the gate) and to squeezelite playing."""
+    starts = {"on": [], "off": []}
+    busy_starts = 0
+    for round_number in range(ROUNDS):
+        for gate in ("on", "off") if round_number % 2 == 0 else ("off", "on"):
+            wait_device_idle("lb1c")
+            wait_opens("lb1c")
+            extra = [] if gate == "on" else ["--alsa-gate", "off"]
+            t0 = time.monotonic()
+            sup = p.start([MONITORD] + extra + ["--"] + squeezelite("lb1c", "rig"), f"start-{gate}")
+            if wait_for(lambda: log_has(sup, "started squeezelite"), 30, 0.005) is None:
+                raise Failure(f"gate {gate}: squeezelite not started within 30 s")
+            elapsed = time.monotonic() - t0
+            if gate == "on" and log_has(sup, "is not available"):
+                # Not a free device after all (the EINVAL window after the
+                # short aplay): that start measured the window, not the gate.
+                busy_starts += 1
+                note(f"gate-latency start {round_number}: lb1c was not free ({elapsed * 1000:.0f} ms)")
+            else:
+                starts[gate].append(elapsed)
+            stop(sup)
+            p.end_all()
+    device = "lb2x"
+    to_spawn, to_playing = [], []
+    for hold in (1.5, 3.5, 6.5)[:max(1, min(3, ROUNDS))]:
+        wait_device_idle(device)
+        holder = p.start(["aplay", "-q", "-D", device, "-t", "raw", "-f", "S16_LE", "-r", "48000",
+                          "-c", "2", "/dev/zero"], "holder")
+        if wait_for(lambda: plays(holder.pid, device, sub=0), 30) is None:
+            raise Failure("aplay never held hw:Loopback_2,0,0")
+        sup = p.start([MONITORD, "--"] + squeezelite(device, "rig"), "monitord")
+        if wait_for(lambda: log_has(sup, "is not available"), 30, 0.02) is None:
+            raise Failure("monitord's gate never found lb2x busy")
+        time.sleep(hold)
+        stop(holder)
+        released = time.monotonic()
+        if wait_for(lambda: log_has(sup, "started squeezelite"), 30, 0.005) is None:
+            raise Failure(f"squeezelite not started within 30 s of the release (hold {hold} s)")
+        to_spawn.append(time.monotonic() - released)
+        note(f"gate-latency hold {hold} s: spawned {to_spawn[-1] * 1000:.0f} ms after the release")
+        with open(sup.log_path, errors="replace") as f:
+            for line in f.read().splitlines()[:8]:
+                note("    " + line)
+        if wait_for(lambda: plays(player_child(sup.pid), device, sub=0), 30, 0.01) is None:
+            raise Failure(f"squeezelite not playing within 30 s of the release: {describe(device)}")
+        to_playing.append(time.monotonic() - released)
+        stop(sup)
+        p.end_all()
+    median = lambda xs: sorted(xs)[len(xs) // 2]
+    ms = lambda xs: ",".join(f"{x * 1000:.0f}" for x in xs)
+    if not starts["on"]:
+        raise Failure(f"lb1c was never free at a gated start ({busy_starts} starts found it busy)")
+    added = median(starts["on"]) - median(starts["off"])
+    return {"start_gate_on_ms": ms(starts["on"]), "start_gate_off_ms": ms(starts["off"]),
+            "gate_adds_ms_median": f"{added * 1000:.0f}", "starts_on_a_busy_device": busy_starts,
+            "release_to_spawn_ms": ms(to_spawn), "release_to_playing_ms": ms(to_playing)}
+
+
 SCENARIOS = {
     "reassign-monitord": scenario_reassign_monitord,
     "reassign-process-monitor": scenario_reassign_process_monitor,
@@ -623,6 +704,7 @@ SCENARIOS = {
     "alsaloop-ungated": scenario_alsaloop_ungated,
     "restart-always": scenario_restart_always,
     "probe-cost": scenario_probe_cost,
+    "gate-latency": scenario_gate_latency,
 }
 
 

@@ -13,7 +13,7 @@ import TestSupport
     typealias Word = [UInt8]
 
     static let durationOptions = ["--backoff-initial", "--backoff-max", "--backoff-reset", "--stop-timeout",
-                                  "--probe-duration", "--probe-interval"]
+                                  "--probe-duration", "--probe-retry", "--probe-interval"]
     static let integerOptions = ["--probe-rate", "--probe-channels", "--stale-after"]
     static let textOptions = ["--alsa-device", "--snd-dir", "--status-file"]
     static let valueOptions = durationOptions + integerOptions + ["--alsa-gate", "--restart"] + textOptions
@@ -125,6 +125,8 @@ import TestSupport
         try Self.expectUsageError([Array("--alsa-gate=off".utf8), Array("--alsa-device=lb0c".utf8)],
                                   naming: "--alsa-device", "device with gate off")
         try Self.expectUsageError([Array("--probe-duration=0".utf8)], naming: "--probe-duration", "zero probe")
+        try Self.expectUsageError([Array("--probe-retry=5s".utf8), Array("--probe-interval=1s".utf8)],
+                                  naming: "--probe-retry", "retry > interval")
     }
 
     @Test func anEmptyOrMissingCommandIsAUsageError() throws {

@@ -58,6 +58,7 @@ import TestSupport
         ("fail-hw EINVAL", "hw_params: EINVAL"),
         ("never-ready", "no playback progress before the probe deadline"),
         ("fail-open ENODEV", "open: ENODEV"),
+        ("fail-write EIO", "write: EIO"),
     ])
     func aFailingDeviceIsWaitedForTheSameWay(state: String, reason: String) throws {
         let scratch = Scratch()
@@ -183,6 +184,113 @@ import TestSupport
                                     scratch: scratch, environment: card.environment)
         #expect(eventually(timeout: .seconds(5)) { scratch.lines("player-starts").count == 1 })
         #expect(monitord.count("not available") == 0)
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
+
+    // MARK: Latency (issue 10): orderings and generous bounds; the numbers are in BENCHMARKS.md
+
+    /// With the timed probes a minute apart, only the release itself can
+    /// start the player soon: the gate watches the sound directory while it
+    /// waits, and the holder closing its node wakes it.
+    @Test func aReleasedDeviceStartsThePlayerWithoutWaitingForTheTimer() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch)
+        let holder = try card.startPlayer(named: "other-app", arguments: ["-o", "lb0c"], logName: "holder")
+        defer { kill(holder, SIGKILL); _ = reap(holder) }
+        #expect(eventually { card.isHeld(card: 0) })
+        let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--probe-duration", "50ms",
+                                     "--probe-retry", "1m", "--probe-interval", "1m", "--stale-after", "1000",
+                                     "--alsa-device", "lb0c", Self.player(scratch)],
+                                    scratch: scratch, environment: card.environment)
+        #expect(monitord.waitForLog("is not available (open: EBUSY"))
+        usleep(300_000)
+        #expect(scratch.lines("player-starts").isEmpty)
+        func watching() -> Bool { Footprint(of: monitord.pid).descriptors.contains { $0.hasSuffix("anon_inode:inotify") } }
+        #expect(watching(), "the gate watches the sound directory while it waits: \(Footprint(of: monitord.pid))")
+        let clock = ContinuousClock()
+        kill(holder, SIGTERM)
+        #expect(reap(holder) == .exited(0))
+        let released = clock.now
+        #expect(eventually(timeout: .seconds(20)) { scratch.lines("player-starts").count == 1 }, "\(monitord.log)")
+        #expect(clock.now - released < .seconds(20), "the next timed probe was a minute away")
+        #expect(monitord.waitForLog("lb0c ready after"))
+        #expect(monitord.log.contains("ready after") && monitord.log.contains(", 2 probes"), "one failed probe, one on the release:\n\(monitord.log)")
+        #expect(monitord.waitForLog("started player.sh"))
+        #expect(!watching(), "no watch while the child runs (a healthy child never wakes monitord): \(Footprint(of: monitord.pid))")
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
+
+    /// A device that stays busy (here: every open fails with EBUSY, so there
+    /// is no release to wake on): probes come fast at first, then less often,
+    /// and the log stays as quiet as with fixed intervals.
+    @Test func whileTheDeviceStaysBusyProbesComeFastFirstThenLessOften() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch)
+        card.set("lb0c", "fail-open EBUSY")
+        let status = scratch.file("status")
+        let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--probe-retry", "20ms", "--probe-interval", "400ms",
+                                     "--stale-after", "1000", "--status-file", status, "--alsa-device", "lb0c",
+                                     Self.player(scratch)], scratch: scratch, environment: card.environment)
+        func probes() -> Int { Int(statusFields(status)["gate_failed_probes"] ?? "") ?? 0 }
+        #expect(monitord.waitForLog("is not available (open: EBUSY"))
+        let clock = ContinuousClock()
+        let start = clock.now
+        usleep(1_000_000)
+        let firstSecond = probes()
+        let linesEarly = monitord.logLines.count
+        while clock.now - start < .seconds(3) { usleep(10_000) }
+        let atThree = probes()
+        while clock.now - start < .seconds(4) { usleep(10_000) }
+        let fourthSecond = probes() - atThree
+        #expect(firstSecond >= 5, "fast retries at first: \(firstSecond) probes in the first second")
+        #expect(fourthSecond <= 4, "at most one probe per 400 ms later: \(fourthSecond)")
+        #expect(firstSecond > fourthSecond)
+        #expect(monitord.count("is not available") == 1)
+        #expect(monitord.logLines.count == linesEarly, "no line per probe:\n\(monitord.log)")
+        #expect(scratch.lines("player-starts").isEmpty)
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
+
+    /// With the default probe options a device that opens and takes
+    /// parameters but does not play is still refused: the short probe writes
+    /// and waits for the device to play.
+    @Test(arguments: [("fail-write EIO", "write: EIO"), ("never-ready", "no playback progress before the probe deadline")])
+    func theDefaultProbeStillNeedsTheDeviceToPlay(state: String, reason: String) throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch)
+        card.set("lb0c", state)
+        let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--stale-after", "1000", "--alsa-device", "lb0c",
+                                     Self.player(scratch)], scratch: scratch, environment: card.environment)
+        #expect(monitord.waitForLog("lb0c is not available (\(reason)"), "\(monitord.log)")
+        #expect(scratch.lines("player-starts").isEmpty)
+        card.set("lb0c", "ok")
+        #expect(eventually(timeout: .seconds(15)) { scratch.lines("player-starts").count == 1 }, "\(monitord.log)")
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
+
+    /// Fast retries reuse alsa-lib's parsed configuration, but an open that
+    /// failed other than with EBUSY still gets it read again now and then: a
+    /// PCM defined later in an included file (as /etc/asound.conf is) is found.
+    @Test func aPCMDefinedLaterInAnIncludedFileIsFound() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch, devices: ["lb0c"])
+        let extra = scratch.file("extra.conf")
+        try "# lb5c comes later\n".write(toFile: extra, atomically: true, encoding: .utf8)
+        let top = scratch.file("top.conf")
+        try "<\(extra)>\n".write(toFile: top, atomically: true, encoding: .utf8)
+        var environment = card.environment
+        environment["ALSA_CONFIG_PATH"] = "/usr/share/alsa/alsa.conf:\(scratch.file("alsa.conf")):\(top)"
+        let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--stale-after", "1000", "--alsa-device", "lb5c",
+                                     Self.player(scratch)], scratch: scratch, environment: environment)
+        #expect(monitord.waitForLog("lb5c is not available (open: ENOENT"), "\(monitord.log)")
+        usleep(500_000)
+        try "pcm.!lb5c { type monitordtest state \"\(card.stateFile("lb0c"))\" }\n"
+            .write(toFile: extra, atomically: true, encoding: .utf8)
+        #expect(eventually(timeout: .seconds(15)) { scratch.lines("player-starts").count == 1 }, "\(monitord.log)")
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
     }

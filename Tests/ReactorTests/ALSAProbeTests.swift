@@ -124,6 +124,38 @@ struct ALSAProbeTests {
         #expect(run.elapsedSeconds > 0.05 && run.elapsedSeconds < 0.5, "took \(run.elapsedSeconds) s")
     }
 
+    /// monitord's default probe (50 ms) is over once the device has played
+    /// some of it: not at once (the silence has to be played, not just
+    /// buffered), and not after a fixed second either.
+    @Test func aShortProbeEndsOnceTheDeviceHasPlayedSomeOfIt() {
+        let device = ALSATestRig.makeDevice("probe-brief", state: "ok")
+        let probe = PCMProbe(PCMParameters(device: device.pcmName, duration: .milliseconds(20)))
+        let run = drive(probe, timeout: 5)
+        #expect(run.progress == .succeeded)
+        // 20 ms written through a buffer of at most 20 ms (aiming at 10 ms):
+        // at least the part beyond the buffer, two periods, was played.
+        #expect(run.elapsedSeconds > 0.004, "took \(run.elapsedSeconds) s: it cannot have waited for the device")
+        #expect(run.elapsedSeconds < 0.5, "took \(run.elapsedSeconds) s")
+        #expect(run.wakeups >= 2, "\(run.wakeups) wakeups: the device's readiness must have been waited for")
+        #expect(device.isFree)
+    }
+
+    /// The plugin's smallest buffer is 1024 bytes (5.3 ms at 48 kHz stereo):
+    /// a probe shorter than that keeps the device's buffer instead of
+    /// failing hw_params, and still waits for two of its periods.
+    @Test func aProbeShorterThanTheSmallestBufferStillPlays() {
+        let device = ALSATestRig.makeDevice("probe-tiny", state: "ok")
+        let probe = PCMProbe(PCMParameters(device: device.pcmName, duration: .milliseconds(2)))
+        let run = drive(probe, timeout: 5)
+        #expect(run.progress == .succeeded)
+        #expect(run.wakeups >= 1, "the device's readiness must have been waited for")
+        #expect(device.isFree)
+        let stuck = ALSATestRig.makeDevice("probe-tiny-never", state: "never-ready")
+        let never = PCMProbe(PCMParameters(device: stuck.pcmName, duration: .milliseconds(2)))
+        #expect(drive(never, timeout: 0.3).progress == .pending, "a device that never plays never passes")
+        never.close()
+    }
+
     /// `null`'s poll descriptor is /dev/null, which epoll refuses (EPERM):
     /// the reactor then calls pump() instead of waiting.
     @Test func nullDeviceSucceedsThroughPump() {

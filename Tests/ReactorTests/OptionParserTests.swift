@@ -34,6 +34,20 @@ import Testing
         #expect(try Self.options(["--restart=on-failure", "x"]).restart == .onFailure)
     }
 
+    /// Issue 10's defaults: a short probe, fast first retries growing to 4 s.
+    @Test func gateDefaultsAndTheSeedsScheduleStillSelectable() throws {
+        let defaults = try Self.options(["squeezelite", "-o", "lb0c"])
+        #expect(defaults.probeDuration == .milliseconds(50))
+        #expect(defaults.probeRetry == nil)
+        #expect(defaults.probeInterval == .seconds(4))
+        #expect(defaults.staleAfter == 20)
+        let seed = try Self.options(["--probe-duration", "1s", "--probe-retry", "2s", "--probe-interval", "2s", "x"])
+        #expect(seed.probeDuration == .seconds(1) && seed.probeRetry == .seconds(2) && seed.probeInterval == .seconds(2))
+        // A short interval alone is fine: the default retry is cut to it.
+        #expect(try Self.options(["--probe-interval", "10ms", "x"]).probeRetry == nil)
+        #expect(GateConfiguration(probeInterval: .milliseconds(10)).probeRetry == .milliseconds(10))
+    }
+
     @Test func helpAndVersion() throws {
         #expect(try OptionParser.parse(["--help"]) == .help)
         #expect(try OptionParser.parse(["-h", "x"]) == .help)
@@ -61,6 +75,9 @@ import Testing
         (["--stale-after", "0", "x"], "--stale-after '0'"),
         (["--probe-duration", "0", "x"], "must be longer than 0"),
         (["--probe-interval", "0", "x"], "--probe-interval '0': must be at least 1ms"),
+        (["--probe-retry", "0", "x"], "--probe-retry '0': must be at least 1ms"),
+        (["--probe-retry", "5s", "--probe-interval", "1s", "x"], "--probe-retry 5 s is longer than --probe-interval 1 s"),
+        (["--probe-retry", "5s", "x"], "--probe-retry 5 s is longer than --probe-interval 4 s"),
         (["--backoff-max", "1s\u{1}\n", "x"], "'1s??'"),
     ])
     func usageErrors(arguments: [String], fragment: String) {

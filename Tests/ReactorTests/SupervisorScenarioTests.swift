@@ -185,7 +185,7 @@ import Testing
 
 /// The readiness gate's rows, over time.
 @Suite struct SupervisorGateScenarioTests {
-    static let gate = GateConfiguration(probeDuration: .seconds(1), probeInterval: .seconds(2), staleAfter: 4,
+    static let gate = GateConfiguration(probeDuration: .seconds(1), probeRetry: .seconds(2), probeInterval: .seconds(2), staleAfter: 4,
                                         reminders: [.seconds(60), .seconds(300), .seconds(900)])
     static let busy = ProbeFailure(stage: .open, errno: EBUSY)
 

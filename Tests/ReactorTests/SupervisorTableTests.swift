@@ -6,12 +6,14 @@ import Testing
 /// expected phase afterwards and the exact actions, in order.
 @Suite struct SupervisorTableTests {
     enum Phase: CaseIterable { case idle, starting, running, backingOff, stopping, killing, finished, probing, waiting }
-    enum Event: CaseIterable { case start, spawned, execFailed, cloneFailed, exitFailure, exitSuccess, deadline, stop, hup, probeOK, probeFail }
+    enum Event: CaseIterable { case start, spawned, execFailed, cloneFailed, exitFailure, exitSuccess, deadline, stop, hup, probeOK, probeFail, released }
 
     static let t0 = MonotonicInstant(nanoseconds: 1_000_000_000_000)
     static let pid: Int32 = 100
     static let ungated = SupervisorConfiguration(backoff: .standard, stopTimeout: .seconds(3), killGrace: .seconds(1))
-    static let gate = GateConfiguration(probeDuration: .seconds(1), probeInterval: .seconds(2), staleAfter: 4)
+    // A fixed 2 s between probes (retry = interval), as the seed had: the
+    // growing schedule has tests of its own below.
+    static let gate = GateConfiguration(probeDuration: .seconds(1), probeRetry: .seconds(2), probeInterval: .seconds(2), staleAfter: 4)
     static let gated = SupervisorConfiguration(backoff: .standard, stopTimeout: .seconds(3), killGrace: .seconds(1), gate: gate)
     static let busy = ProbeFailure(stage: .open, errno: EBUSY)
 
@@ -28,6 +30,7 @@ import Testing
         case .hup: return .signal(SIGHUP)
         case .probeOK: return .probeSucceeded
         case .probeFail: return .probeFailed(busy)
+        case .released: return .deviceMayBeFree
         }
     }
 
@@ -136,6 +139,8 @@ import Testing
         case (.probing, _): return (nil, [])
 
         case (.waiting, .deadline): return (.probing, [.startProbe, .armDeadline(gate.probeDeadline)])
+        // The last probe began at t0, more than the retry before: probe at once.
+        case (.waiting, .released): return (.probing, [.startProbe, .armDeadline(gate.probeDeadline)])
         case (.waiting, .stop): return (.finished(exitCode: 0), [.cancelDeadline, stopping, stopWhileWaiting, .exit(0)])
         case (.waiting, .hup): return (nil, [dropped(SIGHUP)])
         case (.waiting, _): return (nil, [])
@@ -178,5 +183,134 @@ import Testing
         #expect(machine.phase == .backingOff(until: Self.t0 + .seconds(3)))
         let afterWait = machine.handle(.deadline, at: Self.t0 + .seconds(3))
         #expect(afterWait == SupervisorActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
+    }
+
+    // MARK: The gate's retry schedule and releases
+
+    static let growing = SupervisorConfiguration(gate: GateConfiguration(
+        probeDuration: .milliseconds(50), probeRetry: .milliseconds(50), probeInterval: .seconds(4), staleAfter: 20))
+
+    static func armed(_ actions: SupervisorActions) -> Duration? {
+        actions.compactMap { if case .armDeadline(let d) = $0 { return d } else { return nil } }.last
+    }
+
+    @Test func waitsStartAtTheRetryAndGrowWithTheTimeWaitedUpToTheInterval() throws {
+        var machine = Supervisor(configuration: Self.growing)
+        var now = Self.t0
+        _ = machine.handle(.start, at: now)
+        var waits: [Duration] = []
+        var waited: [Duration] = []
+        while now - Self.t0 < .seconds(60) {
+            let wait = try #require(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)))
+            waits.append(wait)
+            waited.append(now - Self.t0)
+            #expect(machine.phase == .waitingForDevice)
+            now = now + wait
+            #expect(machine.handle(.deadline, at: now) == SupervisorActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+        }
+        #expect(waits.first == .milliseconds(50))
+        // Never shorter than the retry, never longer than the interval, a
+        // quarter of the wait so far in between; never shrinking.
+        for (wait, sofar) in zip(waits, waited) {
+            #expect(wait == min(max(.nanoseconds(sofar.saturatingNanoseconds / 4), .milliseconds(50)), .seconds(4)))
+        }
+        #expect(zip(waits, waits.dropFirst()).allSatisfy { $0 <= $1 })
+        #expect(waits.last == .seconds(4))
+        #expect(waits.prefix(4).allSatisfy { $0 == .milliseconds(50) }, "fast retries first: \(waits.prefix(6))")
+        // About as many probes in the first minute as the seed's fixed 2 s made (30).
+        #expect(waits.count <= 36, "\(waits.count) probes in the first minute")
+    }
+
+    @Test func aReleasedDeviceIsProbedAtOnceButNeverSoonerThanTheRetryAfterTheLastProbe() throws {
+        var machine = Supervisor(configuration: Self.growing)
+        var now = Self.t0
+        _ = machine.handle(.start, at: now)
+        // Fail for a while so the wait has grown to the interval.
+        while now - Self.t0 < .seconds(30) {
+            now = now + (try #require(Self.armed(machine.handle(.probeFailed(Self.busy), at: now))))
+            _ = machine.handle(.deadline, at: now)
+        }
+        let lastProbe = now
+        #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)) == .seconds(4))
+        // 10 ms after that probe began the device is released: the next
+        // probe comes 50 ms after the last one, not 4 s later.
+        now = lastProbe + .milliseconds(10)
+        #expect(machine.handle(.deviceMayBeFree, at: now) == SupervisorActions([.armDeadline(.milliseconds(40))]))
+        #expect(machine.phase == .waitingForDevice)
+        // More releases before then change nothing: a probe is due already.
+        now = now + .milliseconds(20)
+        #expect(machine.handle(.deviceMayBeFree, at: now).isEmpty)
+        now = lastProbe + .milliseconds(50)
+        #expect(machine.handle(.deadline, at: now) == SupervisorActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+        // A release while the probe runs is ignored; after it fails, a
+        // release later than the retry probes at once.
+        #expect(machine.handle(.deviceMayBeFree, at: now + .milliseconds(1)).isEmpty)
+        #expect(machine.phase == .probing)
+        now = now + .milliseconds(2)
+        _ = machine.handle(.probeFailed(Self.busy), at: now)
+        now = now + .milliseconds(60)
+        #expect(machine.handle(.deviceMayBeFree, at: now) == SupervisorActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+        #expect(machine.handle(.probeSucceeded, at: now + .milliseconds(30)).contains(.spawn))
+    }
+
+    @Test func aReleaseJustAfterAFailureKeepsTheSoonerRetry() {
+        var machine = Supervisor(configuration: Self.growing)
+        _ = machine.handle(.start, at: Self.t0)
+        #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: Self.t0)) == .milliseconds(50))
+        // The next probe is due at t0 + 50 ms, no later than a release could make it.
+        #expect(machine.handle(.deviceMayBeFree, at: Self.t0 + .milliseconds(5)).isEmpty)
+        #expect(machine.handle(.deadline, at: Self.t0 + .milliseconds(50)) == SupervisorActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+    }
+
+    @Test func staleSearchesCountEveryFailedProbe() throws {
+        var machine = Supervisor(configuration: Self.growing)
+        var now = Self.t0
+        _ = machine.handle(.start, at: now)
+        var searches: [(probe: Int, waited: Duration)] = []
+        for probe in 1...40 {
+            let actions = machine.handle(.probeFailed(Self.busy), at: now)
+            if actions.contains(.reapStalePlayers) { searches.append((probe, now - Self.t0)) }
+            now = now + (try #require(Self.armed(actions)))
+            _ = machine.handle(.deadline, at: now)
+        }
+        #expect(searches.map(\.probe) == [20, 40])
+        // The first search comes after seconds of waiting, as the seed's 4
+        // probes 2 s apart did, not among the fast retries.
+        #expect(searches[0].waited > .seconds(4) && searches[0].waited < .seconds(10), "\(searches[0].waited)")
+    }
+
+    @Test func withTheSeedsFixedScheduleAReleaseIsStillActedOnWithin50ms() throws {
+        var machine = Supervisor(configuration: Self.gated)  // retry = interval = 2 s
+        _ = machine.handle(.start, at: Self.t0)
+        #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: Self.t0)) == .seconds(2))
+        #expect(machine.handle(.deviceMayBeFree, at: Self.t0 + .milliseconds(10)) == SupervisorActions([.armDeadline(.milliseconds(40))]))
+        #expect(machine.handle(.deadline, at: Self.t0 + .milliseconds(50)) == SupervisorActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
+    }
+
+    /// A node is closed before its driver lets go of the device: a probe
+    /// answering a release may still find it busy, so the next waits restart
+    /// at the retry and double until they reach the grown schedule again.
+    @Test func aProbeAnsweringAReleaseThatFailsIsRetriedSoonThenTheScheduleResumes() throws {
+        var machine = Supervisor(configuration: Self.growing)
+        var now = Self.t0
+        _ = machine.handle(.start, at: now)
+        while now - Self.t0 < .seconds(30) {
+            now = now + (try #require(Self.armed(machine.handle(.probeFailed(Self.busy), at: now))))
+            _ = machine.handle(.deadline, at: now)
+        }
+        #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)) == .seconds(4))
+        now = now + .seconds(1)
+        #expect(machine.handle(.deviceMayBeFree, at: now) == SupervisorActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+        var waits: [Duration] = []
+        for _ in 0..<8 {
+            now = now + .milliseconds(3)
+            let wait = try #require(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)))
+            waits.append(wait)
+            now = now + wait
+            _ = machine.handle(.deadline, at: now)
+        }
+        #expect(waits == [50, 100, 200, 400, 800, 1600, 3200, 4000].map { Duration.milliseconds($0) })
+        // Without another release, the grown schedule goes on.
+        #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)) == .seconds(4))
     }
 }

@@ -107,6 +107,17 @@ int cep_spawn(const char *file, char *const argv[],
 /// kill(-pgid, signo): signals a whole process group.
 int cep_kill_group(pid_t pgid, int signo);
 
+// MARK: inotify
+
+/// A non-blocking, close-on-exec inotify descriptor watching `directory` for
+/// a file closed after writing, created or moved in (a sound device node a
+/// player had open, or a device that appeared). Returns it, or -1 with errno.
+int cep_inotify_watch_closes(const char *directory);
+/// Reads every pending event without blocking; returns how many name a file
+/// whose name starts with `prefix` (a queue overflow counts as one), or -1
+/// with errno for a read error other than EAGAIN.
+int cep_inotify_drain(int fd, const char *prefix);
+
 // MARK: misc
 
 /// malloc_trim(0): returns freed heap pages to the kernel.

@@ -6,8 +6,10 @@ import Glibc
 /// A non-blocking readiness probe of one ALSA playback device, driven by a
 /// single-threaded epoll reactor: it opens the PCM, writes silence whenever
 /// the PCM's poll descriptors say there is room, and succeeds once
-/// `parameters.duration` worth of frames was accepted. Nothing in here
-/// sleeps or waits; the deadline for "no progress" is the reactor's timer.
+/// `parameters.duration` worth of frames was accepted and the device has
+/// played at least two periods of it (the buffer is full before it starts,
+/// so frames written beyond the buffer were played). Nothing in here sleeps
+/// or waits; the deadline for "no progress" is the reactor's timer.
 ///
 /// Once the result is `.succeeded` or `.failed`, the PCM is already closed
 /// (so the player about to be spawned can open it) and `interests` is empty.
@@ -20,6 +22,8 @@ public final class PCMProbe {
     private var descriptors: [pollfd] = []
     private var silence: [Int16] = []
     private var chunkFrames: UInt64 = 0
+    private var bufferFrames: UInt64 = 0
+    private var periodFrames: UInt64 = 0
     private var framesWritten: UInt64 = 0
     private var recoveries = 0
     private var started = false
@@ -69,6 +73,8 @@ public final class PCMProbe {
         }
 
         chunkFrames = geometry.bufferFrames
+        bufferFrames = geometry.bufferFrames
+        periodFrames = geometry.periodFrames
         silence = [Int16](repeating: 0, count: Int(geometry.bufferFrames) * Int(parameters.channels))
         return writeSilence()
     }
@@ -139,12 +145,13 @@ public final class PCMProbe {
         return nil
     }
 
-    /// Writes until the device is full (EAGAIN: wait for readiness) or the
-    /// probe has written `duration` worth of frames.
+    /// Keeps the buffer full (EAGAIN: wait for readiness) until the probe has
+    /// written `duration` worth of frames and the device has played two
+    /// periods: what was written minus what still sits in the buffer.
     private func writeSilence() -> ProbeProgress {
         guard let pcm else { return outcome }
         let target = parameters.totalFrames
-        while framesWritten < target {
+        while true {
             let available = snd_pcm_avail_update(pcm)
             if available < 0 {
                 if let failure = recover(pcm, error: Int32(truncatingIfNeeded: available)) {
@@ -152,7 +159,10 @@ public final class PCMProbe {
                 }
                 continue
             }
-            let frames = min(UInt64(available), target - framesWritten, chunkFrames)
+            let queued = bufferFrames - min(UInt64(available), bufferFrames)
+            let played = framesWritten > queued ? framesWritten - queued : 0
+            if framesWritten >= target && played >= 2 * periodFrames { break }
+            let frames = min(UInt64(available), chunkFrames)
             if frames == 0 { return .pending }
             let written = silence.withUnsafeBytes {
                 snd_pcm_writei(pcm, $0.baseAddress, snd_pcm_uframes_t(frames))

@@ -12,7 +12,10 @@ enum PCMSetup {
     /// S16_LE interleaved at the requested rate and channel count (exact: a
     /// player would not get resampling either). The buffer holds at most
     /// `duration` and aims at half of it, so a probe can only succeed after
-    /// the device has really consumed audio, not merely buffered it.
+    /// the device has really consumed audio, not merely buffered it. A device
+    /// whose smallest buffer is longer than a short probe keeps its own (the
+    /// limit is dropped rather than failing hw_params: dmix, for one, fixes
+    /// its period to the slave's); the probe then waits for two periods.
     static func configureHardware(_ pcm: OpaquePointer, _ parameters: PCMParameters) -> Result<PCMGeometry, ProbeFailure> {
         var params: OpaquePointer?
         var err = snd_pcm_hw_params_malloc(&params)
@@ -29,7 +32,8 @@ enum PCMSetup {
         if err >= 0 { err = snd_pcm_hw_params_set_format(pcm, params, SND_PCM_FORMAT_S16_LE) }
         if err >= 0 { err = snd_pcm_hw_params_set_channels(pcm, params, parameters.channels) }
         if err >= 0 { err = snd_pcm_hw_params_set_rate(pcm, params, parameters.rate, 0) }
-        if err >= 0 { err = snd_pcm_hw_params_set_buffer_time_max(pcm, params, &limit, &direction) }
+        // The public setters try: a refused limit leaves the parameters as they were.
+        if err >= 0 { _ = snd_pcm_hw_params_set_buffer_time_max(pcm, params, &limit, &direction) }
         if err >= 0 { err = snd_pcm_hw_params_set_buffer_time_near(pcm, params, &bufferTime, &direction) }
         if err >= 0 { err = snd_pcm_hw_params_set_period_time_near(pcm, params, &periodTime, &direction) }
         // Installing the parameters also prepares the PCM, so a driver whose

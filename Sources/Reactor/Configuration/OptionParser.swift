@@ -93,6 +93,7 @@ public enum OptionParser {
         case alsaDevice = "alsa-device"
         case probeDuration = "probe-duration"
         case probeInterval = "probe-interval"
+        case probeRetry = "probe-retry"
         case probeRate = "probe-rate"
         case probeChannels = "probe-channels"
         case staleAfter = "stale-after"
@@ -128,6 +129,10 @@ public enum OptionParser {
             // A zero interval would probe a busy device in a tight loop: the
             // CPU burn monitord exists to prevent.
             if options.probeInterval < .milliseconds(1) { throw UsageError("\(flag) '\(printable(value))': must be at least 1ms") }
+        case .probeRetry:
+            let retry = try duration(flag, value)
+            options.probeRetry = retry
+            if retry < .milliseconds(1) { throw UsageError("\(flag) '\(printable(value))': must be at least 1ms") }
         case .alsaGate:
             switch value {
             case "auto": options.gateMode = .auto
@@ -149,6 +154,9 @@ public enum OptionParser {
         if options.command[0].isEmpty { throw UsageError("COMMAND is empty") }
         if options.backoff.initial > options.backoff.maximum {
             throw UsageError("--backoff-initial \(options.backoff.initial.humanReadable) is longer than --backoff-max \(options.backoff.maximum.humanReadable)")
+        }
+        if let retry = options.probeRetry, retry > options.probeInterval {
+            throw UsageError("--probe-retry \(retry.humanReadable) is longer than --probe-interval \(options.probeInterval.humanReadable)")
         }
         if options.gateMode == .off && options.alsaDevice != nil {
             throw UsageError("--alsa-device and --alsa-gate off contradict each other")

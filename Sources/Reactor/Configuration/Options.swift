@@ -9,11 +9,13 @@ public struct Options: Equatable, Sendable {
     public var verbosity = Verbosity.normal
     public var gateMode = GateMode.auto
     public var alsaDevice: String?
-    public var probeDuration: Duration = .seconds(1)
-    public var probeInterval: Duration = .seconds(2)
+    public var probeDuration = GateConfiguration.defaultProbeDuration
+    /// nil: the default retry, or the interval if that is shorter.
+    public var probeRetry: Duration?
+    public var probeInterval = GateConfiguration.defaultProbeInterval
     public var probeRate: UInt32 = 48000
     public var probeChannels: UInt32 = 2
-    public var staleAfter = 4
+    public var staleAfter = GateConfiguration.defaultStaleAfter
     public var soundDirectory = "/dev/snd"
     public var statusFile: String?
     /// COMMAND and its arguments, untouched.

@@ -6,7 +6,10 @@ import Glibc
 
 /// The ALSA readiness gate in the reactor: runs the non-blocking PCM probe on
 /// the loop's epoll, names who holds the sound devices, and ends stale players.
-public final class ALSAGate: GateDriver {
+/// The probe is this object's own event source; the stale-player reaper and
+/// the device watcher (which wakes a waiting gate when a device is released)
+/// are two more.
+public final class ALSAGate: GateDriver, EventSource {
     public let settings: GateSettings
     public var device: String { settings.parameters.device }
 
@@ -15,46 +18,46 @@ public final class ALSAGate: GateDriver {
     private var probeGeneration: UInt32 = 0
     private var watched: [Int32] = []
     private let reaper: StaleReaper
+    private let watcher: DeviceWatcher
+    private var loop: LoopHandle?
+    /// An open failed other than with EBUSY: alsa-lib's cached configuration
+    /// may be bad, and is read again before a probe, at most once per
+    /// `configurationRereadSpacing` (fast retries in between reuse it).
+    private var configurationSuspect = false
+    private var configurationReadAt: MonotonicInstant?
+    static let configurationRereadSpacing: Duration = .seconds(2)
     public private(set) var holderSummary: String?
+    public var sources: [any EventSource] { [self, reaper, watcher] }
 
     public init(settings: GateSettings) throws(SystemError) {
         self.settings = settings
         reaper = try StaleReaper(settings: settings)
+        watcher = DeviceWatcher(directory: settings.soundDirectory)
     }
 
-    public func register(in epoll: borrowing Epoll) throws(SystemError) {
-        try reaper.register(in: epoll)
+    public func attach(_ handle: LoopHandle) throws(SystemError) {
+        loop = handle
     }
 
-    public func dispatch(_ event: Epoll.Event, daemon: Daemon) throws(SystemError) -> SupervisorEvent? {
-        switch Daemon.Source(rawValue: event.token.source) {
-        case .probe:
-            guard event.token.generation == probeGeneration, let probe else { return nil }
-            let slot = Int(event.token.slot)
-            guard slot < watched.count else { return nil }
-            // epoll's EPOLLIN/OUT/ERR/HUP bits equal poll's: the probe translates
-            // them with snd_pcm_poll_descriptors_revents.
-            return outcome(probe.handle(fd: watched[slot], events: event.readiness.rawValue), daemon: daemon)
-        case .stale:
-            reaper.exited(event.token, daemon: daemon)
-        case .staleDeadline:
-            try reaper.deadlinePassed(daemon: daemon)
-        default:
-            break
-        }
-        return nil
+    public func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisorEvent? {
+        guard registration.generation == probeGeneration, let probe else { return nil }
+        let slot = Int(registration.slot)
+        guard slot < watched.count else { return nil }
+        // epoll's EPOLLIN/OUT/ERR/HUP bits equal poll's: the probe translates
+        // them with snd_pcm_poll_descriptors_revents.
+        return outcome(probe.handle(fd: watched[slot], events: readiness.rawValue))
     }
 
-    public func perform(_ action: SupervisorAction, daemon: Daemon) -> SupervisorEvent? {
+    public func perform(_ action: SupervisorAction) -> SupervisorEvent? {
         switch action {
         case .startProbe:
-            return startProbe(daemon: daemon)
+            return startProbe()
         case .abortProbe:
-            closeProbe(daemon: daemon)
+            // The probe deadline (a failure: wait on) or a stop.
+            closeProbe()
+            waitForRelease()
         case .reportHolders:
-            reportHolders(daemon: daemon)
-        case .reapStalePlayers:
-            reaper.reap(excluding: [getpid()] + (daemon.childPID.map { [$0] } ?? []), daemon: daemon)
+            reportHolders()
         default:
             break
         }
@@ -63,18 +66,27 @@ public final class ALSAGate: GateDriver {
 
     // MARK: The probe
 
-    private func startProbe(daemon: Daemon) -> SupervisorEvent? {
-        closeProbe(daemon: daemon)
+    private func startProbe() -> SupervisorEvent? {
+        guard let loop else { return nil }
+        closeProbe()
+        if configurationSuspect {
+            let now = MonotonicInstant.now()
+            if configurationReadAt.map({ now - $0 >= Self.configurationRereadSpacing }) ?? true {
+                snd_config_update_free_global()
+                configurationReadAt = now
+                configurationSuspect = false
+            }
+        }
         let probe = PCMProbe(settings.parameters)
         self.probe = probe
         probeGeneration &+= 1
         var progress = probe.start()
-        guard progress == .pending else { return outcome(progress, daemon: daemon) }
+        guard progress == .pending else { return outcome(progress) }
         var unpollable = false
         for (slot, interest) in probe.interests.enumerated() {
-            let token = Epoll.Token(source: Daemon.Source.probe.rawValue, slot: UInt16(slot), generation: probeGeneration)
             do {
-                try daemon.epoll.add(interest.fd, Epoll.Readiness(rawValue: interest.events), token)
+                try loop.watch(interest.fd, for: Epoll.Readiness(rawValue: interest.events),
+                               LoopHandle.Registration(slot: UInt16(slot), generation: probeGeneration))
                 watched.append(interest.fd)
             } catch where error.errno == EPERM {
                 // epoll refuses regular files and /dev/null (the null plugin's
@@ -82,7 +94,7 @@ public final class ALSAGate: GateDriver {
                 unpollable = true
                 watched.append(-1)
             } catch {
-                closeProbe(daemon: daemon)
+                closeProbe()
                 return .probeFailed(ProbeFailure(stage: .poll, errno: error.errno))
             }
         }
@@ -95,40 +107,52 @@ public final class ALSAGate: GateDriver {
                 attempts += 1
             }
         }
-        return outcome(progress, daemon: daemon)
+        return outcome(progress)
     }
 
     /// A finished probe is closed before its outcome is fed back: the child
     /// must find the device free.
-    private func outcome(_ progress: ProbeProgress, daemon: Daemon) -> SupervisorEvent? {
+    private func outcome(_ progress: ProbeProgress) -> SupervisorEvent? {
         switch progress {
         case .pending:
             return nil
         case .succeeded:
-            closeProbe(daemon: daemon)
+            closeProbe()
             // The child will now run for hours: give back alsa-lib's parsed
             // configuration (~180 kB of heap per instance). While the device
             // stays unavailable it is kept, since every probe would parse it again.
             snd_config_update_free_global()
+            configurationSuspect = false
             _ = cep_release_free_memory()
+            watcher.stop()
             return .probeSucceeded
         case .failed(let failure):
-            closeProbe(daemon: daemon)
+            closeProbe()
             // alsa-lib caches its parsed configuration even when reading it
             // failed (EMFILE, ENOMEM) and never re-reads included files such as
             // /etc/asound.conf: an open that failed for a reason other than a
-            // busy device may have seen a bad configuration, so the next probe
-            // parses it again. A later stage failing means the configuration
-            // was fine, and busy waits (the long ones) keep the cache too:
-            // re-reading costs time, and re-loading an external plugin's
-            // library after each re-read grows the heap a little every time.
-            if failure.stage == .open && failure.errno != EBUSY { snd_config_update_free_global() }
+            // busy device may have seen a bad configuration, so it is parsed
+            // again before a later probe, no more often than every 2 s (the
+            // seed's probe interval) so that fast retries stay cheap. A later
+            // stage failing means the configuration was fine, and busy waits
+            // (the long ones) keep the cache too: re-reading costs time, and
+            // re-loading an external plugin's library after each re-read
+            // grows the heap a little every time.
+            if failure.stage == .open && failure.errno != EBUSY { configurationSuspect = true }
+            waitForRelease()
             return .probeFailed(failure)
         }
     }
 
-    private func closeProbe(daemon: Daemon) {
-        for fd in watched where fd >= 0 { daemon.epoll.remove(fd) }
+    /// The device is unavailable: watch for its release, and forget the
+    /// events of the probe that just closed it.
+    private func waitForRelease() {
+        watcher.start()
+        watcher.drain()
+    }
+
+    private func closeProbe() {
+        for fd in watched where fd >= 0 { loop?.unwatch(fd) }
         watched.removeAll(keepingCapacity: true)
         probe?.close()
         probe = nil
@@ -136,9 +160,9 @@ public final class ALSAGate: GateDriver {
 
     // MARK: Who holds the device
 
-    private func reportHolders(daemon: Daemon) {
+    private func reportHolders() {
+        guard let logger = loop?.logger else { return }
         let scan = DeviceHolders.scan(deviceDirectory: settings.soundDirectory, excluding: [getpid()])
-        let logger = daemon.logger
         holderSummary = scan.holders.isEmpty ? nil : scan.holders.prefix(3).map {
             "pid \($0.pid) \(Path.baseName($0.commandLine.first ?? "?"))"
         }.joined(separator: ", ")

@@ -11,7 +11,7 @@ import Glibc
 /// pinned with a pidfd and the match re-verified through /proc after that, so
 /// a pid recycled between scan and signal is never hit. SIGTERM first, SIGKILL
 /// after the stop timeout; at most one round per stop timeout.
-final class StaleReaper {
+final class StaleReaper: EventSource {
     private struct Target {
         let pid: Int32
         let pidfd: Int32
@@ -23,21 +23,41 @@ final class StaleReaper {
     private var targets: [Target] = []
     private var generation: UInt32 = 0
     private var lastRound: MonotonicInstant?
+    private var loop: LoopHandle?
+    /// Slot of the SIGKILL deadline; a target's pidfd uses its index + 1.
+    private static let deadlineSlot: UInt16 = 0
 
     init(settings: GateSettings) throws(SystemError) {
         self.settings = settings
         timer = try TimerFD()
     }
 
-    func register(in epoll: borrowing Epoll) throws(SystemError) {
-        try epoll.add(timer.fd, .input, Epoll.Token(source: Daemon.Source.staleDeadline.rawValue))
+    func attach(_ handle: LoopHandle) throws(SystemError) {
+        loop = handle
+        try handle.watch(timer.fd, for: .input, LoopHandle.Registration(slot: Self.deadlineSlot))
+    }
+
+    func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisorEvent? {
+        if registration.slot == Self.deadlineSlot {
+            try deadlinePassed()
+        } else {
+            exited(registration)
+        }
+        return nil
+    }
+
+    func perform(_ action: SupervisorAction) -> SupervisorEvent? {
+        if action == .reapStalePlayers, let loop {
+            reap(excluding: [getpid()] + (loop.childPID.map { [$0] } ?? []), loop: loop)
+        }
+        return nil
     }
 
     private var description: String { "\(settings.commandBaseName) -o \(settings.parameters.device)" }
 
-    func reap(excluding excluded: [Int32], daemon: Daemon) {
+    private func reap(excluding excluded: [Int32], loop: LoopHandle) {
         let now = MonotonicInstant.now()
-        let logger = daemon.logger
+        let logger = loop.logger
         if !targets.isEmpty { return }  // The previous round is still ending.
         if let lastRound, now - lastRound < settings.stopTimeout {
             logger.log(.debug, "not looking for a stale \(description): the last one was ended less than \(settings.stopTimeout.humanReadable) ago")
@@ -65,9 +85,9 @@ final class StaleReaper {
                 close(pidfd)
                 continue
             }
-            let slot = UInt16(truncatingIfNeeded: targets.count)
+            let slot = UInt16(truncatingIfNeeded: targets.count + 1)
             do {
-                try daemon.epoll.add(pidfd, .input, Epoll.Token(source: Daemon.Source.stale.rawValue, slot: slot, generation: generation))
+                try loop.watch(pidfd, for: .input, LoopHandle.Registration(slot: slot, generation: generation))
             } catch {
                 close(pidfd)
                 continue
@@ -77,27 +97,27 @@ final class StaleReaper {
         }
         if !targets.isEmpty {
             lastRound = now
-            do { try timer.arm(after: settings.stopTimeout) } catch { daemon.internalError(error) }
+            do { try timer.arm(after: settings.stopTimeout) } catch { loop.fail(error) }
         }
     }
 
-    func exited(_ token: Epoll.Token, daemon: Daemon) {
-        guard token.generation == generation,
-              let index = targets.firstIndex(where: { $0.slot == token.slot }) else { return }
+    private func exited(_ registration: LoopHandle.Registration) {
+        guard registration.generation == generation,
+              let index = targets.firstIndex(where: { $0.slot == registration.slot }) else { return }
         let target = targets.remove(at: index)
-        daemon.epoll.remove(target.pidfd)
+        loop?.unwatch(target.pidfd)
         close(target.pidfd)
-        daemon.logger.log(.notice, "stale player pid \(target.pid) has exited; \(settings.parameters.device) should be free")
+        loop?.logger.log(.notice, "stale player pid \(target.pid) has exited; \(settings.parameters.device) should be free")
         if targets.isEmpty { try? timer.disarm() }
     }
 
-    func deadlinePassed(daemon: Daemon) throws(SystemError) {
+    private func deadlinePassed() throws(SystemError) {
         guard try timer.acknowledge() > 0 else { return }
         for target in targets {
             if cep_pidfd_send_signal(target.pidfd, SIGKILL) == 0 {
-                daemon.logger.log(.warning, "stale player pid \(target.pid) ignored SIGTERM for \(settings.stopTimeout.humanReadable): sent SIGKILL")
+                loop?.logger.log(.warning, "stale player pid \(target.pid) ignored SIGTERM for \(settings.stopTimeout.humanReadable): sent SIGKILL")
             }
-            daemon.epoll.remove(target.pidfd)
+            loop?.unwatch(target.pidfd)
             close(target.pidfd)
         }
         targets.removeAll()

@@ -69,8 +69,10 @@ public struct LogRenderer: Sendable {
         case .dropped(let signal):
             return "dropped \(Signals.name(signal)): no child running"
         case .deviceUnavailable(let failure):
+            let retry = configuration.gate?.probeRetry.humanReadable ?? "?"
             let interval = configuration.gate?.probeInterval.humanReadable ?? "?"
-            return "\(pcm) is not available (\(failure)); holding \(name) back, probing every \(interval)"
+            let schedule = retry == interval ? "probing every \(interval)" : "probing again in \(retry), then less often (at most every \(interval))"
+            return "\(pcm) is not available (\(failure)); holding \(name) back, \(schedule)"
         case .deviceStillUnavailable(let failure, let probes, let waited):
             return "\(pcm) still unavailable after \(waited.humanReadable), \(probes) probes (\(failure))"
         case .deviceReady(let after, let probes):

@@ -8,16 +8,15 @@ import Glibc
 /// the actions it returns. Nothing here sleeps; while the child is healthy the
 /// process blocks in epoll_wait with no timer armed.
 public final class Daemon {
-    /// Which kind of source an epoll event belongs to.
+    /// The reactor's own sources. Attached sources (`EventSource`: the gate's
+    /// parts) are numbered from `firstAttached` on, in the order given.
     enum Source: UInt16 {
         case signals = 1
         case deadline
         case child
-        case probe
-        case stale
-        case staleDeadline
         case watchdog
     }
+    static let firstAttached: UInt16 = 16
 
     let epoll: Epoll
     let signals: SignalFD
@@ -36,13 +35,14 @@ public final class Daemon {
     var exitCode: Int32?
     var childPID: Int32? { child?.pid }
 
-    /// The gate's moving parts (nil without a gate).
-    let gate: (any GateDriver)?
+    /// Sources attached through a `LoopHandle` (the gate's parts).
+    private var sources: [any EventSource] = []
 
     public init(
         command: consuming PreparedCommand,
         configuration: SupervisorConfiguration,
         gate: (any GateDriver)?,
+        sources extra: [any EventSource] = [],
         logger: Logger,
         hooks: DaemonHooks = DaemonHooks()
     ) throws(SystemError) {
@@ -71,8 +71,11 @@ public final class Daemon {
         machine = Supervisor(configuration: configuration)
         try epoll.add(signals.fd, .input, Epoll.Token(source: Source.signals.rawValue))
         try epoll.add(deadline.fd, .input, Epoll.Token(source: Source.deadline.rawValue))
-        self.gate = gate
-        try gate?.register(in: epoll)
+        for source in (gate?.sources ?? []) + extra {
+            let number = Self.firstAttached + UInt16(sources.count)
+            sources.append(source)
+            try source.attach(LoopHandle(daemon: self, source: number))
+        }
     }
 
     /// Supervises until the state machine says to exit; returns the exit code.
@@ -105,12 +108,13 @@ public final class Daemon {
         case .child:
             guard event.token.generation == childGeneration, child != nil else { return }
             try childBecameReadable()
-        case .probe, .stale, .staleDeadline:
-            if let followUp = try gate?.dispatch(event, daemon: self) { submit(followUp) }
         case .watchdog:
             if try watchdog?.acknowledge() ?? 0 > 0 { hooks.watchdogPing?() }
         case nil:
-            break
+            let index = Int(event.token.source) - Int(Self.firstAttached)
+            guard index >= 0 && index < sources.count else { return }
+            let registration = LoopHandle.Registration(slot: event.token.slot, generation: event.token.generation)
+            if let followUp = try sources[index].ready(registration, event.readiness) { submit(followUp) }
         }
     }
 
@@ -165,7 +169,11 @@ public final class Daemon {
         case .killGroup:
             child?.signalGroup(SIGKILL)
         case .startProbe, .abortProbe, .reportHolders, .reapStalePlayers:
-            return gate?.perform(action, daemon: self)
+            var followUp: SupervisorEvent?
+            for source in sources {
+                if let event = source.perform(action) { followUp = event }
+            }
+            return followUp
         case .log(let record):
             let level = renderer.level(of: record)
             if logger.enabled(level) { logger.log(level, renderer.message(record)) }

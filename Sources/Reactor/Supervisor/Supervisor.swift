@@ -30,6 +30,16 @@ public struct Supervisor: Sendable {
     private var remindersGiven = 0
     /// The failed-probe count at which the next stale-player search happens.
     private var nextStaleSearch = 0
+    /// When the last probe began, and when the next one is due while waiting.
+    private var lastProbeAt: MonotonicInstant?
+    private var nextProbeAt: MonotonicInstant?
+    /// A release was seen and the next probe answers it.
+    private var releaseSeen = false
+    /// Failed probes since one that answered a release (nil: none since).
+    /// The kernel reports a node closed before its driver has let go of the
+    /// device, so a probe right after a release can still find it busy:
+    /// those are retried at the retry, doubling, before the grown wait resumes.
+    private var failuresSinceRelease: Int?
 
     public init(configuration: SupervisorConfiguration) {
         self.configuration = configuration
@@ -51,12 +61,12 @@ public struct Supervisor: Sendable {
         case .idle:
             switch event {
             case .start:
-                beginStart(&actions)
+                beginStart(at: now, &actions)
             case .signal(let signal) where Signals.isStop(signal):
                 stopWithoutChild(signal, &actions)
             case .signal(let signal):
                 actions.append(.log(.dropped(signal: signal)))
-            case .spawned, .spawnFailed, .childExited, .deadline, .probeSucceeded, .probeFailed:
+            case .spawned, .spawnFailed, .childExited, .deadline, .probeSucceeded, .probeFailed, .deviceMayBeFree:
                 break  // Ignored: nothing has been started, armed or probed yet.
             }
 
@@ -84,12 +94,28 @@ public struct Supervisor: Sendable {
                 actions.append(.log(.dropped(signal: signal)))
             case .start, .spawned, .spawnFailed, .childExited:
                 break  // Ignored: no child exists while probing; start happens once.
+            case .deviceMayBeFree:
+                break  // Ignored: the probe under way has the device open or will fail on its own.
             }
 
         case .waitingForDevice:
             switch event {
             case .deadline:
-                beginProbe(&actions)
+                beginProbe(at: now, &actions)
+            case .deviceMayBeFree:
+                // Probe at once, but never sooner than the release gap after
+                // the last probe began (a device that is opened and closed all
+                // the time must not make the gate spin): then the wait is shortened.
+                let earliest = (lastProbeAt ?? now) + (configuration.gate?.releaseGap ?? .zero)
+                releaseSeen = true
+                if now >= earliest {
+                    beginProbe(at: now, &actions)
+                } else if let due = nextProbeAt, due <= earliest {
+                    break  // The next probe comes sooner anyway.
+                } else {
+                    nextProbeAt = earliest
+                    actions.append(.armDeadline(earliest - now))
+                }
             case .signal(let signal) where Signals.isStop(signal):
                 actions.append(.cancelDeadline)
                 stopWithoutChild(signal, &actions)
@@ -110,7 +136,7 @@ public struct Supervisor: Sendable {
                 }
             case .spawnFailed(let failure):
                 spawnFailed(failure, at: now, &actions)
-            case .start, .childExited, .deadline, .signal, .probeSucceeded, .probeFailed:
+            case .start, .childExited, .deadline, .signal, .probeSucceeded, .probeFailed, .deviceMayBeFree:
                 break  // Unreachable: the reactor answers the spawn action before reading any other event.
             }
 
@@ -131,21 +157,21 @@ public struct Supervisor: Sendable {
             case .signal(let signal):
                 actions.append(.log(.forwarded(signal: signal, pid: pid)))
                 actions.append(.signalChild(signal))
-            case .start, .spawned, .spawnFailed, .deadline, .probeSucceeded, .probeFailed:
+            case .start, .spawned, .spawnFailed, .deadline, .probeSucceeded, .probeFailed, .deviceMayBeFree:
                 break  // Ignored: nothing is armed or probing while the child runs.
             }
 
         case .backingOff:
             switch event {
             case .deadline:
-                beginStart(&actions)
+                beginStart(at: now, &actions)
             case .signal(let signal) where Signals.isStop(signal):
                 actions.append(.cancelDeadline)
                 stopWithoutChild(signal, &actions)
             case .signal(let signal):
                 actions.append(.log(.dropped(signal: signal)))
-            case .start, .spawned, .spawnFailed, .childExited, .probeSucceeded, .probeFailed:
-                break  // Ignored: no child and no probe exist during the wait.
+            case .start, .spawned, .spawnFailed, .childExited, .probeSucceeded, .probeFailed, .deviceMayBeFree:
+                break  // Ignored: no child and no probe exist during the wait (the backoff comes first).
             }
 
         case .stopping(let pid):
@@ -167,7 +193,7 @@ public struct Supervisor: Sendable {
             case .signal(let signal):
                 actions.append(.log(.forwarded(signal: signal, pid: pid)))
                 actions.append(.signalChild(signal))
-            case .start, .spawned, .spawnFailed, .probeSucceeded, .probeFailed:
+            case .start, .spawned, .spawnFailed, .probeSucceeded, .probeFailed, .deviceMayBeFree:
                 break  // Ignored: nothing starts or probes once a stop began.
             }
 
@@ -182,7 +208,7 @@ public struct Supervisor: Sendable {
                 finish(0, after: .unkillable(pid: pid), &actions)
             case .signal(let signal):
                 actions.append(.log(.dropped(signal: signal)))
-            case .start, .spawned, .spawnFailed, .probeSucceeded, .probeFailed:
+            case .start, .spawned, .spawnFailed, .probeSucceeded, .probeFailed, .deviceMayBeFree:
                 break  // Ignored: SIGKILL is on its way; nothing else can help.
             }
 
@@ -195,18 +221,24 @@ public struct Supervisor: Sendable {
     // MARK: Steps shared by several rows
 
     /// Starts the child, through the gate if there is one.
-    private mutating func beginStart(_ actions: inout SupervisorActions) {
+    private mutating func beginStart(at now: MonotonicInstant, _ actions: inout SupervisorActions) {
         if configuration.gate != nil {
-            beginProbe(&actions)
+            beginProbe(at: now, &actions)
         } else {
             phase = .starting
             actions.append(.spawn)
         }
     }
 
-    private mutating func beginProbe(_ actions: inout SupervisorActions) {
+    private mutating func beginProbe(at now: MonotonicInstant, _ actions: inout SupervisorActions) {
         guard let gate = configuration.gate else { return }
         phase = .probing
+        lastProbeAt = now
+        nextProbeAt = nil
+        if releaseSeen {
+            releaseSeen = false
+            failuresSinceRelease = 0
+        }
         actions.append(.startProbe)
         actions.append(.armDeadline(gate.probeDeadline))
     }
@@ -235,7 +267,19 @@ public struct Supervisor: Sendable {
             actions.append(.reapStalePlayers)
         }
         phase = .waitingForDevice
-        actions.append(.armDeadline(gate.probeInterval))
+        var delay = gate.retryDelay(waited: now - (firstProbeFailureAt ?? now))
+        if let failures = failuresSinceRelease {
+            var followUp = gate.probeRetry
+            for _ in 0..<min(failures, 32) { followUp = followUp + followUp }
+            if followUp < delay {
+                delay = followUp
+                failuresSinceRelease = failures + 1
+            } else {
+                failuresSinceRelease = nil
+            }
+        }
+        nextProbeAt = now + delay
+        actions.append(.armDeadline(delay))
     }
 
     private mutating func resetGate() {
@@ -244,6 +288,9 @@ public struct Supervisor: Sendable {
         firstProbeFailureAt = nil
         remindersGiven = 0
         lastProbeFailure = nil
+        nextProbeAt = nil
+        releaseSeen = false
+        failuresSinceRelease = nil
     }
 
     private mutating func childExited(
@@ -303,7 +350,7 @@ public struct Supervisor: Sendable {
     private mutating func restart(after delay: Duration, at now: MonotonicInstant, _ actions: inout SupervisorActions) {
         restarts += 1
         if delay <= .zero {
-            beginStart(&actions)
+            beginStart(at: now, &actions)
         } else {
             phase = .backingOff(until: now + delay)
             actions.append(.armDeadline(delay))

@@ -40,11 +40,15 @@ public struct SupervisorConfiguration: Equatable, Sendable {
 
 /// The ALSA readiness gate's timing.
 public struct GateConfiguration: Equatable, Sendable {
-    /// How long the probe plays silence.
+    /// How much silence the probe writes (the device must also have played
+    /// at least two periods of it).
     public var probeDuration: Duration
     /// A probe that has not finished by then failed (the device never drained).
     public var probeDeadline: Duration
-    /// Wait between failed probes.
+    /// The first wait after a failed probe.
+    public var probeRetry: Duration
+    /// The longest wait between failed probes: waits grow from `probeRetry`
+    /// with the time already waited (a quarter of it) up to this.
     public var probeInterval: Duration
     /// Consecutive failed probes before looking for a stale player (and every
     /// this many after).
@@ -53,11 +57,17 @@ public struct GateConfiguration: Equatable, Sendable {
     /// entry's spacing repeats.
     public var reminders: [Duration]
 
+    public static let defaultProbeDuration: Duration = .milliseconds(50)
+    public static let defaultProbeRetry: Duration = .milliseconds(50)
+    public static let defaultProbeInterval: Duration = .seconds(4)
+    public static let defaultStaleAfter = 20
+
     public init(
-        probeDuration: Duration = .seconds(1),
+        probeDuration: Duration = GateConfiguration.defaultProbeDuration,
         probeDeadline: Duration? = nil,
-        probeInterval: Duration = .seconds(2),
-        staleAfter: Int = 4,
+        probeRetry: Duration = GateConfiguration.defaultProbeRetry,
+        probeInterval: Duration = GateConfiguration.defaultProbeInterval,
+        staleAfter: Int = GateConfiguration.defaultStaleAfter,
         reminders: [Duration] = [.seconds(60), .seconds(300), .seconds(900)]
     ) {
         self.probeDuration = probeDuration
@@ -65,8 +75,24 @@ public struct GateConfiguration: Equatable, Sendable {
         // that plus a second is generous for a loaded Pi, and still bounded.
         self.probeDeadline = probeDeadline ?? (probeDuration * 2 + .seconds(1))
         self.probeInterval = probeInterval
+        self.probeRetry = min(probeRetry, probeInterval)
         self.staleAfter = max(staleAfter, 1)
         self.reminders = reminders.isEmpty ? [.seconds(900)] : reminders
+    }
+
+    /// The least time from one probe to the next when the device seems to
+    /// have been released (a node closed): at most 50 ms, so that even with
+    /// long timed waits a release is acted on at once, yet a device opened
+    /// and closed all the time cannot make the gate spin.
+    public var releaseGap: Duration { min(probeRetry, .milliseconds(50)) }
+
+    /// The wait before the next probe when the device has been unavailable
+    /// for `waited`: `probeRetry` at first, then a quarter of the time waited
+    /// so far (so a device that comes back adds at most a quarter to the
+    /// wait), never more than `probeInterval`.
+    public func retryDelay(waited: Duration) -> Duration {
+        let proportional = Duration.nanoseconds(max(waited.saturatingNanoseconds, 0) / 4)
+        return min(max(proportional, probeRetry), probeInterval)
     }
 
     /// The instant of the n-th reminder (0-based) after a first failure at `start`.
@@ -96,6 +122,8 @@ public enum SupervisorEvent: Equatable, Sendable {
     case probeSucceeded
     /// The readiness probe failed.
     case probeFailed(ProbeFailure)
+    /// A process closed a sound device node: the gate's device may be free.
+    case deviceMayBeFree
 }
 
 /// Where the supervisor is. Each phase owns at most one armed deadline.

@@ -1,0 +1,68 @@
+/// A part that the reactor watches on behalf of something else (the gate's
+/// probe, its stale-player reaper, its device watcher; later a control
+/// socket). It registers descriptors through the `LoopHandle` it is given,
+/// turns their readiness into events for the table, and carries out the
+/// table's actions that are its own. The reactor needs no case for it: the
+/// handle tags every registration with the source's own number.
+public protocol EventSource: AnyObject {
+    /// Called once, before the loop runs. Keep the handle: registrations made
+    /// later (a probe's descriptors, a pidfd) go through it too.
+    func attach(_ handle: LoopHandle) throws(SystemError)
+    /// A descriptor registered through the handle is ready; returns the event
+    /// to feed to the table, if any.
+    func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisorEvent?
+    /// An action of the table the reactor does not carry out itself. A source
+    /// ignores the ones that are not its own; an action that completes at
+    /// once (a probe failing on open) returns its outcome.
+    func perform(_ action: SupervisorAction) -> SupervisorEvent?
+}
+
+/// What an event source may do with the reactor, and no more: watch and
+/// unwatch descriptors (a timerfd is a deadline), log, learn the child's pid,
+/// and give up on an internal error.
+public struct LoopHandle {
+    /// Which of the source's registrations is ready: the slot and generation
+    /// it chose when it registered (a stale event from a closed descriptor
+    /// whose number was reused carries an old generation).
+    public struct Registration: Equatable, Sendable {
+        public var slot: UInt16
+        public var generation: UInt32
+
+        public init(slot: UInt16 = 0, generation: UInt32 = 0) {
+            self.slot = slot
+            self.generation = generation
+        }
+    }
+
+    private unowned let daemon: Daemon
+    private let source: UInt16
+
+    init(daemon: Daemon, source: UInt16) {
+        self.daemon = daemon
+        self.source = source
+    }
+
+    public func watch(_ fd: Int32, for interest: Epoll.Readiness, _ registration: Registration = Registration()) throws(SystemError) {
+        try daemon.epoll.add(fd, interest, Epoll.Token(source: source, slot: registration.slot, generation: registration.generation))
+    }
+
+    /// Before the descriptor is closed (a closed one leaves epoll by itself,
+    /// but only once every duplicate of it is closed too).
+    public func unwatch(_ fd: Int32) {
+        daemon.epoll.remove(fd)
+    }
+
+    public var logger: Logger { daemon.logger }
+
+    /// The running child, which no source may ever signal on its own.
+    public var childPID: Int32? { daemon.childPID }
+
+    /// The reactor's own machinery failed: the child is stopped and monitord exits 70.
+    public func fail(_ error: SystemError) {
+        daemon.internalError(error)
+    }
+}
+
+extension EventSource {
+    public func perform(_ action: SupervisorAction) -> SupervisorEvent? { nil }
+}
