@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Stand-in for AmpliPi's streams/process_monitor.py, for Benchmarks/compare.
+"""Stand-in for AmpliPi's streams/process_monitor.py, for Benchmarks/compare
+and the guest rig (scripts/vm-test copies it into the guest).
 
 Re-created from its documented contract (shared DESIGN.md section 1), not
 copied: run argv[1:]; exit 0 when the child exits 0; restart at once when it
@@ -19,7 +20,10 @@ print(f"process monitor: supervising {command}")  # block-buffered, as upstream
 
 def forward(signum, _frame):
     if child is not None:
-        child.send_signal(signum)
+        try:
+            child.send_signal(signum)
+        except ProcessLookupError:
+            pass  # the child was reaped meanwhile
     if signum in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
         sys.exit(0)
 
