@@ -83,7 +83,7 @@ public enum OptionParser {
         return .run(options)
     }
 
-    enum LongOption: String {
+    enum LongOption: String, CaseIterable {
         case backoffInitial = "backoff-initial"
         case backoffMax = "backoff-max"
         case backoffReset = "backoff-reset"
