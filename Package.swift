@@ -5,6 +5,7 @@ let package = Package(
     name: "monitord",
     products: [
         .executable(name: "monitord", targets: ["monitord"]),
+        .library(name: "Supervision", targets: ["Supervision"]),
         .library(name: "Reactor", targets: ["Reactor"]),
         // Test rig only: an alsa-lib ioplug plugin loaded by tests through a
         // private ALSA config (`pcm_type.monitordtest { lib ".../libMonitordTestPCM.so" }`).
@@ -22,13 +23,21 @@ let package = Package(
             pkgConfig: "alsa",
             providers: [.apt(["libasound2-dev"])]
         ),
+        // The restart logic: the transition table and the values it works on.
+        // No C module and no system calls (Glibc for constants and strerror's
+        // text only), so nothing can creep into the table that tests cannot drive.
+        .target(
+            name: "Supervision"
+        ),
+        // Everything that touches the system: the loop, the gate, the kernel
+        // wrappers, logging, systemd, /proc.
         .target(
             name: "Reactor",
-            dependencies: ["CEpoll", "CALSA"]
+            dependencies: ["Supervision", "CEpoll", "CALSA"]
         ),
         .executableTarget(
             name: "monitord",
-            dependencies: ["Reactor"]
+            dependencies: ["Reactor", "Supervision"]
         ),
         .target(
             name: "ALSATestPlugin",
@@ -47,9 +56,15 @@ let package = Package(
             dependencies: ["CEpoll"],
             path: "Tests/TestSupport"
         ),
+        // The table, its scenarios and the backoff, on a fake clock: they
+        // depend on the pure target alone.
+        .testTarget(
+            name: "SupervisionUnitTests",
+            dependencies: ["Supervision"]
+        ),
         .testTarget(
             name: "ReactorTests",
-            dependencies: ["Reactor", "TestSupport"]
+            dependencies: ["Reactor", "Supervision", "TestSupport"]
         ),
         .testTarget(
             name: "IntegrationTests",

@@ -17,11 +17,13 @@
 //   suffix of the arguments; backoff initial <= max; every duration in
 //   0...24h, probe duration > 0; rate, channels and stale-after in range;
 //   `--alsa-device` not combined with `--alsa-gate off`; non-empty paths;
-//   gateDevice and humanReadable do not trap;
+//   gateDevice and humanReadable do not trap; the derived table and gate
+//   configurations agree on the device, probe duration and stop timeout;
 // - a UsageError message is non-empty, at most 400 bytes, a single line with
 //   no control characters (C0, DEL, C1, U+2028, U+2029), and names what was
 //   wrong: COMMAND, an option given on the command line, or the unknown
 //   option as it was typed (made printable).
+import Supervision
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -85,6 +87,14 @@ func checkRun(_ options: Options, _ arguments: [String], _ shown: String) {
     require(!options.soundDirectory.isEmpty, "\(shown): empty --snd-dir")
     if let device = options.gateDevice {
         require(!device.isEmpty, "\(shown): empty gate device")
+    }
+    // The table's and the gate's halves agree on what they share.
+    let derived = options.derived
+    require((derived.gate == nil) == (options.gateDevice == nil) && (derived.table.gate == nil) == (derived.gate == nil),
+            "\(shown): the gate is on for one half only")
+    if let gate = derived.gate, let timing = derived.table.gate {
+        require(gate.parameters.device == options.gateDevice && gate.parameters.duration == timing.probeDuration
+                && gate.stopTimeout == derived.table.stopTimeout, "\(shown): the gate's halves disagree")
     }
 }
 

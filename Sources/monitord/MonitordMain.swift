@@ -1,5 +1,6 @@
 import Reactor
 
+import Supervision
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,21 +36,7 @@ enum MonitordMain {
         case .normal: logger.threshold = .info
         case .verbose: logger.threshold = .debug
         }
-        var configuration = SupervisorConfiguration(backoff: options.backoff, restart: options.restart,
-                                                    stopTimeout: options.stopTimeout)
-        var gateSettings: GateSettings?
-        if let device = options.gateDevice {
-            configuration.gate = GateConfiguration(probeDuration: options.probeDuration,
-                                                   probeRetry: options.probeRetry ?? GateConfiguration.defaultProbeRetry,
-                                                   probeInterval: options.probeInterval,
-                                                   staleAfter: options.staleAfter)
-            gateSettings = GateSettings(
-                parameters: PCMParameters(device: device, rate: options.probeRate, channels: options.probeChannels,
-                                          duration: options.probeDuration),
-                soundDirectory: options.soundDirectory,
-                commandBaseName: Path.baseName(options.command[0]),
-                stopTimeout: options.stopTimeout)
-        }
+        let derived = options.derived
         // The command's bytes go to exec exactly as we received them.
         var raw: [UnsafeMutablePointer<CChar>] = []
         for index in 0..<options.command.count {
@@ -57,9 +44,9 @@ enum MonitordMain {
         }
         let command = PreparedCommand(arguments: options.command, raw: raw)
         do {
-            let gate = try gateSettings.map { (settings) throws(SystemError) in try ALSAGate(settings: settings) }
+            let gate = try derived.gate.map { (settings) throws(SystemError) in try ALSAGate(settings: settings) }
             let hooks = ServiceIntegration.hooks(options: options, gate: gate, logger: logger)
-            let daemon = try Daemon(command: command, configuration: configuration, gate: gate, logger: logger, hooks: hooks)
+            let daemon = try Daemon(command: command, configuration: derived.table, gate: gate, logger: logger, hooks: hooks)
             return daemon.run()
         } catch {
             logger.log(.error, "internal error: \(error)")

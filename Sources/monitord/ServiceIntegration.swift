@@ -1,5 +1,6 @@
 import CEpoll
 import Reactor
+import Supervision
 
 /// sd_notify (READY, STATUS, STOPPING, WATCHDOG) and the status file, plugged
 /// into the reactor's hooks. Both are optional and neither can stop supervision.
@@ -17,12 +18,12 @@ enum ServiceIntegration {
         let statusFile = options.statusFile.map(StatusFile.init(path:))
         guard notifier != nil || statusFile != nil else { return hooks }
 
-        func report(_ machine: Supervisor) -> StatusReport {
-            StatusReport.of(machine, commandName: commandName, gate: gate,
+        func report(_ table: SupervisionTable) -> StatusReport {
+            StatusReport.of(table, commandName: commandName, gate: gate,
                             now: .now(), wallNow: cep_realtime_s())
         }
-        hooks.phaseChanged = { machine in
-            let status = report(machine)
+        hooks.phaseChanged = { table in
+            let status = report(table)
             notifier?.send("STATUS=\(status.text)")
             statusFile?.write(status.pairs)
         }
@@ -32,8 +33,8 @@ enum ServiceIntegration {
             case .stopping: notifier?.send("STOPPING=1")
             }
         }
-        hooks.tearDown = { machine in
-            statusFile?.markStopped(report(machine).pairs.filter { $0.0 != "state" })
+        hooks.tearDown = { table in
+            statusFile?.markStopped(report(table).pairs.filter { $0.0 != "state" })
         }
         if let interval = notifier?.watchdogInterval {
             hooks.watchdogInterval = interval

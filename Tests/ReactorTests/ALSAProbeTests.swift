@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import Reactor
+import Supervision
 
 /// PCMProbe against the monitordtest plugin. Serialized: alsa-lib's
 /// configuration is process-global, and timing assertions should not

@@ -1,5 +1,6 @@
 import Testing
 @testable import Reactor
+@testable import Supervision
 
 @Suite struct DurationParserTests {
     @Test(arguments: [

@@ -1,5 +1,6 @@
 import Testing
 @testable import Reactor
+@testable import Supervision
 
 @Suite struct OptionParserTests {
     static func options(_ arguments: [String]) throws -> Options {
@@ -45,7 +46,7 @@ import Testing
         #expect(seed.probeDuration == .seconds(1) && seed.probeRetry == .seconds(2) && seed.probeInterval == .seconds(2))
         // A short interval alone is fine: the default retry is cut to it.
         #expect(try Self.options(["--probe-interval", "10ms", "x"]).probeRetry == nil)
-        #expect(GateConfiguration(probeInterval: .milliseconds(10)).probeRetry == .milliseconds(10))
+        #expect(GateTiming(probeInterval: .milliseconds(10)).probeRetry == .milliseconds(10))
     }
 
     @Test func helpAndVersion() throws {
@@ -97,5 +98,20 @@ import Testing
         #expect(try Self.options(["squeezelite", "-o", "default"]).gateDevice == nil)
         #expect(try Self.options(["--alsa-gate", "off", "squeezelite", "-o", "lb3c"]).gateDevice == nil)
         #expect(try Self.options(["--alsa-device", "hw:0", "aplay", "x.wav"]).gateDevice == "hw:0")
+    }
+
+    /// The table's and the gate's halves are derived together: what they share
+    /// is read once, and a command without a gate gets neither half.
+    @Test func derivedConfigurationHalvesAgree() throws {
+        let gated = try Self.options(["--probe-duration", "200ms", "--stop-timeout", "5s", "--probe-interval", "3s",
+                                      "--stale-after", "7", "squeezelite", "-o", "lb3c"]).derived
+        let gate = try #require(gated.gate)
+        let timing = try #require(gated.table.gate)
+        #expect(gate.parameters.device == "lb3c" && gate.commandBaseName == "squeezelite")
+        #expect(gate.parameters.duration == .milliseconds(200) && timing.probeDuration == .milliseconds(200))
+        #expect(gate.stopTimeout == .seconds(5) && gated.table.stopTimeout == .seconds(5))
+        #expect(timing.probeInterval == .seconds(3) && timing.staleAfter == 7)
+        let ungated = try Self.options(["alsaloop", "-C", "lb3p", "-P", "ch1"]).derived
+        #expect(ungated.gate == nil && ungated.table.gate == nil)
     }
 }

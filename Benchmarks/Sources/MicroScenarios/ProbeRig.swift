@@ -1,4 +1,5 @@
 import Reactor
+import Supervision
 #if canImport(Glibc)
 import Glibc
 #endif

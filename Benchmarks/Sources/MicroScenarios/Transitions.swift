@@ -1,18 +1,19 @@
 import Reactor
+import Supervision
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// State machine: transitions of `Supervisor.handle(_:at:)`, the pure
+/// State machine: transitions of `SupervisionTable.handle(_:at:)`, the pure
 /// `(phase, event) -> (phase, actions)` function. Nothing here may allocate.
 public struct Transitions {
-    public private(set) var supervisor: Supervisor
+    public private(set) var supervisor: SupervisionTable
     private var now = MonotonicInstant(nanoseconds: 1_000_000_000)
     private var pid: Int32 = 1000
 
     /// A supervisor with a child running (idle → starting → running).
     public init() {
-        supervisor = Supervisor(configuration: SupervisorConfiguration())
+        supervisor = SupervisionTable(configuration: SupervisionConfiguration())
         _ = supervisor.handle(.start, at: now)
         _ = supervisor.handle(.spawned(pid: pid), at: now)
     }

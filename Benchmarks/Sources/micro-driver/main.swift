@@ -8,6 +8,7 @@
 // Prints one line: scenario, count, wall and CPU per operation.
 import MicroScenarios
 import Reactor
+import Supervision
 #if canImport(Glibc)
 import Glibc
 #endif

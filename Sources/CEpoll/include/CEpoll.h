@@ -1,5 +1,9 @@
-// CEpoll: the kernel facilities monitord needs that Swift's Glibc module does
-// not import (epoll, timerfd, signalfd, pidfd, waitid(P_PIDFD), clone with a pidfd, prctl).
+// CEpoll: the C shim for every kernel facility monitord needs that Swift's
+// Glibc module does not import (epoll, timerfd, signalfd, pidfd, malloc_trim:
+// checked with Swift 6.3), and for what is best done in C: the spawn (clone
+// with a pidfd, between vfork and exec), waitid(P_PIDFD), macros (SIGRTMIN,
+// the epoll flags) and inotify's variable-length records.
+// The name is historical: epoll came first.
 // Every symbol is prefixed `cep_`; macros are exported as constants; nothing
 // variadic is exposed. Functions return -1 and leave errno set on failure,
 // exactly like the syscalls they wrap, unless documented otherwise.
@@ -11,8 +15,9 @@
 
 // MARK: epoll
 
-/// One readiness report, unpacked (the kernel's `struct epoll_event` is packed
-/// on x86_64, which Swift cannot import faithfully).
+/// One readiness report with a plain 64-bit token in place of the kernel's
+/// `epoll_data` union, so Swift code never reads a union member (Swift can
+/// import `struct epoll_event` itself, packed or not; NIO does).
 typedef struct {
     uint32_t events;
     uint64_t token;

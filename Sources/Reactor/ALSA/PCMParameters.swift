@@ -1,3 +1,5 @@
+import Supervision
+
 /// What a readiness probe plays: a short stretch of silence in the format a
 /// player would use, so that a device which accepts the probe will also
 /// accept the player.

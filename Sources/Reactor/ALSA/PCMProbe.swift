@@ -1,4 +1,5 @@
 import CALSA
+import Supervision
 #if canImport(Glibc)
 import Glibc
 #endif

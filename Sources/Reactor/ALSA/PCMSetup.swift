@@ -1,4 +1,5 @@
 import CALSA
+import Supervision
 
 /// The buffer geometry alsa-lib settled on for an open PCM.
 struct PCMGeometry: Equatable {

@@ -1,3 +1,5 @@
+import Supervision
+
 /// A command-line mistake: one line for the operator, exit 64 (EX_USAGE).
 public struct UsageError: Error, Equatable, Sendable, CustomStringConvertible {
     public var message: String

@@ -1,3 +1,5 @@
+import Supervision
+
 /// Everything the command line can say.
 public struct Options: Equatable, Sendable {
     public enum Verbosity: Equatable, Sendable { case quiet, normal, verbose }
@@ -9,13 +11,13 @@ public struct Options: Equatable, Sendable {
     public var verbosity = Verbosity.normal
     public var gateMode = GateMode.auto
     public var alsaDevice: String?
-    public var probeDuration = GateConfiguration.defaultProbeDuration
+    public var probeDuration = GateTiming.defaultProbeDuration
     /// nil: the default retry, or the interval if that is shorter.
     public var probeRetry: Duration?
-    public var probeInterval = GateConfiguration.defaultProbeInterval
+    public var probeInterval = GateTiming.defaultProbeInterval
     public var probeRate: UInt32 = 48000
     public var probeChannels: UInt32 = 2
-    public var staleAfter = GateConfiguration.defaultStaleAfter
+    public var staleAfter = GateTiming.defaultStaleAfter
     public var soundDirectory = "/dev/snd"
     public var statusFile: String?
     /// COMMAND and its arguments, untouched.

@@ -1,5 +1,6 @@
 import CALSA
 import CEpoll
+import Supervision
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,7 +40,7 @@ public final class ALSAGate: GateDriver, EventSource {
         loop = handle
     }
 
-    public func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisorEvent? {
+    public func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisionEvent? {
         guard registration.generation == probeGeneration, let probe else { return nil }
         let slot = Int(registration.slot)
         guard slot < watched.count else { return nil }
@@ -48,7 +49,7 @@ public final class ALSAGate: GateDriver, EventSource {
         return outcome(probe.handle(fd: watched[slot], events: readiness.rawValue))
     }
 
-    public func perform(_ action: SupervisorAction) -> SupervisorEvent? {
+    public func perform(_ action: SupervisionAction) -> SupervisionEvent? {
         switch action {
         case .startProbe:
             return startProbe()
@@ -66,7 +67,7 @@ public final class ALSAGate: GateDriver, EventSource {
 
     // MARK: The probe
 
-    private func startProbe() -> SupervisorEvent? {
+    private func startProbe() -> SupervisionEvent? {
         guard let loop else { return nil }
         closeProbe()
         if configurationSuspect {
@@ -112,7 +113,7 @@ public final class ALSAGate: GateDriver, EventSource {
 
     /// A finished probe is closed before its outcome is fed back: the child
     /// must find the device free.
-    private func outcome(_ progress: ProbeProgress) -> SupervisorEvent? {
+    private func outcome(_ progress: ProbeProgress) -> SupervisionEvent? {
         switch progress {
         case .pending:
             return nil

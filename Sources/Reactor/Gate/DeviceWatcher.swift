@@ -1,4 +1,5 @@
 import CEpoll
+import Supervision
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -67,7 +68,7 @@ final class DeviceWatcher: EventSource {
         _ = cep_inotify_drain(fd, Self.prefix)
     }
 
-    func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisorEvent? {
+    func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisionEvent? {
         guard registration.generation == generation, let fd = descriptor?.rawValue else { return nil }
         let released = cep_inotify_drain(fd, Self.prefix)
         if released < 0 {

@@ -1,4 +1,5 @@
-/// What the readiness gate needs to know, fixed at start-up.
+/// What the readiness gate's I/O needs to know, fixed at start-up (the
+/// table's half is `GateTiming`; `Options.derived` makes both).
 public struct GateSettings: Equatable, Sendable {
     /// The PCM to probe and how to play to it.
     public var parameters: PCMParameters

@@ -1,4 +1,5 @@
 import CEpoll
+import Supervision
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,7 +38,7 @@ final class StaleReaper: EventSource {
         try handle.watch(timer.fd, for: .input, LoopHandle.Registration(slot: Self.deadlineSlot))
     }
 
-    func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisorEvent? {
+    func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisionEvent? {
         if registration.slot == Self.deadlineSlot {
             try deadlinePassed()
         } else {
@@ -46,7 +47,7 @@ final class StaleReaper: EventSource {
         return nil
     }
 
-    func perform(_ action: SupervisorAction) -> SupervisorEvent? {
+    func perform(_ action: SupervisionAction) -> SupervisionEvent? {
         if action == .reapStalePlayers, let loop {
             reap(excluding: [getpid()] + (loop.childPID.map { [$0] } ?? []), loop: loop)
         }

@@ -1,42 +1,8 @@
 import CEpoll
+import Supervision
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// How a child ended.
-public enum TerminationStatus: Equatable, Sendable, CustomStringConvertible {
-    case exited(Int32)
-    case signaled(Int32, coreDumped: Bool)
-
-    public var isSuccess: Bool { self == .exited(0) }
-
-    /// `exited 1`, `was killed by SIGSEGV (core dumped)`: as log lines say it.
-    public var description: String {
-        switch self {
-        case .exited(let code): return "exited \(code)"
-        case .signaled(let signal, let core):
-            return "was killed by \(Signals.name(signal))" + (core ? " (core dumped)" : "")
-        }
-    }
-}
-
-/// Why a spawn produced no running child.
-public struct SpawnFailure: Error, Equatable, Sendable {
-    public enum Stage: Sendable, Equatable {
-        /// No process could be created (EAGAIN, ENOMEM, ...).
-        case clone
-        /// The process was created but exec failed (ENOENT, EACCES, ...).
-        case exec
-    }
-
-    public var stage: Stage
-    public var errno: Int32
-
-    public init(stage: Stage, errno: Int32) {
-        self.stage = stage
-        self.errno = errno
-    }
-}
 
 /// A running child, owned through its pidfd: signals go through the pidfd, so
 /// a reaped child's recycled pid can never be hit.
@@ -105,46 +71,4 @@ public struct ChildProcess: ~Copyable {
         if code == CEP_CLD_EXITED { return .exited(status) }
         return .signaled(status, coreDumped: code == CEP_CLD_DUMPED)
     }
-}
-
-extension Signals {
-    /// Dispositions monitord changes (SIG_IGN survives exec), reset in the child.
-    static let resetInChild: [Int32] = [SIGPIPE]
-}
-
-/// The command's argv as C strings, built once and reused by every spawn.
-public struct PreparedCommand: ~Copyable {
-    public let arguments: [String]
-    let argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
-    var file: UnsafeMutablePointer<CChar> { argv[0]! }
-
-    public init(_ arguments: [String]) {
-        precondition(!arguments.isEmpty, "a command needs at least its name")
-        self.arguments = arguments
-        argv = .allocate(capacity: arguments.count + 1)
-        for (index, argument) in arguments.enumerated() {
-            argv[index] = strdup(argument)
-        }
-        argv[arguments.count] = nil
-    }
-
-    /// Keeps the exact bytes of `raw` for exec (arguments need not be UTF-8;
-    /// `arguments`, for display, may have repaired them).
-    public init(arguments: [String], raw: [UnsafeMutablePointer<CChar>]) {
-        precondition(!arguments.isEmpty && arguments.count == raw.count)
-        self.arguments = arguments
-        argv = .allocate(capacity: raw.count + 1)
-        for (index, pointer) in raw.enumerated() {
-            argv[index] = strdup(pointer)
-        }
-        argv[raw.count] = nil
-    }
-
-    deinit {
-        for index in 0..<arguments.count { free(argv[index]) }
-        argv.deallocate()
-    }
-
-    /// The command name as a player is known by: `squeezelite` for `/usr/bin/squeezelite`.
-    public var baseName: String { Path.baseName(arguments[0]) }
 }

@@ -1,4 +1,5 @@
 import CEpoll
+import Supervision
 
 /// A one-shot or periodic CLOCK_MONOTONIC deadline delivered through epoll.
 public struct TimerFD: ~Copyable {
@@ -26,15 +27,5 @@ public struct TimerFD: ~Copyable {
         var expirations: UInt64 = 0
         _ = try retryingInterrupts("read(timerfd)") { cep_timerfd_read(fd, &expirations) }
         return expirations
-    }
-}
-
-extension Duration {
-    /// Nanoseconds, clamped to Int64 (durations are validated far below that).
-    public var saturatingNanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        if seconds >= Int64.max / 1_000_000_000 { return .max }
-        if seconds < 0 { return 0 }
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

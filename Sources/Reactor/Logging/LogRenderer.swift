@@ -1,3 +1,4 @@
+import Supervision
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,11 +8,11 @@ public struct LogRenderer: Sendable {
     public let commandName: String
     public let commandLine: [String]
     public let device: String?
-    public let configuration: SupervisorConfiguration
+    public let configuration: SupervisionConfiguration
     /// The command line as `started` lines show it, joined and cut once.
     private let shownCommandLine: String
 
-    public init(commandName: String, commandLine: [String], device: String?, configuration: SupervisorConfiguration) {
+    public init(commandName: String, commandLine: [String], device: String?, configuration: SupervisionConfiguration) {
         self.commandName = commandName
         self.commandLine = commandLine
         self.device = device
@@ -98,9 +99,4 @@ public struct LogRenderer: Sendable {
         case .exec: return "exec: \(Errno.describe(failure.errno))"
         }
     }
-}
-
-extension Errno {
-    /// strerror's text alone, as a shell prints it.
-    public static func text(_ code: Int32) -> String { String(cString: strerror(code)) }
 }

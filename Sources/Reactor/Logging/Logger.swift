@@ -1,4 +1,5 @@
 import CEpoll
+import Supervision
 #if canImport(Glibc)
 import Glibc
 #endif

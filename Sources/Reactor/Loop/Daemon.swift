@@ -1,12 +1,14 @@
 import CEpoll
+import Supervision
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The reactor: one thread, one epoll. It turns kernel readiness into
-/// `SupervisorEvent`s, feeds them to the pure `Supervisor`, and carries out
+/// `SupervisionEvent`s, feeds them to the pure `SupervisionTable`, and carries out
 /// the actions it returns. Nothing here sleeps; while the child is healthy the
-/// process blocks in epoll_wait with no timer armed.
+/// process blocks in epoll_wait with no timer armed but the watchdog's, which
+/// exists only when the service manager asks for pings (WatchdogSec=).
 public final class Daemon {
     /// The reactor's own sources. Attached sources (`EventSource`: the gate's
     /// parts) are numbered from `firstAttached` on, in the order given.
@@ -23,7 +25,7 @@ public final class Daemon {
     let deadline: TimerFD
     /// Periodic WATCHDOG=1 pings, only when the service manager asked for them.
     let watchdog: TimerFD?
-    var machine: Supervisor
+    var table: SupervisionTable
     let logger: Logger
     let renderer: LogRenderer
     let command: PreparedCommand
@@ -40,7 +42,7 @@ public final class Daemon {
 
     public init(
         command: consuming PreparedCommand,
-        configuration: SupervisorConfiguration,
+        configuration: SupervisionConfiguration,
         gate: (any GateDriver)?,
         sources extra: [any EventSource] = [],
         logger: Logger,
@@ -68,7 +70,7 @@ public final class Daemon {
                                commandLine: arguments,
                                device: gate?.device,
                                configuration: configuration)
-        machine = Supervisor(configuration: configuration)
+        table = SupervisionTable(configuration: configuration)
         try epoll.add(signals.fd, .input, Epoll.Token(source: Source.signals.rawValue))
         try epoll.add(deadline.fd, .input, Epoll.Token(source: Source.deadline.rawValue))
         for source in (gate?.sources ?? []) + extra {
@@ -91,7 +93,7 @@ public final class Daemon {
                 internalError(error)
             }
         }
-        hooks.tearDown?(machine)
+        hooks.tearDown?(table)
         return exitCode ?? ExitCode.software
     }
 
@@ -118,14 +120,16 @@ public final class Daemon {
         }
     }
 
-    /// The pidfd is readable: the child exited. Its leftovers in the process
-    /// group are killed before the reap, while the group id is still reserved
-    /// by the zombie, so a stale grandchild cannot keep holding the device.
+    /// The pidfd is readable: the child has exited, unless the wakeup was spurious.
     private func childBecameReadable() throws(SystemError) {
         guard let status = try childExitStatus() else { return }
         submit(.childExited(status))
     }
 
+    /// Reaps the child; nil when it has not exited after all. Its leftovers in
+    /// the process group are killed before the reap, while the group id is
+    /// still reserved by the zombie, so a stale grandchild cannot keep holding
+    /// the device.
     private func childExitStatus() throws(SystemError) -> TerminationStatus? {
         guard let running = child.take() else { return nil }
         running.signalGroup(SIGKILL)
@@ -143,20 +147,20 @@ public final class Daemon {
 
     /// Feeds one event and carries out what it asks; an action that completes
     /// at once (spawn, a probe that fails on open) feeds its outcome straight back.
-    func submit(_ first: SupervisorEvent) {
-        var next: SupervisorEvent? = first
+    func submit(_ first: SupervisionEvent) {
+        var next: SupervisionEvent? = first
         while let event = next, exitCode == nil {
             next = nil
-            let before = machine.phase
-            let actions = machine.handle(event, at: .now())
+            let before = table.phase
+            let actions = table.handle(event, at: .now())
             for action in actions {
                 if let followUp = perform(action) { next = followUp }
             }
-            if machine.phase != before { hooks.phaseChanged?(machine) }
+            if table.phase != before { hooks.phaseChanged?(table) }
         }
     }
 
-    private func perform(_ action: SupervisorAction) -> SupervisorEvent? {
+    private func perform(_ action: SupervisionAction) -> SupervisionEvent? {
         switch action {
         case .spawn:
             return spawn()
@@ -169,7 +173,7 @@ public final class Daemon {
         case .killGroup:
             child?.signalGroup(SIGKILL)
         case .startProbe, .abortProbe, .reportHolders, .reapStalePlayers:
-            var followUp: SupervisorEvent?
+            var followUp: SupervisionEvent?
             for source in sources {
                 if let event = source.perform(action) { followUp = event }
             }
@@ -185,7 +189,7 @@ public final class Daemon {
         return nil
     }
 
-    private func spawn() -> SupervisorEvent {
+    private func spawn() -> SupervisionEvent {
         do {
             let started = try ChildProcess.spawn(command, handlersBlocked: true)
             childGeneration &+= 1

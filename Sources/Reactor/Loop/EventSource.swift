@@ -1,3 +1,5 @@
+import Supervision
+
 /// A part that the reactor watches on behalf of something else (the gate's
 /// probe, its stale-player reaper, its device watcher; later a control
 /// socket). It registers descriptors through the `LoopHandle` it is given,
@@ -10,11 +12,11 @@ public protocol EventSource: AnyObject {
     func attach(_ handle: LoopHandle) throws(SystemError)
     /// A descriptor registered through the handle is ready; returns the event
     /// to feed to the table, if any.
-    func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisorEvent?
+    func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisionEvent?
     /// An action of the table the reactor does not carry out itself. A source
     /// ignores the ones that are not its own; an action that completes at
     /// once (a probe failing on open) returns its outcome.
-    func perform(_ action: SupervisorAction) -> SupervisorEvent?
+    func perform(_ action: SupervisionAction) -> SupervisionEvent?
 }
 
 /// What an event source may do with the reactor, and no more: watch and
@@ -64,5 +66,5 @@ public struct LoopHandle {
 }
 
 extension EventSource {
-    public func perform(_ action: SupervisorAction) -> SupervisorEvent? { nil }
+    public func perform(_ action: SupervisionAction) -> SupervisionEvent? { nil }
 }

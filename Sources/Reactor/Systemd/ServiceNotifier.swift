@@ -1,3 +1,4 @@
+import Supervision
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,5 @@
 import CEpoll
+import Supervision
 
 /// What the supervisor is doing, in the two forms the outside reads: the
 /// one-line sd_notify `STATUS=` text and the status file's key=value fields.
@@ -20,14 +21,14 @@ public struct StatusReport: Equatable, Sendable {
     /// `now`/`wallNow` translate the backoff deadline (monotonic) into a wall
     /// clock time a web UI can show.
     public static func of(
-        _ machine: Supervisor, commandName: String, gate: (any GateDriver)?,
+        _ table: SupervisionTable, commandName: String, gate: (any GateDriver)?,
         now: MonotonicInstant, wallNow: Int64
     ) -> StatusReport {
         var fields: [Field] = []
         let text: String
-        let restarts = machine.restarts
+        let restarts = table.restarts
         let restartsText = restarts == 1 ? "1 restart" : "\(restarts) restarts"
-        switch machine.phase {
+        switch table.phase {
         case .idle, .starting:
             fields.append(Field("state", "starting"))
             text = "starting \(commandName)"
@@ -39,16 +40,16 @@ public struct StatusReport: Equatable, Sendable {
             let wait = until - now
             fields.append(Field("state", "backing-off"))
             fields.append(Field("backoff_until", "\(wallNow + (wait.saturatingNanoseconds + 999_999_999) / 1_000_000_000)"))
-            let after = machine.lastExit.map { " after \(phrase($0))\($0.isSuccess ? " (restart always)" : "")" } ?? ""
+            let after = table.lastExit.map { " after \(phrase($0))\($0.isSuccess ? " (restart always)" : "")" } ?? ""
             text = "restarting in \(wait.humanReadable)\(after), \(restartsText)"
-        case .probing where machine.failedProbes == 0:
+        case .probing where table.failedProbes == 0:
             fields.append(Field("state", "probing"))
             text = "probing \(gate?.device ?? "the device")"
         case .probing, .waitingForDevice:
             fields.append(Field("state", "waiting-for-device"))
-            let reason = machine.lastProbeFailure?.shortReason ?? "?"
+            let reason = table.lastProbeFailure?.shortReason ?? "?"
             let holders = gate?.holderSummary.map { ", held by \($0)" } ?? ""
-            text = "waiting for \(gate?.device ?? "the device"): \(reason)\(holders) (\(machine.failedProbes) failed probes)"
+            text = "waiting for \(gate?.device ?? "the device"): \(reason)\(holders) (\(table.failedProbes) failed probes)"
         case .stopping(let pid), .killing(let pid):
             fields.append(Field("state", "stopping"))
             fields.append(Field("pid", "\(pid)"))
@@ -59,15 +60,15 @@ public struct StatusReport: Equatable, Sendable {
             text = "stopped"
         }
         fields.append(Field("command", commandName))
-        fields.append(Field("restart", machine.configuration.restart.rawValue))
+        fields.append(Field("restart", table.configuration.restart.rawValue))
         fields.append(Field("restarts", "\(restarts)"))
-        fields.append(Field("failures", "\(machine.consecutiveFailures)"))
-        if let last = machine.lastExit { fields.append(Field("last_exit", token(last))) }
+        fields.append(Field("failures", "\(table.consecutiveFailures)"))
+        if let last = table.lastExit { fields.append(Field("last_exit", token(last))) }
         if let gate {
             fields.append(Field("gate_device", gate.device))
-            if let failure = machine.lastProbeFailure {
+            if let failure = table.lastProbeFailure {
                 fields.append(Field("gate_reason", failure.description))
-                fields.append(Field("gate_failed_probes", "\(machine.failedProbes)"))
+                fields.append(Field("gate_failed_probes", "\(table.failedProbes)"))
                 if let holders = gate.holderSummary { fields.append(Field("gate_holders", holders)) }
             }
         }

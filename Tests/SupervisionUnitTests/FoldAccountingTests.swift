@@ -1,6 +1,6 @@
 import Glibc
 import Testing
-@testable import Reactor
+@testable import Supervision
 
 /// Identical exits at the backoff cap are folded into one line per ten. When
 /// the fold ends — a different exit, a healthy run, a failed spawn, a stop —
@@ -11,8 +11,8 @@ import Testing
     static let policy = BackoffPolicy(initial: .milliseconds(10), maximum: .milliseconds(10), reset: .seconds(10))
 
     /// Runs `count` identical fast failures; returns the machine, the clock and the exit lines seen.
-    static func crashLoop(count: Int, gate: GateConfiguration? = nil) -> (Supervisor, MonotonicInstant, exits: Int, folded: [Int]) {
-        var machine = Supervisor(configuration: SupervisorConfiguration(backoff: policy, gate: gate, foldEvery: 10))
+    static func crashLoop(count: Int, gate: GateTiming? = nil) -> (SupervisionTable, MonotonicInstant, exits: Int, folded: [Int]) {
+        var machine = SupervisionTable(configuration: SupervisionConfiguration(backoff: policy, gate: gate, foldEvery: 10))
         var now = t0
         var exits = 0
         var folded: [Int] = []
@@ -33,7 +33,7 @@ import Testing
         return (machine, now, exits, folded)
     }
 
-    static func foldedCounts(_ actions: SupervisorActions) -> [Int] {
+    static func foldedCounts(_ actions: SupervisionActions) -> [Int] {
         actions.compactMap { if case .log(.folded(_, let n, _, _)) = $0 { return n } else { return nil } }
     }
 
@@ -69,7 +69,7 @@ import Testing
     }
 
     @Test func aStopDuringAProbeReportsTheRemainderWithinTheActionCapacity() {
-        let gate = GateConfiguration(probeDuration: .seconds(1), probeInterval: .seconds(2), staleAfter: 4)
+        let gate = GateTiming(probeDuration: .seconds(1), probeInterval: .seconds(2), staleAfter: 4)
         var (machine, now, _, folded) = Self.crashLoop(count: 14, gate: gate)
         #expect(folded == [10])
         // The last deadline began a probe that has not answered yet.

@@ -1,21 +1,21 @@
 import Glibc
 import Testing
-@testable import Reactor
+@testable import Supervision
 
 /// Longer runs of the state machine on a fake clock.
-@Suite struct SupervisorScenarioTests {
+@Suite struct SupervisionScenarioTests {
     /// A fake clock: the state machine only sees the instants we hand it.
     struct Clock {
         var now = MonotonicInstant(nanoseconds: 5_000_000_000_000)
         mutating func advance(_ duration: Duration) { now = now + duration }
     }
 
-    static func deadlines(_ actions: SupervisorActions) -> [Duration] {
+    static func deadlines(_ actions: SupervisionActions) -> [Duration] {
         actions.compactMap { if case .armDeadline(let d) = $0 { return d } else { return nil } }
     }
 
     /// Runs `count` crash cycles that each last `runTime`; returns the restart delays chosen.
-    static func crashCycles(_ machine: inout Supervisor, _ clock: inout Clock, count: Int, runTime: Duration,
+    static func crashCycles(_ machine: inout SupervisionTable, _ clock: inout Clock, count: Int, runTime: Duration,
                             status: TerminationStatus = .exited(1)) -> [Duration] {
         var delays: [Duration] = []
         var pid: Int32 = 1000
@@ -28,7 +28,7 @@ import Testing
             if let delay = armed.first {
                 delays.append(delay)
                 clock.advance(delay)
-                #expect(machine.handle(.deadline, at: clock.now) == SupervisorActions([.spawn]))
+                #expect(machine.handle(.deadline, at: clock.now) == SupervisionActions([.spawn]))
             } else {
                 delays.append(.zero)
                 #expect(actions.contains(.spawn), "a zero delay restarts at once")
@@ -39,7 +39,7 @@ import Testing
 
     @Test func backoffDoublesToTheCapAndResetsAfterAHealthyRun() {
         var clock = Clock()
-        var machine = Supervisor(configuration: SupervisorConfiguration())
+        var machine = SupervisionTable(configuration: SupervisionConfiguration())
         _ = machine.handle(.start, at: clock.now)
         let fast = Self.crashCycles(&machine, &clock, count: 6, runTime: .milliseconds(300))
         #expect(fast == [2, 4, 8, 16, 30, 30].map { Duration.seconds($0) })
@@ -55,7 +55,7 @@ import Testing
     /// is a fast failure whatever its status) and a healthy run resets it.
     @Test func restartAlwaysBacksOffExitZeroLikeAFailure() {
         var clock = Clock()
-        var machine = Supervisor(configuration: SupervisorConfiguration(restart: .always))
+        var machine = SupervisionTable(configuration: SupervisionConfiguration(restart: .always))
         _ = machine.handle(.start, at: clock.now)
         let fast = Self.crashCycles(&machine, &clock, count: 6, runTime: .milliseconds(40), status: .exited(0))
         #expect(fast == [2, 4, 8, 16, 30, 30].map { Duration.seconds($0) })
@@ -78,25 +78,25 @@ import Testing
     /// With the gate, an exit 0 under `--restart always` probes the device
     /// again after its backoff, as any restart does.
     @Test func restartAlwaysGoesThroughTheGate() {
-        let gate = GateConfiguration(probeDuration: .seconds(1), probeInterval: .seconds(2))
-        var machine = Supervisor(configuration: SupervisorConfiguration(restart: .always, gate: gate))
+        let gate = GateTiming(probeDuration: .seconds(1), probeInterval: .seconds(2))
+        var machine = SupervisionTable(configuration: SupervisionConfiguration(restart: .always, gate: gate))
         var clock = Clock()
         _ = machine.handle(.start, at: clock.now)
         _ = machine.handle(.probeSucceeded, at: clock.now)
         _ = machine.handle(.spawned(pid: 5), at: clock.now)
         clock.advance(.milliseconds(40))
         let exit = machine.handle(.childExited(.exited(0)), at: clock.now)
-        #expect(exit == SupervisorActions([
+        #expect(exit == SupervisionActions([
             .log(.exited(pid: 5, status: .exited(0), runTime: .milliseconds(40), next: .after(.seconds(2), failure: 1))),
             .armDeadline(.seconds(2)),
         ]))
         clock.advance(.seconds(2))
-        #expect(machine.handle(.deadline, at: clock.now) == SupervisorActions([.startProbe, .armDeadline(gate.probeDeadline)]))
+        #expect(machine.handle(.deadline, at: clock.now) == SupervisionActions([.startProbe, .armDeadline(gate.probeDeadline)]))
     }
 
     @Test func aRunJustShortOfTheResetWindowIsStillAFastFailure() {
         var clock = Clock()
-        var machine = Supervisor(configuration: SupervisorConfiguration())
+        var machine = SupervisionTable(configuration: SupervisionConfiguration())
         _ = machine.handle(.start, at: clock.now)
         let delays = Self.crashCycles(&machine, &clock, count: 2, runTime: .seconds(10) - .milliseconds(1))
         #expect(delays == [.seconds(2), .seconds(4)])
@@ -105,7 +105,7 @@ import Testing
     @Test func zeroBackoffRestartsAtOnceWithoutATimer() {
         var clock = Clock()
         let policy = BackoffPolicy(initial: .zero, maximum: .zero, reset: .seconds(10))
-        var machine = Supervisor(configuration: SupervisorConfiguration(backoff: policy))
+        var machine = SupervisionTable(configuration: SupervisionConfiguration(backoff: policy))
         _ = machine.handle(.start, at: clock.now)
         let delays = Self.crashCycles(&machine, &clock, count: 5, runTime: .milliseconds(1))
         #expect(delays == Array(repeating: .zero, count: 5))
@@ -115,7 +115,7 @@ import Testing
     @Test func identicalExitsAtTheCapAreFolded() {
         var clock = Clock()
         let policy = BackoffPolicy(initial: .seconds(2), maximum: .seconds(8), reset: .seconds(10))
-        var machine = Supervisor(configuration: SupervisorConfiguration(backoff: policy, foldEvery: 10))
+        var machine = SupervisionTable(configuration: SupervisionConfiguration(backoff: policy, foldEvery: 10))
         _ = machine.handle(.start, at: clock.now)
         var exitLines = 0
         var foldedCounts: [Int] = []
@@ -152,7 +152,7 @@ import Testing
 
     @Test func execFailureAfterTheFirstStartIsAFastFailureNotFatal() {
         var clock = Clock()
-        var machine = Supervisor(configuration: SupervisorConfiguration())
+        var machine = SupervisionTable(configuration: SupervisionConfiguration())
         _ = machine.handle(.start, at: clock.now)
         _ = machine.handle(.spawned(pid: 5), at: clock.now)
         clock.advance(.seconds(1))
@@ -161,12 +161,12 @@ import Testing
         _ = machine.handle(.deadline, at: clock.now)
         let failure = SpawnFailure(stage: .exec, errno: ENOENT)
         let actions = machine.handle(.spawnFailed(failure), at: clock.now)
-        #expect(actions == SupervisorActions([.log(.spawnFailed(failure, next: .after(.seconds(4), failure: 2))), .armDeadline(.seconds(4))]))
+        #expect(actions == SupervisionActions([.log(.spawnFailed(failure, next: .after(.seconds(4), failure: 2))), .armDeadline(.seconds(4))]))
         #expect(machine.phase == .backingOff(until: clock.now + .seconds(4)))
     }
 
     @Test func notExecutableAtFirstStartExits126() {
-        var machine = Supervisor(configuration: SupervisorConfiguration())
+        var machine = SupervisionTable(configuration: SupervisionConfiguration())
         _ = machine.handle(.start, at: Clock().now)
         let actions = machine.handle(.spawnFailed(SpawnFailure(stage: .exec, errno: EACCES)), at: Clock().now)
         #expect(actions.contains(.exit(126)))
@@ -174,7 +174,7 @@ import Testing
 
     @Test func readyIsNotifiedOnceOnly() {
         var clock = Clock()
-        var machine = Supervisor(configuration: SupervisorConfiguration())
+        var machine = SupervisionTable(configuration: SupervisionConfiguration())
         _ = machine.handle(.start, at: clock.now)
         #expect(machine.handle(.spawned(pid: 1), at: clock.now).contains(.notify(.ready)))
         clock.advance(.seconds(20))
@@ -185,13 +185,13 @@ import Testing
 
 /// The readiness gate's rows, over time.
 @Suite struct SupervisorGateScenarioTests {
-    static let gate = GateConfiguration(probeDuration: .seconds(1), probeRetry: .seconds(2), probeInterval: .seconds(2), staleAfter: 4,
+    static let gate = GateTiming(probeDuration: .seconds(1), probeRetry: .seconds(2), probeInterval: .seconds(2), staleAfter: 4,
                                         reminders: [.seconds(60), .seconds(300), .seconds(900)])
     static let busy = ProbeFailure(stage: .open, errno: EBUSY)
 
     @Test func waitsQuietlyRemindsAtGrowingIntervalsAndSearchesForStalePlayers() {
         var now = MonotonicInstant(nanoseconds: 1_000_000_000)
-        var machine = Supervisor(configuration: SupervisorConfiguration(gate: Self.gate))
+        var machine = SupervisionTable(configuration: SupervisionConfiguration(gate: Self.gate))
         _ = machine.handle(.start, at: now)
         var warnings: [Int] = []       // probe numbers that logged a line
         var staleSearches: [Int] = []
@@ -207,7 +207,7 @@ import Testing
                 }
             }
             now = now + .seconds(2)
-            #expect(machine.handle(.deadline, at: now) == SupervisorActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
+            #expect(machine.handle(.deadline, at: now) == SupervisionActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
         }
         // First failure, then 1 min, 5 min and 15 min after it: quiet in between.
         #expect(warnings == [1, 31, 151, 451])
@@ -216,7 +216,7 @@ import Testing
         #expect(staleSearches == [4, 8, 16, 32, 64, 128, 256, 384])
 
         let ready = machine.handle(.probeSucceeded, at: now)
-        #expect(ready == SupervisorActions([.cancelDeadline, .log(.deviceReady(after: .seconds(1000), probes: 501)), .spawn]))
+        #expect(ready == SupervisionActions([.cancelDeadline, .log(.deviceReady(after: .seconds(1000), probes: 501)), .spawn]))
         #expect(machine.failedProbes == 0)
     }
 
@@ -230,7 +230,7 @@ import Testing
 
     @Test func aNewOutageAfterRecoveryWarnsAgain() {
         var now = MonotonicInstant(nanoseconds: 0)
-        var machine = Supervisor(configuration: SupervisorConfiguration(gate: Self.gate))
+        var machine = SupervisionTable(configuration: SupervisionConfiguration(gate: Self.gate))
         _ = machine.handle(.start, at: now)
         _ = machine.handle(.probeFailed(Self.busy), at: now)
         now = now + .seconds(2)

@@ -7,9 +7,9 @@ import Glibc
 ///
 /// Every phase × event pair is written out below; "ignored" is an outcome too,
 /// and says why it cannot matter.
-public struct Supervisor: Sendable {
-    public let configuration: SupervisorConfiguration
-    public private(set) var phase: SupervisorPhase = .idle
+public struct SupervisionTable: Sendable {
+    public let configuration: SupervisionConfiguration
+    public private(set) var phase: SupervisionPhase = .idle
 
     /// Consecutive fast failures (runs shorter than the reset window, or failed spawns).
     public private(set) var consecutiveFailures = 0
@@ -41,7 +41,7 @@ public struct Supervisor: Sendable {
     /// those are retried at the retry, doubling, before the grown wait resumes.
     private var failuresSinceRelease: Int?
 
-    public init(configuration: SupervisorConfiguration) {
+    public init(configuration: SupervisionConfiguration) {
         self.configuration = configuration
     }
 
@@ -55,8 +55,8 @@ public struct Supervisor: Sendable {
 
     // MARK: The transition table
 
-    public mutating func handle(_ event: SupervisorEvent, at now: MonotonicInstant) -> SupervisorActions {
-        var actions = SupervisorActions()
+    public mutating func handle(_ event: SupervisionEvent, at now: MonotonicInstant) -> SupervisionActions {
+        var actions = SupervisionActions()
         switch phase {
         case .idle:
             switch event {
@@ -221,7 +221,7 @@ public struct Supervisor: Sendable {
     // MARK: Steps shared by several rows
 
     /// Starts the child, through the gate if there is one.
-    private mutating func beginStart(at now: MonotonicInstant, _ actions: inout SupervisorActions) {
+    private mutating func beginStart(at now: MonotonicInstant, _ actions: inout SupervisionActions) {
         if configuration.gate != nil {
             beginProbe(at: now, &actions)
         } else {
@@ -230,7 +230,7 @@ public struct Supervisor: Sendable {
         }
     }
 
-    private mutating func beginProbe(at now: MonotonicInstant, _ actions: inout SupervisorActions) {
+    private mutating func beginProbe(at now: MonotonicInstant, _ actions: inout SupervisionActions) {
         guard let gate = configuration.gate else { return }
         phase = .probing
         lastProbeAt = now
@@ -243,7 +243,7 @@ public struct Supervisor: Sendable {
         actions.append(.armDeadline(gate.probeDeadline))
     }
 
-    private mutating func probeFailed(_ failure: ProbeFailure, at now: MonotonicInstant, _ actions: inout SupervisorActions) {
+    private mutating func probeFailed(_ failure: ProbeFailure, at now: MonotonicInstant, _ actions: inout SupervisionActions) {
         guard let gate = configuration.gate else { return }
         failedProbes += 1
         lastProbeFailure = failure
@@ -295,7 +295,7 @@ public struct Supervisor: Sendable {
 
     private mutating func childExited(
         pid: Int32, status: TerminationStatus, runTime: Duration, at now: MonotonicInstant,
-        _ actions: inout SupervisorActions
+        _ actions: inout SupervisionActions
     ) {
         defer { lastExit = status }
         if status.isSuccess && configuration.restart == .onFailure {
@@ -333,7 +333,7 @@ public struct Supervisor: Sendable {
         restart(after: delay, at: now, &actions)
     }
 
-    private mutating func spawnFailed(_ failure: SpawnFailure, at now: MonotonicInstant, _ actions: inout SupervisorActions) {
+    private mutating func spawnFailed(_ failure: SpawnFailure, at now: MonotonicInstant, _ actions: inout SupervisionActions) {
         if !hasStarted && failure.stage == .exec {
             // Like a shell: the command cannot run at all, so say so and stop.
             let code = (failure.errno == ENOENT || failure.errno == ENOTDIR) ? ExitCode.notFound : ExitCode.cannotExecute
@@ -347,7 +347,7 @@ public struct Supervisor: Sendable {
         restart(after: delay, at: now, &actions)
     }
 
-    private mutating func restart(after delay: Duration, at now: MonotonicInstant, _ actions: inout SupervisorActions) {
+    private mutating func restart(after delay: Duration, at now: MonotonicInstant, _ actions: inout SupervisionActions) {
         restarts += 1
         if delay <= .zero {
             beginStart(at: now, &actions)
@@ -359,7 +359,7 @@ public struct Supervisor: Sendable {
 
     /// Ends a fold. Exits folded since the last summary line are reported
     /// first, so that every exit is in the log (the line says how many in all).
-    private mutating func endFold(_ actions: inout SupervisorActions) {
+    private mutating func endFold(_ actions: inout SupervisionActions) {
         if foldedCount % configuration.foldEvery != 0, let since = foldedSince, let last = foldedLastAt, let status = lastExit {
             actions.append(.log(.folded(status: status, count: foldedCount, over: last - since, next: configuration.backoff.maximum)))
         }
@@ -369,12 +369,12 @@ public struct Supervisor: Sendable {
     }
 
     /// A stop request while no child runs: nothing to wait for.
-    private mutating func stopWithoutChild(_ signal: Int32, _ actions: inout SupervisorActions) {
+    private mutating func stopWithoutChild(_ signal: Int32, _ actions: inout SupervisionActions) {
         actions.append(.notify(.stopping))
         finish(0, after: .stopWhileWaiting(signal: signal), &actions)
     }
 
-    private mutating func finish(_ code: Int32, after record: LogRecord, _ actions: inout SupervisorActions) {
+    private mutating func finish(_ code: Int32, after record: LogRecord, _ actions: inout SupervisionActions) {
         phase = .finished(exitCode: code)
         endFold(&actions)
         actions.append(.log(record))

@@ -1,5 +1,5 @@
 import Testing
-@testable import Reactor
+@testable import Supervision
 
 @Suite struct BackoffTests {
     @Test func defaultSequence() {

@@ -1,13 +1,9 @@
-import CEpoll
-
 /// A point on CLOCK_MONOTONIC. The state machine only ever receives instants
 /// (it never reads a clock), so tests drive it with a fake one.
 public struct MonotonicInstant: Comparable, Hashable, Sendable {
     public var nanoseconds: Int64
 
     public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
-
-    public static func now() -> MonotonicInstant { MonotonicInstant(nanoseconds: cep_monotonic_ns()) }
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
 

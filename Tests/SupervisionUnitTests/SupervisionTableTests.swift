@@ -1,23 +1,23 @@
 import Glibc
 import Testing
-@testable import Reactor
+@testable import Supervision
 
 /// Every phase × event pair of the transition table, written out: the
 /// expected phase afterwards and the exact actions, in order.
-@Suite struct SupervisorTableTests {
+@Suite struct SupervisionTableTests {
     enum Phase: CaseIterable { case idle, starting, running, backingOff, stopping, killing, finished, probing, waiting }
     enum Event: CaseIterable { case start, spawned, execFailed, cloneFailed, exitFailure, exitSuccess, deadline, stop, hup, probeOK, probeFail, released }
 
     static let t0 = MonotonicInstant(nanoseconds: 1_000_000_000_000)
     static let pid: Int32 = 100
-    static let ungated = SupervisorConfiguration(backoff: .standard, stopTimeout: .seconds(3), killGrace: .seconds(1))
+    static let ungated = SupervisionConfiguration(backoff: .standard, stopTimeout: .seconds(3), killGrace: .seconds(1))
     // A fixed 2 s between probes (retry = interval), as the seed had: the
     // growing schedule has tests of its own below.
-    static let gate = GateConfiguration(probeDuration: .seconds(1), probeRetry: .seconds(2), probeInterval: .seconds(2), staleAfter: 4)
-    static let gated = SupervisorConfiguration(backoff: .standard, stopTimeout: .seconds(3), killGrace: .seconds(1), gate: gate)
+    static let gate = GateTiming(probeDuration: .seconds(1), probeRetry: .seconds(2), probeInterval: .seconds(2), staleAfter: 4)
+    static let gated = SupervisionConfiguration(backoff: .standard, stopTimeout: .seconds(3), killGrace: .seconds(1), gate: gate)
     static let busy = ProbeFailure(stage: .open, errno: EBUSY)
 
-    static func event(_ event: Event) -> SupervisorEvent {
+    static func event(_ event: Event) -> SupervisionEvent {
         switch event {
         case .start: return .start
         case .spawned: return .spawned(pid: pid)
@@ -35,12 +35,12 @@ import Testing
     }
 
     /// Drives a fresh machine into `phase` (all at t0).
-    static func machine(in phase: Phase, restart: RestartPolicy = .onFailure) -> Supervisor {
+    static func machine(in phase: Phase, restart: RestartPolicy = .onFailure) -> SupervisionTable {
         let gatedPhase = phase == .probing || phase == .waiting
         var configuration = gatedPhase ? gated : ungated
         configuration.restart = restart
-        var machine = Supervisor(configuration: configuration)
-        let steps: [SupervisorEvent]
+        var machine = SupervisionTable(configuration: configuration)
+        let steps: [SupervisionEvent]
         switch phase {
         case .idle: steps = []
         case .starting: steps = [.start]
@@ -58,7 +58,7 @@ import Testing
     }
 
     /// The table. `nil` phase means "unchanged".
-    static func expected(_ phase: Phase, _ event: Event, restart: RestartPolicy = .onFailure) -> (SupervisorPhase?, [SupervisorAction]) {
+    static func expected(_ phase: Phase, _ event: Event, restart: RestartPolicy = .onFailure) -> (SupervisionPhase?, [SupervisionAction]) {
         let now = t0 + .seconds(5)
         // `--restart always` changes one cell: an exit 0 is a (fast) failure.
         if restart == .always, phase == .running, event == .exitSuccess {
@@ -66,9 +66,9 @@ import Testing
                     [.log(.exited(pid: pid, status: .exited(0), runTime: .seconds(5), next: .after(.seconds(2), failure: 1))),
                      .armDeadline(.seconds(2))])
         }
-        let stopWhileWaiting = SupervisorAction.log(.stopWhileWaiting(signal: SIGTERM))
-        let stopping = SupervisorAction.notify(.stopping)
-        let dropped = { (signal: Int32) in SupervisorAction.log(.dropped(signal: signal)) }
+        let stopWhileWaiting = SupervisionAction.log(.stopWhileWaiting(signal: SIGTERM))
+        let stopping = SupervisionAction.notify(.stopping)
+        let dropped = { (signal: Int32) in SupervisionAction.log(.dropped(signal: signal)) }
         switch (phase, event) {
         // idle: only start and stop signals mean anything.
         case (.idle, .start): return (.starting, [.spawn])
@@ -154,7 +154,7 @@ import Testing
         let actions = machine.handle(Self.event(event), at: Self.t0 + .seconds(5))
         let (expectedPhase, expectedActions) = Self.expected(phase, event)
         #expect(machine.phase == (expectedPhase ?? before), "phase after \(event) in \(phase)")
-        #expect(actions == SupervisorActions(expectedActions), "actions for \(event) in \(phase)")
+        #expect(actions == SupervisionActions(expectedActions), "actions for \(event) in \(phase)")
     }
 
     @Test(arguments: Phase.allCases, Event.allCases)
@@ -164,17 +164,17 @@ import Testing
         let actions = machine.handle(Self.event(event), at: Self.t0 + .seconds(5))
         let (expectedPhase, expectedActions) = Self.expected(phase, event, restart: .always)
         #expect(machine.phase == (expectedPhase ?? before), "phase after \(event) in \(phase)")
-        #expect(actions == SupervisorActions(expectedActions), "actions for \(event) in \(phase)")
+        #expect(actions == SupervisionActions(expectedActions), "actions for \(event) in \(phase)")
     }
 
     @Test func gatedStartProbesFirst() {
-        var machine = Supervisor(configuration: Self.gated)
-        #expect(machine.handle(.start, at: Self.t0) == SupervisorActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
+        var machine = SupervisionTable(configuration: Self.gated)
+        #expect(machine.handle(.start, at: Self.t0) == SupervisionActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
         #expect(machine.phase == .probing)
     }
 
     @Test func gatedBackoffComesBeforeTheProbe() {
-        var machine = Supervisor(configuration: Self.gated)
+        var machine = SupervisionTable(configuration: Self.gated)
         _ = machine.handle(.start, at: Self.t0)
         _ = machine.handle(.probeSucceeded, at: Self.t0)
         _ = machine.handle(.spawned(pid: 7), at: Self.t0)
@@ -182,20 +182,20 @@ import Testing
         #expect(exit.contains(.armDeadline(.seconds(2))))
         #expect(machine.phase == .backingOff(until: Self.t0 + .seconds(3)))
         let afterWait = machine.handle(.deadline, at: Self.t0 + .seconds(3))
-        #expect(afterWait == SupervisorActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
+        #expect(afterWait == SupervisionActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
     }
 
     // MARK: The gate's retry schedule and releases
 
-    static let growing = SupervisorConfiguration(gate: GateConfiguration(
+    static let growing = SupervisionConfiguration(gate: GateTiming(
         probeDuration: .milliseconds(50), probeRetry: .milliseconds(50), probeInterval: .seconds(4), staleAfter: 20))
 
-    static func armed(_ actions: SupervisorActions) -> Duration? {
+    static func armed(_ actions: SupervisionActions) -> Duration? {
         actions.compactMap { if case .armDeadline(let d) = $0 { return d } else { return nil } }.last
     }
 
     @Test func waitsStartAtTheRetryAndGrowWithTheTimeWaitedUpToTheInterval() throws {
-        var machine = Supervisor(configuration: Self.growing)
+        var machine = SupervisionTable(configuration: Self.growing)
         var now = Self.t0
         _ = machine.handle(.start, at: now)
         var waits: [Duration] = []
@@ -206,7 +206,7 @@ import Testing
             waited.append(now - Self.t0)
             #expect(machine.phase == .waitingForDevice)
             now = now + wait
-            #expect(machine.handle(.deadline, at: now) == SupervisorActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+            #expect(machine.handle(.deadline, at: now) == SupervisionActions([.startProbe, .armDeadline(.milliseconds(1100))]))
         }
         #expect(waits.first == .milliseconds(50))
         // Never shorter than the retry, never longer than the interval, a
@@ -222,7 +222,7 @@ import Testing
     }
 
     @Test func aReleasedDeviceIsProbedAtOnceButNeverSoonerThanTheRetryAfterTheLastProbe() throws {
-        var machine = Supervisor(configuration: Self.growing)
+        var machine = SupervisionTable(configuration: Self.growing)
         var now = Self.t0
         _ = machine.handle(.start, at: now)
         // Fail for a while so the wait has grown to the interval.
@@ -235,13 +235,13 @@ import Testing
         // 10 ms after that probe began the device is released: the next
         // probe comes 50 ms after the last one, not 4 s later.
         now = lastProbe + .milliseconds(10)
-        #expect(machine.handle(.deviceMayBeFree, at: now) == SupervisorActions([.armDeadline(.milliseconds(40))]))
+        #expect(machine.handle(.deviceMayBeFree, at: now) == SupervisionActions([.armDeadline(.milliseconds(40))]))
         #expect(machine.phase == .waitingForDevice)
         // More releases before then change nothing: a probe is due already.
         now = now + .milliseconds(20)
         #expect(machine.handle(.deviceMayBeFree, at: now).isEmpty)
         now = lastProbe + .milliseconds(50)
-        #expect(machine.handle(.deadline, at: now) == SupervisorActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+        #expect(machine.handle(.deadline, at: now) == SupervisionActions([.startProbe, .armDeadline(.milliseconds(1100))]))
         // A release while the probe runs is ignored; after it fails, a
         // release later than the retry probes at once.
         #expect(machine.handle(.deviceMayBeFree, at: now + .milliseconds(1)).isEmpty)
@@ -249,21 +249,21 @@ import Testing
         now = now + .milliseconds(2)
         _ = machine.handle(.probeFailed(Self.busy), at: now)
         now = now + .milliseconds(60)
-        #expect(machine.handle(.deviceMayBeFree, at: now) == SupervisorActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+        #expect(machine.handle(.deviceMayBeFree, at: now) == SupervisionActions([.startProbe, .armDeadline(.milliseconds(1100))]))
         #expect(machine.handle(.probeSucceeded, at: now + .milliseconds(30)).contains(.spawn))
     }
 
     @Test func aReleaseJustAfterAFailureKeepsTheSoonerRetry() {
-        var machine = Supervisor(configuration: Self.growing)
+        var machine = SupervisionTable(configuration: Self.growing)
         _ = machine.handle(.start, at: Self.t0)
         #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: Self.t0)) == .milliseconds(50))
         // The next probe is due at t0 + 50 ms, no later than a release could make it.
         #expect(machine.handle(.deviceMayBeFree, at: Self.t0 + .milliseconds(5)).isEmpty)
-        #expect(machine.handle(.deadline, at: Self.t0 + .milliseconds(50)) == SupervisorActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+        #expect(machine.handle(.deadline, at: Self.t0 + .milliseconds(50)) == SupervisionActions([.startProbe, .armDeadline(.milliseconds(1100))]))
     }
 
     @Test func staleSearchesCountEveryFailedProbe() throws {
-        var machine = Supervisor(configuration: Self.growing)
+        var machine = SupervisionTable(configuration: Self.growing)
         var now = Self.t0
         _ = machine.handle(.start, at: now)
         var searches: [(probe: Int, waited: Duration)] = []
@@ -280,18 +280,18 @@ import Testing
     }
 
     @Test func withTheSeedsFixedScheduleAReleaseIsStillActedOnWithin50ms() throws {
-        var machine = Supervisor(configuration: Self.gated)  // retry = interval = 2 s
+        var machine = SupervisionTable(configuration: Self.gated)  // retry = interval = 2 s
         _ = machine.handle(.start, at: Self.t0)
         #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: Self.t0)) == .seconds(2))
-        #expect(machine.handle(.deviceMayBeFree, at: Self.t0 + .milliseconds(10)) == SupervisorActions([.armDeadline(.milliseconds(40))]))
-        #expect(machine.handle(.deadline, at: Self.t0 + .milliseconds(50)) == SupervisorActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
+        #expect(machine.handle(.deviceMayBeFree, at: Self.t0 + .milliseconds(10)) == SupervisionActions([.armDeadline(.milliseconds(40))]))
+        #expect(machine.handle(.deadline, at: Self.t0 + .milliseconds(50)) == SupervisionActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
     }
 
     /// A node is closed before its driver lets go of the device: a probe
     /// answering a release may still find it busy, so the next waits restart
     /// at the retry and double until they reach the grown schedule again.
     @Test func aProbeAnsweringAReleaseThatFailsIsRetriedSoonThenTheScheduleResumes() throws {
-        var machine = Supervisor(configuration: Self.growing)
+        var machine = SupervisionTable(configuration: Self.growing)
         var now = Self.t0
         _ = machine.handle(.start, at: now)
         while now - Self.t0 < .seconds(30) {
@@ -300,7 +300,7 @@ import Testing
         }
         #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)) == .seconds(4))
         now = now + .seconds(1)
-        #expect(machine.handle(.deviceMayBeFree, at: now) == SupervisorActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+        #expect(machine.handle(.deviceMayBeFree, at: now) == SupervisionActions([.startProbe, .armDeadline(.milliseconds(1100))]))
         var waits: [Duration] = []
         for _ in 0..<8 {
             now = now + .milliseconds(3)

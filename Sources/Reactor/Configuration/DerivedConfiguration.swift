@@ -1,0 +1,29 @@
+import Supervision
+
+/// The two halves of one run's configuration: what the table decides with,
+/// and what the gate's I/O needs. Both come from `Options.derived` so that the
+/// values they share (probe duration, stop timeout) are read in one place.
+public struct DerivedConfiguration: Sendable {
+    public var table: SupervisionConfiguration
+    /// nil when the command is not gated.
+    public var gate: GateSettings?
+}
+
+extension Options {
+    public var derived: DerivedConfiguration {
+        var table = SupervisionConfiguration(backoff: backoff, restart: restart, stopTimeout: stopTimeout)
+        guard let device = gateDevice else { return DerivedConfiguration(table: table, gate: nil) }
+        let timing = GateTiming(probeDuration: probeDuration,
+                                probeRetry: probeRetry ?? GateTiming.defaultProbeRetry,
+                                probeInterval: probeInterval,
+                                staleAfter: staleAfter)
+        table.gate = timing
+        let gate = GateSettings(
+            parameters: PCMParameters(device: device, rate: probeRate, channels: probeChannels,
+                                      duration: timing.probeDuration),
+            soundDirectory: soundDirectory,
+            commandBaseName: Path.baseName(command[0]),
+            stopTimeout: table.stopTimeout)
+        return DerivedConfiguration(table: table, gate: gate)
+    }
+}

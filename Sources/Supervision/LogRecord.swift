@@ -1,0 +1,21 @@
+/// One line of the journal, as data; the reactor renders it.
+public enum LogRecord: Equatable, Sendable {
+    case started(pid: Int32, restart: Int, quiet: Bool)
+    case exited(pid: Int32, status: TerminationStatus, runTime: Duration, next: RestartPlan)
+    case folded(status: TerminationStatus, count: Int, over: Duration, next: Duration)
+    case finishedCleanly(pid: Int32, runTime: Duration)
+    case spawnFailed(SpawnFailure, next: RestartPlan)
+    case cannotExecute(SpawnFailure)
+    case stopping(signal: Int32, pid: Int32)
+    case stopWhileWaiting(signal: Int32)
+    case hurrying(signal: Int32, pid: Int32)
+    case killedAfterTimeout(pid: Int32, timeout: Duration)
+    case stopped(pid: Int32, status: TerminationStatus)
+    case unkillable(pid: Int32)
+    case forwarded(signal: Int32, pid: Int32)
+    case dropped(signal: Int32)
+    case deviceUnavailable(ProbeFailure)
+    case deviceStillUnavailable(ProbeFailure, probes: Int, waited: Duration)
+    case deviceReady(after: Duration, probes: Int)
+    case staleSearch(failedProbes: Int)
+}

@@ -1,0 +1,17 @@
+/// Why a spawn produced no running child.
+public struct SpawnFailure: Error, Equatable, Sendable {
+    public enum Stage: Sendable, Equatable {
+        /// No process could be created (EAGAIN, ENOMEM, ...).
+        case clone
+        /// The process was created but exec failed (ENOENT, EACCES, ...).
+        case exec
+    }
+
+    public var stage: Stage
+    public var errno: Int32
+
+    public init(stage: Stage, errno: Int32) {
+        self.stage = stage
+        self.errno = errno
+    }
+}
