@@ -119,6 +119,9 @@ import TestSupport
         func probes() -> Int { Int(statusFields(statusPath)["gate_failed_probes"] ?? "") ?? 0 }
         // As /proc shows it (the scratch path may contain "//").
         let node = canonicalPath(card.soundDirectory) + "/"
+        // What a probe holds while it runs: the device node, and the test
+        // plugin's state file, read on every open.
+        func duringProbe(_ descriptor: String) -> Bool { descriptor.contains(node) || descriptor.hasSuffix("/state-\(device)") }
         let reason = mode == "fail-hw" ? "hw_params: EINVAL" : "open: EBUSY"
         #expect(monitord.waitForLog("\(device) is not available (\(reason)"), "\(monitord.log)")
         let clock = ContinuousClock()
@@ -130,7 +133,7 @@ import TestSupport
         while probes() < target && clock.now < deadline && monitord.wait(timeout: .zero) == nil {
             // Between probes no PCM handle may stay open: the fake node is
             // never among monitord's descriptors once a probe is over.
-            let footprint = settledFootprint(of: monitord.pid)
+            let footprint = footprintBetweenProbes(of: monitord.pid, duringProbe: duringProbe)
             nodeSeen += footprint.descriptors.filter { $0.contains(node) }
             if early == nil && probes() >= 200 {
                 early = footprint
@@ -140,7 +143,7 @@ import TestSupport
         }
         let elapsed = clock.now - began
         let total = probes()
-        let late = settledFootprint(of: monitord.pid)
+        let late = footprintBetweenProbes(of: monitord.pid, duringProbe: duringProbe)
         print("soak (\(mode)): \(total) probes in \(elapsed), \(Double(total) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)) per second; early (\(earlyAt)) \(early.map(\.description) ?? "none"); late \(late)")
         #expect(total >= target, "only \(total) probes")
         let first = try #require(early)

@@ -51,7 +51,7 @@ import TestSupport
                 if window.contains("log lines were dropped: stderr was not being read") { return true }
             }
             return false
-        }, "no report of the dropped lines once the pipe was read")
+        }, "no report of the dropped lines once the pipe was read; restarts \(restarts()) (\(before) when full); last read: \(window.suffix(400))")
 
         let clock = ContinuousClock()
         let start = clock.now

@@ -40,6 +40,23 @@ func settledFootprint(of pid: pid_t) -> Footprint {
     return previous
 }
 
+/// A footprint taken between two probes: settled, and holding none of the
+/// descriptors a probe opens for its moment (`duringProbe`). With probes a
+/// millisecond apart, a settled sample can still fall inside one on a loaded
+/// machine. A probe's descriptors come and go while a leaked one is in every
+/// sample: after `attempts` samples that all hold one, the last is returned,
+/// and the caller's comparison shows the leak.
+func footprintBetweenProbes(of pid: pid_t, attempts: Int = 200, duringProbe: (String) -> Bool) -> Footprint {
+    var footprint = settledFootprint(of: pid)
+    var attempt = 1
+    while attempt < attempts && footprint.descriptors.contains(where: duringProbe) {
+        usleep(2_000)
+        footprint = settledFootprint(of: pid)
+        attempt += 1
+    }
+    return footprint
+}
+
 /// Zombie children monitord left unreaped. monitord reaps each child before
 /// it starts the next, so a zombie still there once a newer child exists is
 /// a leak; so is one still there after 10 s with no newer child. Judged by
