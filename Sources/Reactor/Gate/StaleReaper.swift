@@ -7,7 +7,7 @@ import Glibc
 ///
 /// Strict match (StalePlayers): same executable name, the exact same `-o`
 /// device, same real uid, not monitord or its child, not a zombie. The pid is
-/// pinned with a pidfd and the match re-verified through /proc after that, so
+/// pinned with a pidfd (PinnedProcess) and the match re-verified through /proc after that, so
 /// a pid recycled between scan and signal is never hit. SIGTERM first, SIGKILL
 /// after the stop timeout; at most one round per stop timeout.
 final class StaleReaper: EventSource {
@@ -81,7 +81,7 @@ final class StaleReaper: EventSource {
         generation &+= 1
         for pid in candidates {
             // A `continue` below drops the pinned process, which closes its pidfd.
-            guard let process = Self.pin(pid, logger) else { continue }  // Gone already.
+            guard let process = Self.pin(pid, logger) else { continue }  // Gone already (or logged).
             // Pinned: from here the pidfd names this process or a dead one, never
             // a successor. Re-check that the pinned pid is still the player.
             guard StalePlayers.verify(pid: pid, rule: rule) else { continue }
