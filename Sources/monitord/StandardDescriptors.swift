@@ -1,3 +1,5 @@
+import Reactor
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,9 +12,10 @@ enum StandardDescriptors {
         for fd in Int32(0)...2 where fcntl(fd, F_GETFD) == -1 && errno == EBADF {
             let opened = open("/dev/null", O_RDWR)
             if opened >= 0 && opened != fd {
-                // Lower descriptors were open, so this cannot happen; be safe anyway.
-                _ = dup2(opened, fd)
-                _ = close(opened)
+                // Lower descriptors were open, so this cannot happen; be safe
+                // anyway: copy it into place, and the spare closes on its own.
+                let spare = Descriptor(adopting: opened)
+                _ = dup2(spare.rawValue, fd)
             }
         }
     }

@@ -34,25 +34,3 @@ public struct PCMParameters: Equatable, Sendable {
         return UInt32(clamping: microseconds)
     }
 }
-
-/// Where a probe stands after a call into it.
-public enum ProbeProgress: Equatable, Sendable {
-    /// Waiting for one of `PCMProbe.interests` to become ready.
-    case pending
-    /// `duration` worth of silence was accepted; the PCM is already closed.
-    case succeeded
-    /// The PCM refused; it is already closed.
-    case failed(ProbeFailure)
-}
-
-/// A descriptor the reactor must watch for a pending probe.
-public struct PollInterest: Equatable, Sendable {
-    public var fd: Int32
-    /// EPOLLIN/EPOLLOUT bits (numerically the same as poll's POLLIN/POLLOUT).
-    public var events: UInt32
-
-    public init(fd: Int32, events: UInt32) {
-        self.fd = fd
-        self.events = events
-    }
-}

@@ -1,4 +1,3 @@
-import CEpoll
 import Supervision
 #if canImport(Glibc)
 import Glibc
@@ -9,14 +8,23 @@ import Glibc
 ///
 /// Strict match (StalePlayers): same executable name, the exact same `-o`
 /// device, same real uid, not monitord or its child, not a zombie. The pid is
-/// pinned with a pidfd and the match re-verified through /proc after that, so
+/// pinned with a pidfd (PinnedProcess) and the match re-verified through /proc after that, so
 /// a pid recycled between scan and signal is never hit. SIGTERM first, SIGKILL
 /// after the stop timeout; at most one round per stop timeout.
 final class StaleReaper: EventSource {
-    private struct Target {
-        let pid: Int32
-        let pidfd: Int32
+    /// A signalled player, until it exits or is killed; dropping the last
+    /// reference closes its pidfd. A class because Swift 6.0.3 (Debian's
+    /// compiler, used for the aarch64 build) cannot keep a `~Copyable`
+    /// element in an Array.
+    private final class Target {
+        let process: PinnedProcess
         let slot: UInt16
+        var pid: Int32 { process.pid }
+
+        init(_ process: consuming PinnedProcess, slot: UInt16) {
+            self.process = process
+            self.slot = slot
+        }
     }
 
     private let settings: GateSettings
@@ -73,27 +81,21 @@ final class StaleReaper: EventSource {
         }
         generation &+= 1
         for pid in candidates {
-            let pidfd = cep_pidfd_open(pid)
-            guard pidfd >= 0 else { continue }  // Gone already.
+            // A `continue` below drops the pinned process, which closes its pidfd.
+            guard let process = Self.pin(pid, logger) else { continue }  // Gone already (or logged).
             // Pinned: from here the pidfd names this process or a dead one, never
             // a successor. Re-check that the pinned pid is still the player.
-            guard StalePlayers.verify(pid: pid, rule: rule) else {
-                close(pidfd)
-                continue
-            }
+            guard StalePlayers.verify(pid: pid, rule: rule) else { continue }
             let commandLine = ProcEntries.commandLine(pid: pid, procRoot: "/proc") ?? []
-            guard cep_pidfd_send_signal(pidfd, SIGTERM) == 0 else {
-                close(pidfd)
-                continue
-            }
+            guard Self.send(SIGTERM, to: process, logger) else { continue }
             let slot = UInt16(truncatingIfNeeded: targets.count + 1)
             do {
-                try loop.watch(pidfd, for: .input, LoopHandle.Registration(slot: slot, generation: generation))
+                try loop.watch(process.fd, for: .input, LoopHandle.Registration(slot: slot, generation: generation))
             } catch {
-                close(pidfd)
+                logger.log(.warning, "sent SIGTERM to stale player pid \(pid) but cannot watch for its exit: \(error)")
                 continue
             }
-            targets.append(Target(pid: pid, pidfd: pidfd, slot: slot))
+            targets.append(Target(process, slot: slot))
             logger.log(.warning, "ending stale player pid \(pid) (\(ALSAGate.shown(commandLine))): it plays to \(settings.parameters.device) and is not monitord's child; sent SIGTERM")
         }
         if !targets.isEmpty {
@@ -105,9 +107,8 @@ final class StaleReaper: EventSource {
     private func exited(_ registration: LoopHandle.Registration) {
         guard registration.generation == generation,
               let index = targets.firstIndex(where: { $0.slot == registration.slot }) else { return }
-        let target = targets.remove(at: index)
-        loop?.unwatch(target.pidfd)
-        close(target.pidfd)
+        let target = targets.remove(at: index)  // Its pidfd closes when `target` goes.
+        loop?.unwatch(target.process.fd)
         loop?.logger.log(.notice, "stale player pid \(target.pid) has exited; \(settings.parameters.device) should be free")
         if targets.isEmpty { try? timer.disarm() }
     }
@@ -115,12 +116,33 @@ final class StaleReaper: EventSource {
     private func deadlinePassed() throws(SystemError) {
         guard try timer.acknowledge() > 0 else { return }
         for target in targets {
-            if cep_pidfd_send_signal(target.pidfd, SIGKILL) == 0 {
+            if Self.send(SIGKILL, to: target.process, loop?.logger) {
                 loop?.logger.log(.warning, "stale player pid \(target.pid) ignored SIGTERM for \(settings.stopTimeout.humanReadable): sent SIGKILL")
             }
-            loop?.unwatch(target.pidfd)
-            close(target.pidfd)
+            loop?.unwatch(target.process.fd)
         }
-        targets.removeAll()
+        targets.removeAll()  // Closes every target's pidfd.
+    }
+
+    /// Pins `pid`; nil when it is gone (ESRCH, silently) or cannot be pinned
+    /// (logged: nothing is signalled without a pin).
+    private static func pin(_ pid: Int32, _ logger: Logger) -> PinnedProcess? {
+        do {
+            return try PinnedProcess.pin(pid)
+        } catch {
+            logger.log(.warning, "cannot pin stale player pid \(pid) to end it: \(error)")
+            return nil
+        }
+    }
+
+    /// True when `signal` was sent; false when the process has exited
+    /// (silently) or the signal failed (logged).
+    private static func send(_ signal: Int32, to process: borrowing PinnedProcess, _ logger: Logger?) -> Bool {
+        do {
+            return try process.signal(signal)
+        } catch {
+            logger?.log(.warning, "cannot send \(Signals.name(signal)) to stale player pid \(process.pid): \(error)")
+            return false
+        }
     }
 }

@@ -32,6 +32,7 @@ public final class Logger {
         case socket(Int32)
         /// A pipe or FIFO: a private O_NONBLOCK description of the same pipe,
         /// opened through /proc/self/fd/2, so stderr's own stays blocking.
+        /// The logger owns that descriptor (`ownPipe`).
         case pipe(Int32)
     }
 
@@ -41,6 +42,8 @@ public final class Logger {
     public let journal: Bool
     private let tag: String
     private let sink: Sink
+    /// The `.pipe` sink's own descriptor, closed with the logger.
+    private let ownPipe: Descriptor?
     /// Lines lost to a full pipe or socket since the last line that fit.
     public private(set) var dropped = 0
 
@@ -49,10 +52,7 @@ public final class Logger {
         self.journal = journal
         tag = "monitord[\(getpid())]: "
         sink = Self.sink(for: fd)
-    }
-
-    deinit {
-        if case .pipe(let fd) = sink { close(fd) }
+        if case .pipe(let own) = sink { ownPipe = Descriptor(adopting: own) } else { ownPipe = nil }
     }
 
     static func sink(for fd: Int32) -> Sink {

@@ -44,13 +44,13 @@ enum ProcEntries {
 
     /// A whole (small) file, or nil if it cannot be opened or read.
     static func contents(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { _ = Glibc.close(fd) }
+        let opened = open(path, O_RDONLY | O_CLOEXEC)
+        guard opened >= 0 else { return nil }
+        let file = Descriptor(adopting: opened)  // Closed on return.
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let count = read(file.rawValue, &chunk, chunk.count)
             if count < 0 {
                 if Errno.current == EINTR { continue }
                 return nil

@@ -42,10 +42,10 @@ public final class ServiceNotifier: Sendable {
     private let address: sockaddr_un
     private let addressLength: socklen_t
 
-    private init(socketName: String, descriptor: Int32, address: sockaddr_un,
+    private init(socketName: String, descriptor: consuming Descriptor, address: sockaddr_un,
                  addressLength: socklen_t, watchdogInterval: Duration?) {
         self.socketName = socketName
-        datagramSocket = Descriptor(adopting: descriptor)
+        datagramSocket = descriptor
         self.address = address
         self.addressLength = addressLength
         self.watchdogInterval = watchdogInterval
@@ -105,17 +105,17 @@ public final class ServiceNotifier: Sendable {
         let length = socklen_t(pathOffset + bytes.count)
 
         let type = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
-        let descriptor = socket(AF_UNIX, type, 0)
-        guard descriptor >= 0 else {
+        let opened = socket(AF_UNIX, type, 0)
+        guard opened >= 0 else {
             return .failure(NotifyError("NOTIFY_SOCKET=\(value): socket: \(Errno.describe(Errno.current))"))
         }
+        let descriptor = Descriptor(adopting: opened)  // Closed on a failure below.
         // Probe once so a missing or refusing socket is one warning at
         // startup instead of a silent false from every send. connect() on a
         // datagram socket only records the peer; undo it at once so the
         // socket stays unconnected like sd_notify's, and each send looks the
         // name up afresh.
-        if let failure = probe(descriptor, address, length) {
-            _ = Glibc.close(descriptor)
+        if let failure = probe(descriptor.rawValue, address, length) {
             return .failure(NotifyError("NOTIFY_SOCKET=\(value): \(failure)"))
         }
         return .success(ServiceNotifier(socketName: value, descriptor: descriptor, address: address,

@@ -47,14 +47,16 @@ public struct StatusFile: Sendable {
     public func write(_ fields: [(String, String)]) -> Bool {
         let line = Self.render(fields)
         let flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW
-        var descriptor: Int32
-        repeat { descriptor = open(temporaryPath, flags, 0o644) } while descriptor < 0 && Errno.current == EINTR
-        guard descriptor >= 0 else { return false }
+        var opened: Int32
+        repeat { opened = open(temporaryPath, flags, 0o644) } while opened < 0 && Errno.current == EINTR
+        guard opened >= 0 else { return false }
+        let file = Descriptor(adopting: opened)
         // The mode given to open() is filtered by the umask; readers (a web
         // UI under another user) rely on 0644 whatever the service's UMask=.
-        var written = fchmod(descriptor, 0o644) == 0 && writeAll(descriptor, line)
-        // close() is never retried: after EINTR the descriptor is already gone.
-        if Glibc.close(descriptor) != 0 && Errno.current != EINTR { written = false }
+        var written = fchmod(file.rawValue, 0o644) == 0 && writeAll(file.rawValue, line)
+        // A failed close can mean the line never reached the file. close() is
+        // never retried: after EINTR the descriptor is already gone.
+        do { try file.close() } catch { if error.errno != EINTR { written = false } }
         guard written else {
             _ = unlink(temporaryPath)
             return false
