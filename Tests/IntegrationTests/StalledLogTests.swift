@@ -39,6 +39,22 @@ import TestSupport
         let before = restarts()
         #expect(eventually(timeout: .seconds(60)) { restarts() >= before + 50 }, "still supervising with a stalled log")
         #expect(unread() > capacity - 4096, "nobody read the pipe meanwhile")
+        // "Full" leaves up to a page of room, which some 50 short lines can
+        // still fit in: without a dropped line there is nothing to report.
+        // A drop, proven: the pipe did not grow across a logged start. With
+        // unread sampled before reading count r and after reading r+2, the
+        // line of start r+1 falls between the samples: it is logged after the
+        // status file says r+1 and before it says r+2. Nobody reads, so the
+        // pipe cannot shrink meanwhile.
+        var mark = (unread: unread(), restarts: restarts())
+        #expect(eventually(timeout: .seconds(60)) {
+            let now = restarts()
+            guard now >= mark.restarts + 2 else { return false }
+            let grown = unread()
+            if grown == mark.unread { return true }
+            mark = (grown, restarts())
+            return false
+        }, "no line was ever dropped: unread \(unread()) of \(capacity)")
 
         // Drain the pipe: the next line that fits says how many were lost.
         // Only the newest bytes are searched (monitord keeps writing, and
