@@ -48,17 +48,11 @@ final class FakeSoundCard: @unchecked Sendable {
                                 stdout: scratch.file(logName + ".out"), stderr: scratch.file(logName + ".err"))
     }
 
-    /// True when some process has `device`'s node open (the plugin's lock).
+    /// True when some process holds `device`'s node (the plugin's lock),
+    /// read from /proc/locks: taking the lock to test it could make a player
+    /// opening at that instant see EBUSY.
     func isHeld(card: Int) -> Bool {
-        let node = "\(soundDirectory)/pcmC\(card)D0p"
-        let fd = open(node, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-            flock(fd, LOCK_UN)
-            return false
-        }
-        return true
+        isFlocked("\(soundDirectory)/pcmC\(card)D0p")
     }
 }
 
