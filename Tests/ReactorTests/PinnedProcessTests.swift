@@ -11,6 +11,17 @@ import TestSupport
         try spawnProcess(["/bin/sleep", "60"], environment: [:], stdout: "/dev/null", stderr: "/dev/null")
     }
 
+    /// A running `sleep` child, pinned; nil, with the issue recorded and the
+    /// child ended, when it cannot be pinned.
+    static func pinnedSleeper() throws -> PinnedProcess? {
+        let pid = try sleeper()
+        if let pinned = try PinnedProcess.pin(pid) { return pinned }
+        Issue.record("a running child could not be pinned")
+        kill(pid, SIGKILL)
+        _ = waitForExit(pid)
+        return nil
+    }
+
     /// Whether the pidfd is readable within `milliseconds`: the process exited.
     static func readable(_ fd: Int32, within milliseconds: Int32) -> Bool {
         var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -29,13 +40,8 @@ import TestSupport
     }
 
     @Test func signalReachesThePinnedProcessAndItsDescriptorReportsTheExit() throws {
-        let pid = try Self.sleeper()
-        guard let pinned = try PinnedProcess.pin(pid) else {
-            Issue.record("a running child could not be pinned")
-            kill(pid, SIGKILL)
-            _ = waitForExit(pid)
-            return
-        }
+        guard let pinned = try Self.pinnedSleeper() else { return }
+        let pid = pinned.pid
         #expect(pinned.pid == pid)
         #expect(Self.pidfdTarget(pinned.fd) == pid, "fd is a pidfd for the child")
         #expect(!Self.readable(pinned.fd, within: 0), "not readable while it runs")
@@ -52,13 +58,8 @@ import TestSupport
     }
 
     @Test func signallingAfterTheReapIsFalseNotAnError() throws {
-        let pid = try Self.sleeper()
-        guard let pinned = try PinnedProcess.pin(pid) else {
-            Issue.record("a running child could not be pinned")
-            kill(pid, SIGKILL)
-            _ = waitForExit(pid)
-            return
-        }
+        guard let pinned = try Self.pinnedSleeper() else { return }
+        let pid = pinned.pid
         #expect(kill(pid, SIGKILL) == 0)
         #expect(waitForExit(pid) == .signaled(SIGKILL))
         // The pid may belong to a new process by now; the pidfd still names

@@ -190,6 +190,18 @@ import Testing
     static let growing = SupervisionConfiguration(gate: GateTiming(
         probeDuration: .milliseconds(50), probeRetry: .milliseconds(50), probeInterval: .seconds(4), staleAfter: 20))
 
+    /// Starts `machine` and fails probes for 30 s of its time, so the wait
+    /// has grown to the interval; returns the time of the last deadline.
+    static func failUntilTheWaitHasGrown(_ machine: inout SupervisionTable) throws -> MonotonicInstant {
+        var now = t0
+        _ = machine.handle(.start, at: now)
+        while now - t0 < .seconds(30) {
+            now = now + (try #require(armed(machine.handle(.probeFailed(busy), at: now))))
+            _ = machine.handle(.deadline, at: now)
+        }
+        return now
+    }
+
     static func armed(_ actions: SupervisionActions) -> Duration? {
         actions.compactMap { if case .armDeadline(let d) = $0 { return d } else { return nil } }.last
     }
@@ -223,13 +235,7 @@ import Testing
 
     @Test func aReleasedDeviceIsProbedAtOnceButNeverSoonerThanTheRetryAfterTheLastProbe() throws {
         var machine = SupervisionTable(configuration: Self.growing)
-        var now = Self.t0
-        _ = machine.handle(.start, at: now)
-        // Fail for a while so the wait has grown to the interval.
-        while now - Self.t0 < .seconds(30) {
-            now = now + (try #require(Self.armed(machine.handle(.probeFailed(Self.busy), at: now))))
-            _ = machine.handle(.deadline, at: now)
-        }
+        var now = try Self.failUntilTheWaitHasGrown(&machine)
         let lastProbe = now
         #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)) == .seconds(4))
         // 10 ms after that probe began the device is released: the next
@@ -292,12 +298,7 @@ import Testing
     /// at the retry and double until they reach the grown schedule again.
     @Test func aProbeAnsweringAReleaseThatFailsIsRetriedSoonThenTheScheduleResumes() throws {
         var machine = SupervisionTable(configuration: Self.growing)
-        var now = Self.t0
-        _ = machine.handle(.start, at: now)
-        while now - Self.t0 < .seconds(30) {
-            now = now + (try #require(Self.armed(machine.handle(.probeFailed(Self.busy), at: now))))
-            _ = machine.handle(.deadline, at: now)
-        }
+        var now = try Self.failUntilTheWaitHasGrown(&machine)
         #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)) == .seconds(4))
         now = now + .seconds(1)
         #expect(machine.handle(.deviceMayBeFree, at: now) == SupervisionActions([.startProbe, .armDeadline(.milliseconds(1100))]))
