@@ -14,6 +14,9 @@ let package = Package(
         .executable(name: "pcm-holder", targets: ["PCMHolder"]),
     ],
     targets: [
+        // The C library as the Swift code imports it, the same module in the
+        // full toolchain and in Embedded Swift (which has no Glibc module).
+        .systemLibrary(name: "CLibc"),
         .target(
             name: "CEpoll",
             cSettings: [.define("_GNU_SOURCE")]
@@ -24,20 +27,21 @@ let package = Package(
             providers: [.apt(["libasound2-dev"])]
         ),
         // The restart logic: the transition table and the values it works on.
-        // No C module and no system calls (Glibc for constants and strerror's
-        // text only), so nothing can creep into the table that tests cannot drive.
+        // No system calls (CLibc for constants and strerror's text only), so
+        // nothing can creep into the table that tests cannot drive.
         .target(
-            name: "Supervision"
+            name: "Supervision",
+            dependencies: ["CLibc"]
         ),
         // Everything that touches the system: the loop, the gate, the kernel
         // wrappers, logging, systemd, /proc.
         .target(
             name: "Reactor",
-            dependencies: ["Supervision", "CEpoll", "CALSA"]
+            dependencies: ["Supervision", "CLibc", "CEpoll", "CALSA"]
         ),
         .executableTarget(
             name: "monitord",
-            dependencies: ["Reactor", "Supervision"]
+            dependencies: ["Reactor", "Supervision", "CLibc", "CEpoll"]
         ),
         .target(
             name: "ALSATestPlugin",

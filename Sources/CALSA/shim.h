@@ -1,5 +1,9 @@
 #ifndef MONITORD_CALSA_SHIM_H
 #define MONITORD_CALSA_SHIM_H
+/* The C library first, as its own module (CLibc): otherwise alsa-lib's
+   includes would make poll, EAGAIN and the rest members of CALSA in a build
+   without a Glibc module map (Embedded Swift). */
+#include "../CLibc/clibc.h"
 #include <alsa/asoundlib.h>
 
 /* Drops alsa-lib's own diagnostics on the calling thread (the handler is

@@ -352,6 +352,22 @@ int cep_inotify_drain(int fd, const char *prefix) {
     }
 }
 
+// MARK: process arguments
+
+static int saved_argc;
+static char *const *saved_argv;
+
+// glibc calls ELF constructors with (argc, argv, envp), in static and
+// dynamic executables alike.
+__attribute__((constructor)) static void capture_arguments(int argc, char **argv, char **envp) {
+    (void)envp;
+    saved_argc = argc;
+    saved_argv = argv;
+}
+
+int cep_argc(void) { return saved_argc; }
+char *const *cep_argv(void) { return saved_argv; }
+
 // MARK: misc
 
 int cep_release_free_memory(void) { return malloc_trim(0); }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// errno as log lines show it: names and strerror's text, no Foundation.
 /// (Reading errno itself is the reactor's: `Errno.current`.)

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// Signal names for log lines, and which signals end supervision.
 public enum Signals {

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// The restart logic: a pure value type, `(phase, event) -> (phase, actions)`.
 /// No syscalls, no clock: the reactor passes the time of each event in.

@@ -1,9 +1,7 @@
 import Reactor
 
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 enum MonitordMain {
     static let version = "0.1.0"
@@ -40,7 +38,7 @@ enum MonitordMain {
         // The command's bytes go to exec exactly as we received them.
         var raw: [UnsafeMutablePointer<CChar>] = []
         for index in 0..<options.command.count {
-            raw.append(CommandLine.unsafeArgv[1 + commandStart + index]!)
+            raw.append(ProcessArguments.raw(1 + commandStart + index))
         }
         let command = PreparedCommand(arguments: options.command, raw: raw)
         do {
@@ -55,11 +53,11 @@ enum MonitordMain {
     }
 
     /// Indexes (into `arguments`, argv without argv[0]) of the words that are
-    /// not valid UTF-8: CommandLine.arguments shows them repaired with U+FFFD.
+    /// not valid UTF-8: `ProcessArguments.arguments` shows them repaired with U+FFFD.
     private static func undecodableArguments() -> Set<Int> {
         var indexes = Set<Int>()
-        for index in stride(from: 1, to: Int(CommandLine.argc), by: 1)
-        where String(validatingCString: CommandLine.unsafeArgv[index]!) == nil {
+        for index in stride(from: 1, to: ProcessArguments.count, by: 1)
+        where String(validatingCString: ProcessArguments.raw(index)) == nil {
             indexes.insert(index - 1)
         }
         return indexes
@@ -73,7 +71,7 @@ enum MonitordMain {
         copy.withUTF8 { bytes in
             var offset = 0
             while offset < bytes.count {
-                let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                let n = CLibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
                 if n <= 0 { return }
                 offset += n
             }

@@ -1,8 +1,3 @@
-import Reactor
+import CLibc
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-let exitCode = MonitordMain.run(arguments: Array(CommandLine.arguments.dropFirst()))
-exit(exitCode)
+exit(MonitordMain.run(arguments: ProcessArguments.arguments))

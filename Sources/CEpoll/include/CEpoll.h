@@ -123,6 +123,14 @@ int cep_inotify_watch_closes(const char *directory);
 /// with errno for a read error other than EAGAIN.
 int cep_inotify_drain(int fd, const char *prefix);
 
+// MARK: process arguments
+
+/// argc and argv as the C runtime passed them to the process, captured before
+/// main runs (glibc hands them to every ELF constructor). Embedded Swift has
+/// no `CommandLine`, and this way both compilers read the same bytes.
+int cep_argc(void);
+char *const *cep_argv(void);
+
 // MARK: misc
 
 /// malloc_trim(0): returns freed heap pages to the kernel.

@@ -1,8 +1,6 @@
 import CALSA
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// A non-blocking readiness probe of one ALSA playback device, driven by a
 /// single-threaded epoll reactor: it opens the PCM, writes silence whenever

@@ -1,9 +1,7 @@
 import CALSA
 import CEpoll
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// The ALSA readiness gate in the reactor: runs the non-blocking PCM probe on
 /// the loop's epoll, names who holds the sound devices, and ends stale players.

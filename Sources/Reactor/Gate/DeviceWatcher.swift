@@ -1,8 +1,6 @@
 import CEpoll
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// Tells the gate, while it waits, that a sound device node was closed after
 /// writing (a player let go of a PCM), created or moved in: the device may be
@@ -41,7 +39,7 @@ final class DeviceWatcher: EventSource {
         guard fd >= 0 else {
             if !unavailableReported {
                 unavailableReported = true
-                loop.logger.log(.debug, "not watching \(directory) for released devices (\(Errno.describe(errno))): probing on the timer alone")
+                loop.logger.log(.debug, "not watching \(directory) for released devices (\(Errno.describe(Errno.current))): probing on the timer alone")
             }
             return
         }

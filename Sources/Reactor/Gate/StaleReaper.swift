@@ -1,7 +1,5 @@
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// Ends a stale player that holds the gate's device: the one place monitord
 /// signals a process it did not start, so every step re-checks.

@@ -1,8 +1,6 @@
 import CEpoll
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// A running child, owned through its pidfd: signals go through the pidfd, so
 /// a reaped child's recycled pid can never be hit.

@@ -1,8 +1,6 @@
 import CEpoll
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// A process monitord did not start, pinned through a pidfd: from the moment
 /// `pin` succeeds, `signal` reaches this process or nobody, never a process

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// The command's argv as C strings, built once and reused by every spawn.
 public struct PreparedCommand: ~Copyable {

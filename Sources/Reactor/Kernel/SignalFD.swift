@@ -1,8 +1,6 @@
 import CEpoll
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// Signals delivered as readable data instead of asynchronous handlers.
 public struct SignalFD: ~Copyable {

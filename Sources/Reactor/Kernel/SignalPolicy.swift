@@ -1,8 +1,6 @@
 import CEpoll
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// Which signals the reactor takes over, and what a child gets back.
 extension Signals {

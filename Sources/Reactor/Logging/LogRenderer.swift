@@ -1,7 +1,5 @@
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// Turns the state machine's log records into the operator's sentences.
 public struct LogRenderer: Sendable {

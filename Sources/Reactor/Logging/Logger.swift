@@ -1,8 +1,6 @@
 import CEpoll
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// One line per event, written to stderr the moment it happens (no stdio
 /// buffering: the original's first line once arrived eight minutes late).
@@ -58,11 +56,11 @@ public final class Logger {
     static func sink(for fd: Int32) -> Sink {
         var info = stat()
         guard fstat(fd, &info) == 0 else { return .plain(fd) }
-        switch info.st_mode & S_IFMT {
-        case S_IFSOCK:
+        switch info.st_mode & mode_t(S_IFMT) {
+        case mode_t(S_IFSOCK):
             return .socket(fd)
-        case S_IFIFO:
-            let own = open("/proc/self/fd/\(fd)", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        case mode_t(S_IFIFO):
+            let own = clibc_open("/proc/self/fd/\(fd)", O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0)
             return own >= 0 ? .pipe(own) : .plain(fd)
         default:
             return .plain(fd)
@@ -133,7 +131,7 @@ public final class Logger {
     private func write(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Int {
         switch sink {
         case .plain(let fd), .pipe(let fd):
-            return Glibc.write(fd, bytes, count)
+            return CLibc.write(fd, bytes, count)
         case .socket(let fd):
             return send(fd, bytes, count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
         }

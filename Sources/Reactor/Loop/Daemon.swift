@@ -1,8 +1,6 @@
 import CEpoll
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// The reactor: one thread, one epoll. It turns kernel readiness into
 /// `SupervisionEvent`s, feeds them to the pure `SupervisionTable`, and carries out

@@ -36,11 +36,16 @@ public struct LoopHandle {
         }
     }
 
-    private unowned let daemon: Daemon
+    /// Not retained: the daemon owns its sources, and a source keeps its
+    /// handle, so a strong reference would be a cycle. The daemon outlives
+    /// every handle it gives out. (Unmanaged rather than `unowned`, which
+    /// Embedded Swift does not have.)
+    private let owner: Unmanaged<Daemon>
     private let source: UInt16
+    private var daemon: Daemon { owner.takeUnretainedValue() }
 
     init(daemon: Daemon, source: UInt16) {
-        self.daemon = daemon
+        self.owner = .passUnretained(daemon)
         self.source = source
     }
 

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// A process with at least one descriptor open on a sound device.
 public struct DeviceHolder: Equatable, Sendable {

@@ -1,9 +1,7 @@
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
-/// Small readers for /proc (or a fake tree shaped like it), Glibc only.
+/// Small readers for /proc (or a fake tree shaped like it), libc only.
 /// Every reader tolerates the process vanishing under it: a scan of /proc
 /// races with processes exiting, and that is not an error.
 enum ProcEntries {
@@ -44,7 +42,7 @@ enum ProcEntries {
 
     /// A whole (small) file, or nil if it cannot be opened or read.
     static func contents(_ path: String) -> [UInt8]? {
-        let opened = open(path, O_RDONLY | O_CLOEXEC)
+        let opened = clibc_open(path, O_RDONLY | O_CLOEXEC, 0)
         guard opened >= 0 else { return nil }
         let file = Descriptor(adopting: opened)  // Closed on return.
         var bytes: [UInt8] = []

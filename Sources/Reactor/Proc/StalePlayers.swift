@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// What makes a process a stale player of the device monitord gates on.
 /// Every field must match; the rule is strict on purpose, because a false

@@ -1,11 +1,11 @@
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// An owned file descriptor. Not copyable: exactly one owner closes it, when
 /// the value is dropped (deinit) or through `close()` when the caller needs
-/// to know how the close went.
+/// to know how the close went. Frozen: Embedded Swift allows `discard self`
+/// only in a type whose layout is fixed.
+@frozen
 public struct Descriptor: ~Copyable, Sendable {
     public let rawValue: Int32
 
@@ -15,7 +15,7 @@ public struct Descriptor: ~Copyable, Sendable {
 
     deinit {
         // close() is never retried: after EINTR the descriptor is already gone.
-        _ = Glibc.close(rawValue)
+        _ = CLibc.close(rawValue)
     }
 
     /// Closes the descriptor now and reports close(2)'s failure, for a caller
@@ -27,6 +27,6 @@ public struct Descriptor: ~Copyable, Sendable {
     public consuming func close() throws(SystemError) {
         let fd = rawValue
         discard self
-        if Glibc.close(fd) != 0 { throw SystemError("close", errno: Errno.current) }
+        if CLibc.close(fd) != 0 { throw SystemError("close", errno: Errno.current) }
     }
 }

@@ -1,7 +1,5 @@
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// A failed system call: which operation, and the errno it left.
 public struct SystemError: Error, Equatable, CustomStringConvertible {
@@ -21,8 +19,8 @@ public struct SystemError: Error, Equatable, CustomStringConvertible {
 }
 
 extension Errno {
-    /// The calling thread's errno (Glibc exposes it as a computed property).
-    public static var current: Int32 { Glibc.errno }
+    /// The calling thread's errno (a C macro over a function: read through CLibc).
+    public static var current: Int32 { clibc_errno() }
 }
 
 /// Runs a syscall wrapper that returns -1 on failure, retrying EINTR.

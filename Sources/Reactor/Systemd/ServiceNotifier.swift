@@ -1,7 +1,5 @@
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// Why `NOTIFY_SOCKET` cannot be used: one line, ready for a warning.
 public struct NotifyError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -76,7 +74,7 @@ public final class ServiceNotifier: Sendable {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
+        let pathOffset = clibc_sun_path_offset()
 
         var bytes = Array(value.utf8)
         if bytes.contains(0) {
@@ -128,13 +126,13 @@ public final class ServiceNotifier: Sendable {
         var result: Int32
         repeat {
             result = withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, length) }
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { CLibc.connect(descriptor, $0, length) }
             }
         } while result != 0 && Errno.current == EINTR
         if result != 0 { return "connect: \(Errno.describe(Errno.current))" }
         var unspecified = sockaddr()
         unspecified.sa_family = sa_family_t(AF_UNSPEC)
-        _ = Glibc.connect(descriptor, &unspecified, socklen_t(MemoryLayout<sockaddr>.size))
+        _ = CLibc.connect(descriptor, &unspecified, socklen_t(MemoryLayout<sockaddr>.size))
         return nil
     }
 

@@ -1,7 +1,5 @@
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// `--status-file PATH`: the supervisor's current state as one line, for a
 /// web UI or a shell script that cannot (or should not) ask systemd.
@@ -48,7 +46,7 @@ public struct StatusFile: Sendable {
         let line = Self.render(fields)
         let flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW
         var opened: Int32
-        repeat { opened = open(temporaryPath, flags, 0o644) } while opened < 0 && Errno.current == EINTR
+        repeat { opened = clibc_open(temporaryPath, flags, 0o644) } while opened < 0 && Errno.current == EINTR
         guard opened >= 0 else { return false }
         let file = Descriptor(adopting: opened)
         // The mode given to open() is filtered by the umask; readers (a web
@@ -88,7 +86,7 @@ public struct StatusFile: Sendable {
         return line.withUTF8 { bytes in
             var offset = 0
             while offset < bytes.count {
-                let result = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                let result = CLibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
                 if result < 0 {
                     if Errno.current == EINTR { continue }
                     return false

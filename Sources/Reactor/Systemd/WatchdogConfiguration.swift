@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// systemd's watchdog request (`WatchdogSec=` in the unit), as sd_watchdog_enabled(3)
 /// reads it: `WATCHDOG_USEC` is the period in microseconds; `WATCHDOG_PID`,
