@@ -7,7 +7,12 @@ public enum Products {
         return (exe as NSString).deletingLastPathComponent
     }()
 
-    public static var monitord: String { directory + "/monitord" }
+    /// The monitord under test: SwiftPM's build, or the binary named by
+    /// `MONITORD_BINARY` (the Embedded release builds: scripts/test-embedded).
+    public static var monitord: String {
+        if let binary = ProcessInfo.processInfo.environment["MONITORD_BINARY"], !binary.isEmpty { return binary }
+        return directory + "/monitord"
+    }
     public static var pcmHolder: String { directory + "/pcm-holder" }
     public static var testPlugin: String { directory + "/libMonitordTestPCM.so" }
 }
