@@ -5,7 +5,7 @@ import TestSupport
 
 /// Exit codes and one-line messages for what cannot run at all.
 @Suite struct CommandLineTests {
-    @Test func missingCommandExits127() throws {
+    @Test(.notEmulated(.vforkIsAFork)) func missingCommandExits127() throws {
         let scratch = Scratch()
         let (status, stderr) = try runToCompletion([Products.monitord, "no-such-command-xyz"], scratch: scratch)
         #expect(status == .exited(127))
@@ -13,7 +13,7 @@ import TestSupport
         #expect(stderr.split(separator: "\n").count == 1, "\(stderr)")
     }
 
-    @Test func nonExecutableCommandExits126() throws {
+    @Test(.notEmulated(.vforkIsAFork)) func nonExecutableCommandExits126() throws {
         let scratch = Scratch()
         let path = scratch.file("not-executable")
         _ = FileManager.default.createFile(atPath: path, contents: Data("echo hi\n".utf8), attributes: [.posixPermissions: 0o644])

@@ -25,7 +25,7 @@ import TestSupport
     /// monitord's signalfd, epoll and timerfd take 0-5): every spawn fails
     /// with EMFILE. Raising the soft limit of the running monitord lets the
     /// next attempt succeed.
-    @Test func descriptorExhaustionAtSpawnIsAFailureAndRecovers() throws {
+    @Test(.notEmulated(.ownDescriptors)) func descriptorExhaustionAtSpawnIsAFailureAndRecovers() throws {
         let scratch = Scratch()
         let child = Self.failingChild(scratch, run: "1000")
         let monitord = try Launched(["/usr/bin/prlimit", "--nofile=6:1024", Products.monitord] + Self.fastBackoff + [child],
@@ -48,7 +48,7 @@ import TestSupport
     /// alsa-lib cannot read its configuration (and caches the empty result);
     /// with one it gets further. Either way the wait goes on, and the device
     /// is found once descriptors free (the configuration is read again).
-    @Test(arguments: [(7, "lb75c"), (8, "lb76c")])
+    @Test(.needsTestPlugin, arguments: [(7, "lb75c"), (8, "lb76c")])
     func descriptorExhaustionAtProbeIsWaitedOutAndRecovers(limit: Int, device: String) throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch, devices: [device])
@@ -75,7 +75,7 @@ import TestSupport
     /// limit is raised as that user (raising a soft limit up to the hard one
     /// needs no privilege). nobody runs a copy of monitord in a directory it
     /// can reach, wherever the clone is.
-    @Test(.enabled(if: canRunAsOtherUser, "needs root (setpriv) and a /tmp that others can reach"))
+    @Test(.notEmulated(.ownThreads), .enabled(if: canRunAsOtherUser, "needs root (setpriv) and a /tmp that others can reach"))
     func processLimitIsAFailureWithBackoffAndRecovers() throws {
         let scratch = Scratch()
         let shared = try SharedDirectory()
@@ -101,7 +101,7 @@ import TestSupport
     /// After the first start an exec failure is an upgrade in progress, not a
     /// usage error: monitord keeps backing off and starts the command again
     /// once it is back.
-    @Test(arguments: ["chmod -x", "removed"])
+    @Test(.notEmulated(.vforkIsAFork), arguments: ["chmod -x", "removed"])
     func commandGoneWhileSupervisingIsRetriedUntilBack(how: String) throws {
         let scratch = Scratch()
         let child = Self.failingChild(scratch)
@@ -269,7 +269,7 @@ import TestSupport
     }
 
     /// Real-time signals do not coalesce: every one of a burst is forwarded.
-    @Test func everyQueuedRealTimeSignalIsForwarded() throws {
+    @Test(.notEmulated(.realTimeSignals)) func everyQueuedRealTimeSignalIsForwarded() throws {
         let scratch = Scratch()
         let child = scratch.idlingScript("rt.sh", traps: """
         trap ':' RTMIN+1
@@ -297,7 +297,7 @@ import TestSupport
         case running, backingOff, probing, waitingForDevice, stopping
     }
 
-    @Test(arguments: State.allCases)
+    @Test(.needsTestPlugin, arguments: State.allCases)
     func termInEveryStateExitsZero(state: State) throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch, devices: ["lb74c"])

@@ -21,7 +21,7 @@ import TestSupport
                      scratch: card.scratch, environment: card.environment)
     }
 
-    @Test func aBusyDeviceHoldsTheChildBackNamesTheHolderAndReleasesItWhenFree() throws {
+    @Test(.needsTestPlugin) func aBusyDeviceHoldsTheChildBackNamesTheHolderAndReleasesItWhenFree() throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         let holder = try card.startPlayer(named: "other-app", arguments: ["-o", "lb0c"], logName: "holder")
@@ -54,7 +54,7 @@ import TestSupport
         #expect(monitord.wait() == .exited(0))
     }
 
-    @Test(arguments: [
+    @Test(.needsTestPlugin, arguments: [
         ("fail-hw EINVAL", "hw_params: EINVAL"),
         ("never-ready", "no playback progress before the probe deadline"),
         ("fail-open ENODEV", "open: ENODEV"),
@@ -78,7 +78,7 @@ import TestSupport
 
     // Stale-kill tests use device names no other test uses: the rule matches
     // by name and device machine-wide, and tests run in parallel.
-    @Test func aStalePlayerIsEndedAndDecoysSurvive() throws {
+    @Test(.needsTestPlugin) func aStalePlayerIsEndedAndDecoysSurvive() throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch, devices: ["lb90c", "lb91c"])
         let stale = try card.startPlayer(named: "squeezelite", arguments: ["-n", "zone1", "-o", "lb90c"], logName: "stale")
@@ -113,7 +113,7 @@ import TestSupport
         #expect(!ProcessTable.isAlive(child))
     }
 
-    @Test func aStalePlayerIgnoringTermIsKilled() throws {
+    @Test(.needsTestPlugin) func aStalePlayerIgnoringTermIsKilled() throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch, devices: ["lb92c"])
         let stale = try card.startPlayer(named: "squeezelite", arguments: ["-o", "lb92c", "--ignore-term"], logName: "stale")
@@ -128,7 +128,7 @@ import TestSupport
         #expect(monitord.wait() == .exited(0))
     }
 
-    @Test func stopDuringAProbeExitsPromptly() throws {
+    @Test(.needsTestPlugin) func stopDuringAProbeExitsPromptly() throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         card.set("lb0c", "never-ready")
@@ -145,7 +145,7 @@ import TestSupport
         #expect(scratch.lines("player-starts").isEmpty)
     }
 
-    @Test func stopWhileWaitingForTheDeviceExitsPromptly() throws {
+    @Test(.needsTestPlugin) func stopWhileWaitingForTheDeviceExitsPromptly() throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         card.set("lb0c", "fail-open EBUSY")
@@ -160,7 +160,7 @@ import TestSupport
         #expect(monitord.log.contains("received SIGINT with no child running: exiting"))
     }
 
-    @Test func aCommandWithoutALoopbackOutputIsNotProbed() throws {
+    @Test(.needsTestPlugin) func aCommandWithoutALoopbackOutputIsNotProbed() throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         // A probe of lb0c would hang for 41 s here; the child must start at once.
@@ -175,7 +175,7 @@ import TestSupport
         #expect(monitord.wait() == .exited(0))
     }
 
-    @Test func gateOffSkipsTheProbeEvenForLoopbackOutput() throws {
+    @Test(.needsTestPlugin) func gateOffSkipsTheProbeEvenForLoopbackOutput() throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         card.set("lb0c", "fail-open EBUSY")
@@ -193,7 +193,7 @@ import TestSupport
     /// With the timed probes a minute apart, only the release itself can
     /// start the player soon: the gate watches the sound directory while it
     /// waits, and the holder closing its node wakes it.
-    @Test func aReleasedDeviceStartsThePlayerWithoutWaitingForTheTimer() throws {
+    @Test(.needsTestPlugin) func aReleasedDeviceStartsThePlayerWithoutWaitingForTheTimer() throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         let holder = try card.startPlayer(named: "other-app", arguments: ["-o", "lb0c"], logName: "holder")
@@ -225,7 +225,7 @@ import TestSupport
     /// A device that stays busy (here: every open fails with EBUSY, so there
     /// is no release to wake on): probes come fast at first, then less often,
     /// and the log stays as quiet as with fixed intervals.
-    @Test func whileTheDeviceStaysBusyProbesComeFastFirstThenLessOften() throws {
+    @Test(.needsTestPlugin) func whileTheDeviceStaysBusyProbesComeFastFirstThenLessOften() throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         card.set("lb0c", "fail-open EBUSY")
@@ -257,7 +257,7 @@ import TestSupport
     /// With the default probe options a device that opens and takes
     /// parameters but does not play is still refused: the short probe writes
     /// and waits for the device to play.
-    @Test(arguments: [("fail-write EIO", "write: EIO"), ("never-ready", "no playback progress before the probe deadline")])
+    @Test(.needsTestPlugin, arguments: [("fail-write EIO", "write: EIO"), ("never-ready", "no playback progress before the probe deadline")])
     func theDefaultProbeStillNeedsTheDeviceToPlay(state: String, reason: String) throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
@@ -275,7 +275,7 @@ import TestSupport
     /// Fast retries reuse alsa-lib's parsed configuration, but an open that
     /// failed other than with EBUSY still gets it read again now and then: a
     /// PCM defined later in an included file (as /etc/asound.conf is) is found.
-    @Test func aPCMDefinedLaterInAnIncludedFileIsFound() throws {
+    @Test(.needsTestPlugin) func aPCMDefinedLaterInAnIncludedFileIsFound() throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch, devices: ["lb0c"])
         let extra = scratch.file("extra.conf")

@@ -141,7 +141,7 @@ final class NotifyListener: @unchecked Sendable {
         #expect(!FileManager.default.fileExists(atPath: path + ".tmp"))
     }
 
-    @Test func statusFileNamesTheGateWait() throws {
+    @Test(.needsTestPlugin) func statusFileNamesTheGateWait() throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         card.set("lb0c", "fail-open EBUSY")

@@ -23,7 +23,7 @@ import TestSupport
 
     static let idle = "while :; do sleep 1; done"
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.needsTestPlugin, .timeLimit(.minutes(2)))
     func repeatedSearchesEndOnlyTrueStalePlayers() throws {
         let scratch = Scratch()
         let device = "lb71c"
@@ -138,7 +138,7 @@ import TestSupport
     /// Restarts through the gate: monitord's previous child (a squeezelite on
     /// the same device) is never treated as stale, and its leftovers are
     /// gone before the next probe, so nothing is there to be mistaken.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.needsTestPlugin, .timeLimit(.minutes(1)))
     func ownChildIsNeverEnded() throws {
         let scratch = Scratch()
         let device = "lb72c"

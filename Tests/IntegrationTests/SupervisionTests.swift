@@ -195,7 +195,7 @@ import TestSupport
         #expect(eventually { !ProcessTable.isAlive(pid) })
     }
 
-    @Test func twoHundredFastCrashesLeakNothing() throws {
+    @Test(.notEmulated(.ownThreads)) func twoHundredFastCrashesLeakNothing() throws {
         let scratch = Scratch()
         let monitord = try Monitord(["-v", "--backoff-initial", "0", "--backoff-max", "0", "/bin/false"], scratch: scratch)
         #expect(monitord.waitForLog("started false", count: 20, timeout: .seconds(30)))
