@@ -266,6 +266,37 @@ journalctl --since "@$since" --no-pager -o cat | grep -i 'watchdog timeout' && w
 result "$(verdict "$why")" watchdog-tight "WatchdogUSec=2s" "run_s=10" "monitord=$main" "distinct_pings_seen=$pings" "NRestarts=$(prop NRestarts)" ${why:+"why=${why// /,}"}
 systemctl stop "$UNIT"
 
+# --- verify: the packaged units parse cleanly on this systemd -------------------------
+# `systemd-analyze verify` of each packaged template (as instance 0, as the
+# build machine's test does for contrib/systemd), and the whole boot's journal:
+# no "Unknown key"/"Unknown lvalue"/"Unknown section" (a setting this systemd
+# does not know is ignored with only that line) and no other diagnostic. The
+# alsaloop unit is loaded once here so that its parse warnings, if any, reach
+# the journal too. A control copy with an invented setting must be caught, or
+# the check proves nothing on this systemd.
+why=""
+systemctl show -p Id monitord-alsaloop@0.service >/dev/null 2>&1
+mkdir -p /tmp/verify
+verified=0
+for unit in /lib/systemd/system/monitord-*@.service; do
+    [ -f "$unit" ] || continue
+    name=$(basename "$unit"); copy=/tmp/verify/${name/@./@0.}
+    cp "$unit" "$copy"
+    out=$(systemd-analyze verify --man=no "$copy" 2>&1); rc=$?
+    printf '%s\n' "$out" | grep . | sed "s/^/  verify $name: /"
+    [ "$rc" = 0 ] || why+=" verify_rc_${name}=$rc"
+    [ -z "$out" ] || why+=" verify_output_${name}"
+    verified=$((verified + 1))
+done
+[ "$verified" = 2 ] || why+=" ${verified}_units_verified"
+{ cat /lib/systemd/system/monitord-squeezelite@.service; printf '[Service]\nProtectBogusSetting=yes\n'; } >/tmp/verify/control@0.service
+control=$(systemd-analyze verify --man=no /tmp/verify/control@0.service 2>&1)
+printf '%s\n' "$control" | grep -q "Unknown .*ProtectBogusSetting" || why+=" control_not_caught"
+unknown=$(journalctl -b -o cat --no-pager | grep -E 'Unknown (key|lvalue|section)' | grep 'monitord-' || true)
+printf '%s\n' "$unknown" | grep . | sed 's/^/  journal: /'
+[ -z "$unknown" ] || why+=" unknown_settings_in_journal"
+result "$(verdict "$why")" verify "systemd=$(systemctl --version | awk 'NR==1 { print $2 }')" "units=$verified" "journal_unknown=$(printf '%s' "$unknown" | grep -c .)" "control=$(printf '%s\n' "$control" | grep -c 'Unknown')" ${why:+"why=${why// /,}"}
+
 emit done "uptime=$(cut -d' ' -f1 /proc/uptime)"
 sync
 systemctl poweroff -ff
