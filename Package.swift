@@ -12,6 +12,9 @@ let package = Package(
         .library(name: "MonitordTestPCM", type: .dynamic, targets: ["ALSATestPlugin"]),
         // Test rig only: a player stand-in that opens a PCM and holds it.
         .executable(name: "pcm-holder", targets: ["PCMHolder"]),
+        // Test rig only: runs a command with close_range(2) failing, as on a
+        // kernel older than 5.11 (seccomp), so the fallback is taken.
+        .executable(name: "deny-syscall", targets: ["SyscallDenier"]),
     ],
     targets: [
         // The C library as the Swift code imports it, the same module in the
@@ -52,6 +55,10 @@ let package = Package(
             name: "PCMHolder",
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("asound")]
+        ),
+        .executableTarget(
+            name: "SyscallDenier",
+            cSettings: [.define("_GNU_SOURCE")]
         ),
         // Shared by both test targets: where the products are, spawning and
         // reaping real processes, polling. Never linked into monitord.

@@ -35,5 +35,6 @@ public enum Products {
     }
 
     public static var pcmHolder: String { directory + "/pcm-holder" }
+    public static var denySyscall: String { directory + "/deny-syscall" }
     public static var testPlugin: String { directory + "/libMonitordTestPCM.so" }
 }
