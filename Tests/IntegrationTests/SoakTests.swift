@@ -27,6 +27,10 @@ import TestSupport
         let monitord = try Monitord(["-v", "--backoff-initial", "0", "--backoff-max", "0", "--status-file", statusPath,
                                      "/bin/false"], scratch: scratch)
         let tail = LogTail(monitord.logPath)
+        // The status file is rewritten on every transition through a
+        // temporary file: a sample taken mid-write holds it for an instant
+        // (seen once at cycle 100), so such samples are taken again.
+        let writingStatus: (String) -> Bool = { $0.hasSuffix("/status.tmp") }
         var starts = 0
         var early: Footprint?
         var lingering: Set<pid_t> = []
@@ -34,13 +38,13 @@ import TestSupport
         let deadline = clock.now + Self.deadline
         while starts < Self.cycles && clock.now < deadline && monitord.wait(timeout: .zero) == nil {
             starts += tail.newLines().filter { $0.contains("started false (pid ") }.count
-            if early == nil && starts >= 100 { early = Footprint(of: monitord.pid) }
+            if early == nil && starts >= 100 { early = footprintBetweenProbes(of: monitord.pid, duringProbe: writingStatus) }
             lingering.formUnion(lingeringZombies(of: monitord.pid))
             samples += 1
             usleep(20_000)
         }
         let elapsed = clock.now - began
-        let late = Footprint(of: monitord.pid)
+        let late = footprintBetweenProbes(of: monitord.pid, duringProbe: writingStatus)
         lingering.formUnion(lingeringZombies(of: monitord.pid))
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
