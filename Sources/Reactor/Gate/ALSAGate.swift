@@ -26,6 +26,9 @@ public final class ALSAGate: GateDriver, EventSource {
     private var configurationReadAt: MonotonicInstant?
     static let configurationRereadSpacing: Duration = .seconds(2)
     public private(set) var holderSummary: String?
+    /// The last probe's failure: what the holder report explains when no
+    /// process holds a device.
+    private var lastFailure: ProbeFailure?
     public var sources: [any EventSource] { [self, reaper, watcher] }
 
     public init(settings: GateSettings) throws(SystemError) {
@@ -127,6 +130,7 @@ public final class ALSAGate: GateDriver, EventSource {
             return .probeSucceeded
         case .failed(let failure):
             closeProbe()
+            lastFailure = failure
             // alsa-lib caches its parsed configuration even when reading it
             // failed (EMFILE, ENOMEM) and never re-reads included files such as
             // /etc/asound.conf: an open that failed for a reason other than a
@@ -168,7 +172,7 @@ public final class ALSAGate: GateDriver, EventSource {
         if let failure = scan.failure {
             logger.log(.warning, "cannot tell who holds \(settings.soundDirectory): reading /proc failed: \(Errno.describe(failure))")
         } else if scan.holders.isEmpty {
-            logger.log(.warning, "no process holds \(settings.soundDirectory)/*: \(device) is busy inside the driver or held by another user")
+            logger.log(.warning, Self.unheld(device: device, soundDirectory: settings.soundDirectory, failure: lastFailure))
         }
         for holder in scan.holders.prefix(16) {
             let devices = holder.devices.map { Path.baseName($0) }.joined(separator: ",")
@@ -179,6 +183,21 @@ public final class ALSAGate: GateDriver, EventSource {
         }
         if scan.unreadableProcesses > 0 {
             logger.log(.warning, "\(scan.unreadableProcesses) processes could not be inspected (not root): holders among them are not listed")
+        }
+    }
+
+    /// The holder report's sentence when no process has a sound device open,
+    /// read from how the probe failed: a device nobody holds and that does
+    /// not exist is a configuration problem, not a busy device.
+    static func unheld(device: String, soundDirectory: String, failure: ProbeFailure?) -> String {
+        let none = "no process holds \(soundDirectory)/*"
+        switch (failure?.stage, failure?.errno) {
+        case (.open?, ENOENT?):
+            return "\(none): \(device) is not defined in the ALSA configuration, or names a card that is not there (\(failure!))"
+        case (.open?, EBUSY?), (.timeout?, _), (nil, _):
+            return "\(none): \(device) is busy inside the driver or held by another user"
+        case (_?, _):
+            return "\(none): \(device) fails unheld (\(failure!)): a configuration or driver problem, or another user's process"
         }
     }
 
