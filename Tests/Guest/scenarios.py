@@ -697,6 +697,61 @@ def scenario_gate_latency(p):
             "release_to_spawn_ms": ms(to_spawn), "release_to_playing_ms": ms(to_playing)}
 
 
+def close_range_cloexec():
+    """What this kernel says to close_range(fd, fd, CLOSE_RANGE_CLOEXEC):
+    "ok" (5.11 and later), "EINVAL" (5.9, 5.10: close_range without that
+    flag), "ENOSYS" (before 5.9). monitord's spawn asks for it and falls back
+    to closing descriptors one by one. Asked through perl's syscall()
+    (perl-base is essential; python3-minimal has no ctypes); close_range is
+    system call 436 on every architecture."""
+    script = ('open(my $f, "<", "/dev/null") or die; my $r = syscall(436, fileno($f), fileno($f), 4);'
+              'print $r == 0 ? "ok" : ($!{EINVAL} ? "EINVAL" : $!{ENOSYS} ? "ENOSYS" : "errno" . ($! + 0))')
+    try:
+        return subprocess.run(["perl", "-e", script], capture_output=True, text=True, timeout=30).stdout.strip() or "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def scenario_no_inherited_fds(p):
+    """monitord's child gets stdin, stdout and stderr and nothing else: not a
+    descriptor monitord inherited without close-on-exec, nor monitord's own
+    (epoll, signalfd, timerfd, pidfd). On a kernel without
+    CLOSE_RANGE_CLOEXEC (before 5.11) this is the fallback path."""
+    kernel = close_range_cloexec()
+    marker_path = f"{LOGDIR}/inherited-marker"
+    marker = os.open(marker_path, os.O_WRONLY | os.O_CREAT, 0o644)
+    os.set_inheritable(marker, True)
+    try:
+        sup = p.start([MONITORD, "--", "sleep", "1000"], "monitord", pass_fds=(marker,))
+    finally:
+        os.close(marker)
+
+    def child():
+        kids = children(sup.pid)
+        return kids[0] if kids and (exe(kids[0]) or "").endswith("/sleep") else None
+
+    if wait_for(lambda: child() is not None, 30) is None:
+        raise Failure("monitord started no sleep")
+
+    def fd_table(pid):
+        table = {}
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                table[int(name)] = os.readlink(f"/proc/{pid}/fd/{name}")
+            except OSError:
+                pass
+        return table
+
+    own = fd_table(sup.pid)
+    if marker_path not in own.values():
+        raise Failure(f"monitord did not inherit the marker descriptor (its fds: {own})")
+    kid = fd_table(child())
+    extra = {fd: target for fd, target in kid.items() if fd > 2}
+    if extra:
+        raise Failure("the child inherited " + ",".join(f"{fd}:{t}" for fd, t in sorted(extra.items())))
+    return {"close_range_cloexec": kernel, "monitord_fds": len(own), "child_fds": ",".join(map(str, sorted(kid)))}
+
+
 SCENARIOS = {
     "reassign-monitord": scenario_reassign_monitord,
     "reassign-process-monitor": scenario_reassign_process_monitor,
@@ -705,6 +760,7 @@ SCENARIOS = {
     "restart-always": scenario_restart_always,
     "probe-cost": scenario_probe_cost,
     "gate-latency": scenario_gate_latency,
+    "no-inherited-fds": scenario_no_inherited_fds,
 }
 
 
