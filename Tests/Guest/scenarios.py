@@ -641,6 +641,11 @@ def scenario_gate_latency(p):
     holds it; after a hold time aplay gets SIGTERM; from its reaped exit to
     monitord's `started` line (the gate) and to squeezelite playing."""
     starts = {"on": [], "off": []}
+    # monitord's own CPU time up to its `started` line (schedstat): with the
+    # gate on, that includes the probe's alsa-lib work (configuration, open,
+    # write, close); the wall time beyond it is waiting (the audio periods,
+    # the dmix server it forks, the guest's scheduler).
+    cpu = {"on": [], "off": []}
     busy_starts = 0
     for round_number in range(ROUNDS):
         for gate in ("on", "off") if round_number % 2 == 0 else ("off", "on"):
@@ -652,6 +657,10 @@ def scenario_gate_latency(p):
             if wait_for(lambda: log_has(sup, "started squeezelite"), 30, 0.005) is None:
                 raise Failure(f"gate {gate}: squeezelite not started within 30 s")
             elapsed = time.monotonic() - t0
+            try:
+                cpu_at_start = cpu_ns(sup.pid)
+            except OSError:
+                cpu_at_start = None
             if gate == "on" and log_has(sup, "is not available"):
                 # Not a free device after all (the EINVAL window after the
                 # short aplay): that start measured the window, not the gate.
@@ -659,6 +668,8 @@ def scenario_gate_latency(p):
                 note(f"gate-latency start {round_number}: lb1c was not free ({elapsed * 1000:.0f} ms)")
             else:
                 starts[gate].append(elapsed)
+                if cpu_at_start is not None:
+                    cpu[gate].append(cpu_at_start / 1e9)
             stop(sup)
             p.end_all()
     device = "lb2x"
@@ -692,8 +703,13 @@ def scenario_gate_latency(p):
     if not starts["on"]:
         raise Failure(f"lb1c was never free at a gated start ({busy_starts} starts found it busy)")
     added = median(starts["on"]) - median(starts["off"])
+    cpu_figures = {}
+    if cpu["on"] and cpu["off"]:
+        cpu_figures = {"monitord_cpu_gate_on_ms": ms(cpu["on"]), "monitord_cpu_gate_off_ms": ms(cpu["off"]),
+                       "gate_cpu_adds_ms_median": f"{(median(cpu['on']) - median(cpu['off'])) * 1000:.0f}"}
     return {"start_gate_on_ms": ms(starts["on"]), "start_gate_off_ms": ms(starts["off"]),
-            "gate_adds_ms_median": f"{added * 1000:.0f}", "starts_on_a_busy_device": busy_starts,
+            "gate_adds_ms_median": f"{added * 1000:.0f}", **cpu_figures,
+            "starts_on_a_busy_device": busy_starts,
             "release_to_spawn_ms": ms(to_spawn), "release_to_playing_ms": ms(to_playing)}
 
 
