@@ -641,6 +641,11 @@ def scenario_gate_latency(p):
     holds it; after a hold time aplay gets SIGTERM; from its reaped exit to
     monitord's `started` line (the gate) and to squeezelite playing."""
     starts = {"on": [], "off": []}
+    # monitord's own CPU time up to its `started` line (schedstat): with the
+    # gate on, that includes the probe's alsa-lib work (configuration, open,
+    # write, close); the wall time beyond it is waiting (the audio periods,
+    # the dmix server it forks, the guest's scheduler).
+    cpu = {"on": [], "off": []}
     busy_starts = 0
     for round_number in range(ROUNDS):
         for gate in ("on", "off") if round_number % 2 == 0 else ("off", "on"):
@@ -652,6 +657,10 @@ def scenario_gate_latency(p):
             if wait_for(lambda: log_has(sup, "started squeezelite"), 30, 0.005) is None:
                 raise Failure(f"gate {gate}: squeezelite not started within 30 s")
             elapsed = time.monotonic() - t0
+            try:
+                cpu_at_start = cpu_ns(sup.pid)
+            except OSError:
+                cpu_at_start = None
             if gate == "on" and log_has(sup, "is not available"):
                 # Not a free device after all (the EINVAL window after the
                 # short aplay): that start measured the window, not the gate.
@@ -659,6 +668,8 @@ def scenario_gate_latency(p):
                 note(f"gate-latency start {round_number}: lb1c was not free ({elapsed * 1000:.0f} ms)")
             else:
                 starts[gate].append(elapsed)
+                if cpu_at_start is not None:
+                    cpu[gate].append(cpu_at_start / 1e9)
             stop(sup)
             p.end_all()
     device = "lb2x"
@@ -692,9 +703,69 @@ def scenario_gate_latency(p):
     if not starts["on"]:
         raise Failure(f"lb1c was never free at a gated start ({busy_starts} starts found it busy)")
     added = median(starts["on"]) - median(starts["off"])
+    cpu_figures = {}
+    if cpu["on"] and cpu["off"]:
+        cpu_figures = {"monitord_cpu_gate_on_ms": ms(cpu["on"]), "monitord_cpu_gate_off_ms": ms(cpu["off"]),
+                       "gate_cpu_adds_ms_median": f"{(median(cpu['on']) - median(cpu['off'])) * 1000:.0f}"}
     return {"start_gate_on_ms": ms(starts["on"]), "start_gate_off_ms": ms(starts["off"]),
-            "gate_adds_ms_median": f"{added * 1000:.0f}", "starts_on_a_busy_device": busy_starts,
+            "gate_adds_ms_median": f"{added * 1000:.0f}", **cpu_figures,
+            "starts_on_a_busy_device": busy_starts,
             "release_to_spawn_ms": ms(to_spawn), "release_to_playing_ms": ms(to_playing)}
+
+
+def close_range_cloexec():
+    """What this kernel says to close_range(fd, fd, CLOSE_RANGE_CLOEXEC):
+    "ok" (5.11 and later), "EINVAL" (5.9, 5.10: close_range without that
+    flag), "ENOSYS" (before 5.9). monitord's spawn asks for it and falls back
+    to closing descriptors one by one. Asked through perl's syscall()
+    (perl-base is essential; python3-minimal has no ctypes); close_range is
+    system call 436 on every architecture."""
+    script = ('open(my $f, "<", "/dev/null") or die; my $r = syscall(436, fileno($f), fileno($f), 4);'
+              'print $r == 0 ? "ok" : ($!{EINVAL} ? "EINVAL" : $!{ENOSYS} ? "ENOSYS" : "errno" . ($! + 0))')
+    try:
+        return subprocess.run(["perl", "-e", script], capture_output=True, text=True, timeout=30).stdout.strip() or "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def scenario_no_inherited_fds(p):
+    """monitord's child gets stdin, stdout and stderr and nothing else: not a
+    descriptor monitord inherited without close-on-exec, nor monitord's own
+    (epoll, signalfd, timerfd, pidfd). On a kernel without
+    CLOSE_RANGE_CLOEXEC (before 5.11) this is the fallback path."""
+    kernel = close_range_cloexec()
+    marker_path = f"{LOGDIR}/inherited-marker"
+    marker = os.open(marker_path, os.O_WRONLY | os.O_CREAT, 0o644)
+    os.set_inheritable(marker, True)
+    try:
+        sup = p.start([MONITORD, "--", "sleep", "1000"], "monitord", pass_fds=(marker,))
+    finally:
+        os.close(marker)
+
+    def child():
+        kids = children(sup.pid)
+        return kids[0] if kids and (exe(kids[0]) or "").endswith("/sleep") else None
+
+    if wait_for(lambda: child() is not None, 30) is None:
+        raise Failure("monitord started no sleep")
+
+    def fd_table(pid):
+        table = {}
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                table[int(name)] = os.readlink(f"/proc/{pid}/fd/{name}")
+            except OSError:
+                pass
+        return table
+
+    own = fd_table(sup.pid)
+    if marker_path not in own.values():
+        raise Failure(f"monitord did not inherit the marker descriptor (its fds: {own})")
+    kid = fd_table(child())
+    extra = {fd: target for fd, target in kid.items() if fd > 2}
+    if extra:
+        raise Failure("the child inherited " + ",".join(f"{fd}:{t}" for fd, t in sorted(extra.items())))
+    return {"close_range_cloexec": kernel, "monitord_fds": len(own), "child_fds": ",".join(map(str, sorted(kid)))}
 
 
 SCENARIOS = {
@@ -705,6 +776,7 @@ SCENARIOS = {
     "restart-always": scenario_restart_always,
     "probe-cost": scenario_probe_cost,
     "gate-latency": scenario_gate_latency,
+    "no-inherited-fds": scenario_no_inherited_fds,
 }
 
 
