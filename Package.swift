@@ -22,7 +22,9 @@ let package = Package(
         .systemLibrary(name: "CLibc"),
         .target(
             name: "CEpoll",
-            cSettings: [.define("_GNU_SOURCE")]
+            // 64-bit time_t on 32-bit ARM too: the wall clock it reads must
+            // not wrap in 2038 (no effect on 64-bit targets).
+            cSettings: [.define("_GNU_SOURCE"), .define("_TIME_BITS", to: "64"), .define("_FILE_OFFSET_BITS", to: "64")]
         ),
         .systemLibrary(
             name: "CALSA",

@@ -212,7 +212,10 @@ static int ensure_child_stack(void) {
 
 static void close_inherited_descriptors(void) {
     if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
-    // Kernels before 5.11: close everything above stderr by hand.
+    // 5.9 and 5.10 have close_range but not its flag: close them all at once
+    // (in the child, so nothing of the parent's is touched).
+    if (errno == EINVAL && syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+    // Kernels before 5.9 (AmpliPi's 5.4): close everything above stderr by hand.
     long max = sysconf(_SC_OPEN_MAX);
     if (max < 0 || max > 65536) max = 65536;
     for (int fd = 3; fd < max; fd++) close(fd);

@@ -4,14 +4,15 @@
  *
  *   deny-syscall close_range ENOSYS|EINVAL [--inherit-fd N] -- COMMAND [ARGS...]
  *
- * Installs a seccomp filter (no libseccomp: a few BPF instructions) that
- * makes every close_range(2) of this process and its descendants fail with
- * the given errno: ENOSYS as on kernels before 5.9, EINVAL as on 5.9 and 5.10
- * for the CLOSE_RANGE_CLOEXEC flag. Then it checks that the filter works (a
- * close_range of its own must fail with that errno), prints "denied
- * close_range: ERRNO" on stderr, optionally leaves /dev/null open without
- * close-on-exec at descriptor N (an inheritance to be caught), and execs the
- * command. x86_64, aarch64 and armv7 (the syscall number is the same).
+ * Installs a seccomp filter (no libseccomp: a few BPF instructions) for this
+ * process and its descendants: with ENOSYS every close_range(2) fails, as on
+ * kernels before 5.9; with EINVAL a close_range with the CLOSE_RANGE_CLOEXEC
+ * flag fails and a plain one works, as on 5.9 and 5.10. Then it checks that
+ * the filter works (a close_range of its own with the flag must fail with
+ * that errno), prints "denied close_range: ERRNO" on stderr, optionally
+ * leaves /dev/null open without close-on-exec at descriptor N (an
+ * inheritance to be caught), and execs the command. x86_64, aarch64 and
+ * armv7 (the syscall number is the same).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,15 @@
 
 #ifndef __NR_close_range
 #define __NR_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+/* The low 32 bits of a 64-bit argument (the flags are an unsigned int). */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define RIG_LOW_WORD 0
+#else
+#define RIG_LOW_WORD 4
 #endif
 
 #if defined(__x86_64__)
@@ -67,17 +77,22 @@ int main(int argc, char **argv)
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, RIG_AUDIT_ARCH, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_close_range, 0, 1),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_close_range, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2]) + RIG_LOW_WORD),
+        /* EINVAL: only a call with the flag fails. */
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLOSE_RANGE_CLOEXEC, 0, 1),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (error & SECCOMP_RET_DATA)),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
+    /* ENOSYS: every call fails, whatever its flags. */
+    if (error == ENOSYS) filter[6] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 0);
     struct sock_fprog program = {sizeof filter / sizeof filter[0], filter};
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
         perror("deny-syscall: seccomp");
         return 71;
     }
     errno = 0;
-    if (syscall(__NR_close_range, 1000000U, 1000001U, 0U) != -1 || errno != error) {
+    if (syscall(__NR_close_range, 1000000U, 1000001U, CLOSE_RANGE_CLOEXEC) != -1 || errno != error) {
         fprintf(stderr, "deny-syscall: the filter did not take: close_range gave errno %d\n", errno);
         return 71;
     }

@@ -8,10 +8,11 @@ import TestSupport
 /// a new kernel by making the call fail the way an old kernel does.
 @Suite struct KernelFloorTests {
     /// close_range(2) came in 5.9 and its CLOSE_RANGE_CLOEXEC flag in 5.11:
-    /// before 5.9 the call is ENOSYS, on 5.9 and 5.10 the flag is EINVAL. Then
-    /// the child closes every descriptor above stderr one by one before exec,
-    /// and it still inherits none of monitord's (here a /dev/null that
-    /// monitord itself inherited without close-on-exec, at descriptor 9).
+    /// before 5.9 the call is ENOSYS, and the child closes every descriptor
+    /// above stderr one by one before exec; on 5.9 and 5.10 the flag is
+    /// EINVAL, and the child closes them with one plain close_range. Either
+    /// way it inherits none of monitord's (here a /dev/null that monitord
+    /// itself inherited without close-on-exec, at descriptor 9).
     @Test(arguments: ["ENOSYS", "EINVAL"])
     func withoutCloseRangeTheChildStillInheritsNoDescriptor(error: String) throws {
         let scratch = Scratch()
