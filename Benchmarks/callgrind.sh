@@ -14,14 +14,18 @@
 #    cap, identical exits folded into one line every 10th). monitord logs as
 #    it does by default (stderr, to a file here); a second pass with -q shows
 #    what the log lines cost. Startup = Ir(N=1), the whole run of one start.
+# 1b. Every supervisor alike, monitord's builds and the peers (s6-supervise,
+#    daemontools' supervise, runsv): 1 s restart delay, SIGTERM after A resp.
+#    B starts (below). NO_PEERS=1 skips this part.
 # 2. The pure Supervision table: Benchmarks/callgrind/table-driver.swift with
 #    the Supervision module, compiled four ways: Embedded -Osize (exactly
 #    scripts/build-release's flags), Embedded -O, full toolchain -O (what
 #    `swift build -c release` uses) and full -Osize. Per operation =
 #    (Ir(N) - Ir(1)) / (N - 1). Also the loop's CPU time per operation
 #    (fastest of 7 runs of TIME_N): callgrind counts each byte of a `rep
-#    movsb` as an instruction, which a CPU does not spend time on.
-# TABLE_ONLY=1 skips part 1. Prints markdown tables. Needs valgrind, gcc, swiftc with Embedded Swift.
+#    movsb` as an instruction; a CPU runs it as one fast microcoded copy.
+# TABLE_ONLY=1 skips parts 1 and 1b. Prints markdown tables. Needs valgrind,
+# gcc, swiftc with Embedded Swift; s6, daemontools, runit for 1b.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -66,6 +70,53 @@ for spec in "${bins[@]}"; do
     echo "| $name | $(stat -c %s "$bin") | $(median3 "${one[@]}") | $(median3 "${cyc[@]}") | $(median3 "${cycq[@]}") |"
     echo "callgrind.sh: $name: start ${one[*]}; cycle ${cyc[*]}; cycle -q ${cycq[*]}" >&2
 done
+
+# --- every supervisor alike: 1 s restart delay, stopped by SIGTERM ---------
+# Each supervisor (monitord with --backoff-initial 1s --backoff-max 1s, as
+# Benchmarks/compare does) runs under callgrind until the child has started
+# A, resp. B times, then gets SIGTERM half-way through the next 1 s wait;
+# per crash cycle = (Ir(B) - Ir(A)) / (B - A). Start-up and shutdown are the
+# same in both runs and cancel out. Only the supervisor process counts: what
+# a child runs between fork and exec (valgrind turns monitord's vfork-style
+# clone into a fork too) is the child's.
+PEER_A=${PEER_A:-3} PEER_B=${PEER_B:-13}
+peer_ir() { # peer_ir NAME N argv...
+    local name=$1 n=$2; shift 2
+    local d=$work/peer-$name-$n
+    rm -rf "$d"; mkdir -p "$d/service"; ln -s "$work/benchchild" "$d/service/run"
+    (cd "$d" && BENCHCHILD_MODE=fail BENCHCHILD_FILE=$d/count exec valgrind --tool=callgrind \
+        --callgrind-out-file="$d/cg.out" --log-file="$d/cg.log" "$@" >"$d/out.log" 2>&1) &
+    local pid=$! i
+    for ((i = 0; i < 600; i++)); do
+        [[ -f $d/count && $(stat -c %s "$d/count") -ge $n ]] && break
+        sleep 0.05
+    done
+    sleep 0.5
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    [[ $(stat -c %s "$d/count") == "$n" ]] || { echo "callgrind.sh: $name: $(stat -c %s "$d/count") starts, expected $n" >&2; }
+    # The supervisor's own count: a forked child writes its own lines (its
+    # work between fork and exec, not counted for any supervisor).
+    sed -n "s/^==$pid== Collected : //p" "$d/cg.log"
+}
+if [[ -z ${TABLE_ONLY:-} && -z ${NO_PEERS:-} ]]; then
+    peers=()
+    for spec in "${bins[@]}"; do
+        peers+=("monitord ${spec%%=*}|$(readlink -f "${spec#*=}") --backoff-initial 1s --backoff-max 1s -- $work/benchchild")
+    done
+    command -v s6-supervise >/dev/null && peers+=("s6-supervise|$(command -v s6-supervise) service")
+    command -v supervise >/dev/null && peers+=("daemontools supervise|$(command -v supervise) service")
+    command -v runsv >/dev/null && peers+=("runsv|$(command -v runsv) service")
+    echo
+    echo "| supervisor (1 s restart delay) | per crash cycle (Ir) | runs ($PEER_A and $PEER_B starts) |"
+    echo "|---|---:|---|"
+    for p in "${peers[@]}"; do
+        label=${p%%|*} argv=${p#*|}
+        # shellcheck disable=SC2086 # argv is words on purpose
+        a=$(peer_ir "${label// /_}" "$PEER_A" $argv); b=$(peer_ir "${label// /_}" "$PEER_B" $argv)
+        echo "| $label | $(( (b - a) / (PEER_B - PEER_A) )) | $a, $b |"
+    done
+fi
 
 # --- the pure table, four compilations -------------------------------------
 swiftc=${SWIFTC:-$(command -v swiftc)}

@@ -923,6 +923,14 @@ def build_report(ctx, results, gate, args, started, elapsed):
         h = results.get(k, {}).get("healthy", {}).get("syscall_detail")
         if h:
             detail.append(f"  - healthy window: " + ", ".join(f"{n} {v}" for n, v in sorted(h.items())))
+    per_round = []
+    for k in keys:
+        rc = results.get(k, {}).get("crash", {}).get("rounds_cpu_per_restart_ms")
+        if rc:
+            per_round.append(f"- {labels[k]}: " + ", ".join(f"{x:.3f}" for x in rc if x is not None))
+    if per_round:
+        detail = ["CPU per restart in each round (ms), in the order run (round-robin over the supervisors):", ""] \
+            + per_round + [""] + detail
     errors = []
     for k in keys:
         for phase in ("healthy", "crash"):
@@ -1146,16 +1154,19 @@ def main():
             log(f"{sup.label}: healthy child")
             results.setdefault(sup.key, {})["healthy"] = phase_healthy(ctx, sup, args)
             kill_tree()
-        # the Python crash loop loads the machine: run it last
-        for sup in sorted(sups, key=lambda s: s.key == "python"):
-            if "crash" not in phases:
-                continue
-            rounds = []
-            for r in range(args.rounds if sup.key != "python" else 1):
+        # the Python crash loop loads the machine: run it last. Rounds go
+        # round-robin over the supervisors, so a change in the machine's load
+        # (other work on it) falls on all of them alike.
+        crash_rounds = {}
+        for r in range(args.rounds if "crash" in phases else 0):
+            for sup in sorted(sups, key=lambda s: s.key == "python"):
+                if sup.key == "python" and r > 0:
+                    continue
                 log(f"{sup.label}: crash loop" + (f" (round {r + 1} of {args.rounds})" if args.rounds > 1 else ""))
-                rounds.append(phase_crash(ctx, sup, args))
+                crash_rounds.setdefault(sup.key, []).append(phase_crash(ctx, sup, args))
                 kill_tree()
-            results[sup.key]["crash"] = median_of_rounds(rounds)
+        for key, rounds in crash_rounds.items():
+            results[key]["crash"] = median_of_rounds(rounds)
         gate = {"skipped": "not run (--phases)"}
         if "gate" in phases and any(s.key == "monitord" for s in sups):
             log("monitord: ALSA gate")
