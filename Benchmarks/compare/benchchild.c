@@ -18,6 +18,11 @@
  *   BENCHCHILD_MODE=fail BENCHCHILD_FILE=F
  *       Append one byte to F (O_APPEND: atomic) and _exit(1). Crash-looping
  *       child: like /bin/false, and the file size counts the restarts.
+ *   BENCHCHILD_MODE=failn BENCHCHILD_FILE=F BENCHCHILD_COUNT=N
+ *       Like fail, but exit 0 once F holds N bytes: exactly N starts (N-1
+ *       failures), after which monitord's --restart on-failure ends the
+ *       supervision. For counting a whole daemon's instructions under
+ *       callgrind (Benchmarks/callgrind.sh).
  *
  * Arguments are ignored in env mode (s6-supervise, runsv and supervise exec
  * `./run` with arguments of their own).
@@ -66,6 +71,17 @@ int main(int argc, char **argv) {
         int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd >= 0) { (void)!write(fd, "x", 1); close(fd); }
         _exit(1);
+    }
+    if (strcmp(mode, "failn") == 0) {
+        const char *n = getenv("BENCHCHILD_COUNT");
+        long want = n ? atol(n) : 1, have = 0;
+        int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            (void)!write(fd, "x", 1);
+            have = lseek(fd, 0, SEEK_END);
+            close(fd);
+        }
+        _exit(have >= want ? 0 : 1);
     }
     if (strcmp(mode, "stamp") == 0) {
         write_stamp(file, t);

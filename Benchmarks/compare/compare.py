@@ -239,7 +239,8 @@ def build_helper(outdir):
 def build_monitord(args):
     """Returns (path or None, description)."""
     if args.monitord:
-        return os.path.abspath(args.monitord), f"given: {args.monitord}"
+        name, path = args.monitord[0]
+        return path, f"given: {name}={os.path.relpath(path, REPO)}"
     if not shutil.which("swift"):
         return None, "swift not found"
     t0 = time.monotonic()
@@ -296,6 +297,18 @@ def build_gate_monitord(args, main_binary):
         else (None, "built, but no binary found")
 
 
+def linkage(exe):
+    """'static' or the shared libraries other than libc/ld.so, from ldd."""
+    if not exe:
+        return None
+    r = run(["ldd", exe], capture_output=True, text=True)
+    if r.returncode != 0 or "not a dynamic" in (r.stdout + r.stderr):
+        return "static"
+    libs = [ln.split()[0] for ln in r.stdout.splitlines() if "=>" in ln]
+    libs = [lib.split(".so")[0] for lib in libs if not lib.startswith(("libc.so", "linux-vdso"))]
+    return "glibc" + ("".join(f" + {lib}" for lib in libs) if libs else "")
+
+
 def tool_version(pkg):
     r = run(["dpkg-query", "-W", "-f", "${Version}", pkg], capture_output=True, text=True)
     return r.stdout.strip() if r.returncode == 0 else "?"
@@ -306,8 +319,8 @@ def tool_version(pkg):
 
 
 class Supervisor:
-    def __init__(self, key, label, argv_fn, svcdir=False):
-        self.key, self.label, self.argv_fn, self.svcdir = key, label, argv_fn, svcdir
+    def __init__(self, key, label, argv_fn, svcdir=False, exe=None):
+        self.key, self.label, self.argv_fn, self.svcdir, self.exe = key, label, argv_fn, svcdir, exe
 
     def argv(self, ctx, mode, svc):
         return self.argv_fn(ctx, mode, svc)
@@ -316,13 +329,23 @@ class Supervisor:
 def make_supervisors(ctx):
     sups = []
     if ctx["monitord"]:
-        def monitord_argv(c, mode, svc):
-            extra = ["--backoff-initial", "1s", "--backoff-max", "1s"] if mode == "fail" else []
-            return [c["monitord"], *c["monitord_args"], *extra, "--", c["child"]]
-        sups.append(Supervisor("monitord", "monitord", monitord_argv))
-    sups.append(Supervisor("s6", "s6-supervise", lambda c, m, s: [shutil.which("s6-supervise"), s], True))
-    sups.append(Supervisor("runsv", "runsv", lambda c, m, s: [shutil.which("runsv"), s], True))
-    sups.append(Supervisor("supervise", "daemontools supervise", lambda c, m, s: [shutil.which("supervise"), s], True))
+        # The first binary is "monitord", the reference of every ratio; more
+        # given with --monitord NAME=PATH are measured the same way beside it.
+        binaries = ctx.get("monitord_binaries") or [("monitord", ctx["monitord"])]
+        for i, (name, path) in enumerate(binaries):
+            def monitord_argv(c, mode, svc, path=path):
+                extra = ["--backoff-initial", "1s", "--backoff-max", "1s"] if mode == "fail" else []
+                return [path, *c["monitord_args"], *extra, "--", c["child"]]
+            key = "monitord" if i == 0 else f"monitord-{name}"
+            label = "monitord" if len(binaries) == 1 else f"monitord {name}"
+            sup = Supervisor(key, label, monitord_argv)
+            sup.exe = path
+            sups.append(sup)
+    sups.append(Supervisor("s6", "s6-supervise", lambda c, m, s: [shutil.which("s6-supervise"), s], True,
+                           shutil.which("s6-supervise")))
+    sups.append(Supervisor("runsv", "runsv", lambda c, m, s: [shutil.which("runsv"), s], True, shutil.which("runsv")))
+    sups.append(Supervisor("supervise", "daemontools supervise", lambda c, m, s: [shutil.which("supervise"), s], True,
+                           shutil.which("supervise")))
     sups.append(Supervisor("python", "process_monitor.py",
                            lambda c, m, s: [c["python"], os.path.join(HERE, "process_monitor.py"), c["child"]]))
     return sups
@@ -524,6 +547,27 @@ def phase_healthy(ctx, sup, args):
 def wait_next_restart(inst, timeout):
     c = inst.count()
     return wait_for(lambda: inst.count() > c, timeout, 0.002)
+
+
+def median_of_rounds(rounds):
+    """One crash result from several: the median of every number, the detail
+    of the round whose syscalls per restart is that median."""
+    if len(rounds) == 1:
+        return rounds[0]
+    ok = [r for r in rounds if "error" not in r]
+    if not ok:
+        return rounds[0]
+    out = dict(ok[0])
+    for k, v in ok[0].items():
+        vals = [r.get(k) for r in ok]
+        if isinstance(v, (int, float)) and all(isinstance(x, (int, float)) for x in vals):
+            out[k] = statistics.median(vals)
+    by_sc = sorted((r for r in ok if r.get("syscalls_per_restart") is not None),
+                   key=lambda r: r["syscalls_per_restart"])
+    if by_sc:
+        out["syscall_detail"] = by_sc[len(by_sc) // 2]["syscall_detail"]
+    out["rounds_cpu_per_restart_ms"] = [r.get("cpu_per_restart_ms") for r in ok]
+    return out
 
 
 def phase_crash(ctx, sup, args):
@@ -746,6 +790,7 @@ def build_report(ctx, results, gate, args, started, elapsed):
     keys = [s.key for s in sups]
     labels = {s.key: s.label for s in sups}
     have_m = "monitord" in keys
+    many_m = sum(1 for k in keys if k.startswith("monitord")) > 1
 
     def row(title, getter, fmt, ratio_ok=True, python_ratio=True):
         cells = []
@@ -779,9 +824,15 @@ def build_report(ctx, results, gate, args, started, elapsed):
     lines.append(row("Pss (kB)", lambda k: H(k, "pss"), lambda v: fmt_num(v, digits=0)))
     lines.append(row("VmRSS (kB)", lambda k: H(k, "vm_rss"), lambda v: fmt_num(v, digits=0)))
     lines.append(row("threads", lambda k: H(k, "threads"), lambda v: fmt_num(v, digits=0), ratio_ok=False))
+    exes = {s.key: s.exe for s in sups}
+    lines.append(row("binary size (bytes, the executable as installed)",
+                     lambda k: os.path.getsize(exes[k]) if exes.get(k) else None,
+                     lambda v: fmt_num(v, digits=0)))
+    lines.append(row("linked (ldd; libc not named)", lambda k: linkage(exes.get(k)), lambda v: v or "—", ratio_ok=False))
     lines.append(row(f"startup to child exec (ms, median of {args.runs})", lambda k: H(k, "startup_ms"),
                      lambda v: fmt_num(v, digits=2)))
-    lines.append(f"| **crash loop** (child exits 1; {args.crash:g} s windows, python {args.python_crash:g} s) |"
+    rounds = f", median of {args.rounds} rounds" if args.rounds > 1 else ""
+    lines.append(f"| **crash loop** (child exits 1; {args.crash:g} s windows{rounds}, python {args.python_crash:g} s) |"
                  + " |" * len(keys))
     lines.append(row("restart delay", lambda k: "none" if k == "python" else "1 s",
                      lambda v: v, ratio_ok=False))
@@ -872,6 +923,14 @@ def build_report(ctx, results, gate, args, started, elapsed):
         h = results.get(k, {}).get("healthy", {}).get("syscall_detail")
         if h:
             detail.append(f"  - healthy window: " + ", ".join(f"{n} {v}" for n, v in sorted(h.items())))
+    per_round = []
+    for k in keys:
+        rc = results.get(k, {}).get("crash", {}).get("rounds_cpu_per_restart_ms")
+        if rc:
+            per_round.append(f"- {labels[k]}: " + ", ".join(f"{x:.3f}" for x in rc if x is not None))
+    if per_round:
+        detail = ["CPU per restart in each round (ms), in the order run (round-robin over the supervisors):", ""] \
+            + per_round + [""] + detail
     errors = []
     for k in keys:
         for phase in ("healthy", "crash"):
@@ -1016,7 +1075,13 @@ def main():
     ap.add_argument("--only", help="comma-separated subset: monitord,s6,runsv,supervise,python")
     ap.add_argument("--phases", default="healthy,crash,gate", help="comma-separated subset of healthy,crash,gate")
     ap.add_argument("--force-gate", action="store_true", help="run the gate phase even if --help does not mention --alsa-gate")
-    ap.add_argument("--monitord", help="use this monitord binary instead of building one")
+    ap.add_argument("--monitord", action="append", default=[], metavar="[NAME=]PATH",
+                    help="use this monitord binary instead of building one; repeat to measure several side by "
+                         "side (the first is the reference of the ratios), e.g. --monitord embedded=dist/monitord "
+                         "--monitord full=.build-bench/monitord-full")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="crash-loop windows per supervisor (not the Python original); the table shows the "
+                         "median of each number (default 1)")
     ap.add_argument("--monitord-arg", action="append", default=[], dest="monitord_args",
                     help="extra option for monitord (repeatable), e.g. --monitord-arg=-q")
     ap.add_argument("--no-build-script", action="store_true", help="ignore scripts/build-release, use swift build")
@@ -1024,6 +1089,13 @@ def main():
     ap.add_argument("--output", default=os.path.join(REPO, "BENCHMARKS.md"), help="report path (default BENCHMARKS.md)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = ap.parse_args()
+    given = []
+    for i, spec in enumerate(args.monitord):
+        name, sep, path = spec.partition("=")
+        if not sep:
+            name, path = ("monitord" if i == 0 else f"monitord{i + 1}"), spec
+        given.append((name, os.path.abspath(path)))
+    args.monitord = given
     if args.quick:
         args.healthy, args.crash, args.python_crash, args.python_strace = 2, 3, 2, 1
         args.gate, args.runs = 4, 3
@@ -1060,6 +1132,10 @@ def main():
             ctx["monitord"], ctx["monitord_desc"] = None, "not measured (--no-monitord)"
         else:
             ctx["monitord"], ctx["monitord_desc"] = build_monitord(args)
+            if len(args.monitord) > 1:
+                ctx["monitord_binaries"] = args.monitord
+                ctx["monitord_desc"] = ", ".join(f"{n}=`{os.path.relpath(p, REPO)}`" for n, p in args.monitord) \
+                    + " (ratios against the first)"
             if not ctx["monitord"]:
                 log(f"monitord: {ctx['monitord_desc']}; measuring the peers only")
                 ctx["monitord_desc"] = f"not measured: {ctx['monitord_desc']}"
@@ -1078,13 +1154,19 @@ def main():
             log(f"{sup.label}: healthy child")
             results.setdefault(sup.key, {})["healthy"] = phase_healthy(ctx, sup, args)
             kill_tree()
-        # the Python crash loop loads the machine: run it last
-        for sup in sorted(sups, key=lambda s: s.key == "python"):
-            if "crash" not in phases:
-                continue
-            log(f"{sup.label}: crash loop")
-            results[sup.key]["crash"] = phase_crash(ctx, sup, args)
-            kill_tree()
+        # the Python crash loop loads the machine: run it last. Rounds go
+        # round-robin over the supervisors, so a change in the machine's load
+        # (other work on it) falls on all of them alike.
+        crash_rounds = {}
+        for r in range(args.rounds if "crash" in phases else 0):
+            for sup in sorted(sups, key=lambda s: s.key == "python"):
+                if sup.key == "python" and r > 0:
+                    continue
+                log(f"{sup.label}: crash loop" + (f" (round {r + 1} of {args.rounds})" if args.rounds > 1 else ""))
+                crash_rounds.setdefault(sup.key, []).append(phase_crash(ctx, sup, args))
+                kill_tree()
+        for key, rounds in crash_rounds.items():
+            results[key]["crash"] = median_of_rounds(rounds)
         gate = {"skipped": "not run (--phases)"}
         if "gate" in phases and any(s.key == "monitord" for s in sups):
             log("monitord: ALSA gate")
@@ -1100,6 +1182,11 @@ def main():
             marker = "<!-- gate-latency -->"
             if marker in old:
                 md = md.rstrip("\n") + "\n\n" + old[old.index(marker):]
+            # ... and so is the hand-written section on top (issue 16's
+            # Embedded vs full comparison, Benchmarks/callgrind.sh).
+            top, end = "<!-- embedded-vs-full -->", "<!-- /embedded-vs-full -->"
+            if top in old and end in old:
+                md = old[old.index(top):old.index(end) + len(end)] + "\n\n" + md
         except OSError:
             pass
         with open(args.output, "w") as f:
