@@ -191,14 +191,13 @@ public final class ALSAGate: GateDriver, EventSource {
     /// not exist is a configuration problem, not a busy device.
     static func unheld(device: String, soundDirectory: String, failure: ProbeFailure?) -> String {
         let none = "no process holds \(soundDirectory)/*"
-        switch (failure?.stage, failure?.errno) {
-        case (.open?, ENOENT?):
-            return "\(none): \(device) is not defined in the ALSA configuration, or names a card that is not there (\(failure!))"
-        case (.open?, EBUSY?), (.timeout?, _), (nil, _):
+        guard let failure, failure.stage != .timeout, !(failure.stage == .open && failure.errno == EBUSY) else {
             return "\(none): \(device) is busy inside the driver or held by another user"
-        case (_?, _):
-            return "\(none): \(device) fails unheld (\(failure!)): a configuration or driver problem, or another user's process"
         }
+        if failure.stage == .open && failure.errno == ENOENT {
+            return "\(none): \(device) is not defined in the ALSA configuration, or names a card that is not there (\(failure))"
+        }
+        return "\(none): \(device) fails unheld (\(failure)): a configuration or driver problem, or another user's process"
     }
 
     static func shown(_ commandLine: [String]) -> String {
