@@ -73,8 +73,10 @@ why=""
 deb=$(ls /rig/monitord_*.deb 2>/dev/null | head -n 1)
 if [ -z "$deb" ]; then
     why="no_package_in_/rig"
-elif ! dpkg -i "$deb" >/tmp/dpkg.log 2>&1; then
-    why="dpkg_-i_failed"; sed 's/^/  dpkg: /' /tmp/dpkg.log
+# As an operator installs it: apt with the file's path (no network: the
+# package has no dependencies).
+elif ! apt-get install -y -q --no-install-recommends "$deb" >/tmp/install.log 2>&1; then
+    why="apt-get_install_failed"; sed 's/^/  apt-get: /' /tmp/install.log
 fi
 systemctl daemon-reload
 exec_start=$(systemctl show -p ExecStart --value "$UNIT" | sed -n 's/.*path=\([^ ;]*\).*/\1/p')
@@ -86,7 +88,7 @@ udevadm settle -t 30 2>/dev/null
 wait_for 30 test -e "$NODE" || why+=" no_$NODE"
 group=$(stat -c %G "$NODE" 2>/dev/null)
 [ "$group" = audio ] || why+=" ${NODE}_group=$group"
-result "$(verdict "$why")" install "package=$(basename "${deb:-none}")" "version=$version" "exec=$exec_start" "node_group=$group" ${why:+"why=${why// /,}"}
+result "$(verdict "$why")" install "package=$(basename "${deb:-none}")" "by=apt-get" "status=$(dpkg-query -W -f='${Status}' monitord 2>/dev/null | tr ' ' '_')" "version=$version" "exec=$exec_start" "node_group=$group" ${why:+"why=${why// /,}"}
 
 # --- start: returns once READY=1 was sent --------------------------------------------
 why=""
