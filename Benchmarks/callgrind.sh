@@ -17,10 +17,11 @@
 # 1b. Every supervisor alike, monitord's builds and the peers (s6-supervise,
 #    daemontools' supervise, runsv): 1 s restart delay, SIGTERM after A resp.
 #    B starts (below). NO_PEERS=1 skips this part.
-# 2. The pure Supervision table: Benchmarks/callgrind/table-driver.swift with
-#    the Supervision module, compiled four ways: Embedded -Osize (exactly
-#    scripts/build-release's flags), Embedded -O, full toolchain -O (what
-#    `swift build -c release` uses) and full -Osize. Per operation =
+# 2. The pure Supervision table: Benchmarks/callgrind/table-driver.swift and
+#    MicroScenarios' Transitions.swift with the Supervision module, compiled
+#    four ways: Embedded -Osize, Embedded -O (scripts/build-release's flags for
+#    this module), full toolchain -O (what `swift build -c release` uses) and
+#    full -Osize. Per operation =
 #    (Ir(N) - Ir(1)) / (N - 1). Also the loop's CPU time per operation
 #    (fastest of 7 runs of TIME_N): callgrind counts each byte of a `rep
 #    movsb` as an instruction; a CPU runs it as one fast microcoded copy.
@@ -132,7 +133,9 @@ build_table() { # build_table NAME OPT embedded|full
     "$swiftc" "${flags[@]}" -parse-as-library -module-name Supervision -emit-module \
         -emit-module-path "$d/modules/Supervision.swiftmodule" -c -o "$d/Supervision.o" \
         $(find Sources/Supervision -name '*.swift' | LC_ALL=C sort)
-    "$swiftc" "${flags[@]}" -module-name main -c -o "$d/main.o" Benchmarks/callgrind/table-driver.swift
+    # The driver's top-level code must be in main.swift when a second file joins it.
+    cp Benchmarks/callgrind/table-driver.swift "$d/main.swift"
+    "$swiftc" "${flags[@]}" -module-name main -c -o "$d/main.o" "$d/main.swift" Benchmarks/Sources/MicroScenarios/Transitions.swift
     if [[ $kind == embedded ]]; then
         gcc -fuse-ld=lld -B"$(dirname "$(readlink -f "$swiftc")")" -o "$d/table-driver" "$d/main.o" "$d/Supervision.o" \
             "$embedded_lib/x86_64-unknown-linux-gnu/libswiftUnicodeDataTables.a" -lm -Wl,--gc-sections
@@ -147,7 +150,7 @@ table_ir() { # table_ir DRIVER SCENARIO N
 echo
 echo "| Supervision table built as | per transition: forward a signal (Ir) | per crash cycle: 3 transitions (Ir) | per crash-cycle transition (Ir) | CPU per transition, forward (ns) | CPU per crash cycle (ns) |"
 echo "|---|---:|---:|---:|---:|---:|"
-for variant in "embedded -Osize (release)":embedded:-Osize "embedded -O":embedded:-O \
+for variant in "embedded -Osize":embedded:-Osize "embedded -O (release)":embedded:-O \
                "full -O (swift build -c release)":full:-O "full -Osize":full:-Osize; do
     IFS=: read -r label kind opt <<<"$variant"
     drv=$(build_table "${kind}${opt}" "$opt" "$kind")

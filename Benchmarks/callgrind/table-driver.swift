@@ -2,9 +2,9 @@
 // built from this one file with both compilers by Benchmarks/callgrind.sh
 // (the full toolchain, and Embedded Swift as scripts/build-release builds
 // the Supervision module). The same two scenarios as micro-driver's
-// `transition` and `crash-cycle` (Benchmarks/Sources/MicroScenarios/
-// Transitions.swift), without Reactor, CommandLine or Glibc, which Embedded
-// Swift does not have:
+// `transition` and `crash-cycle`: Benchmarks/Sources/MicroScenarios/
+// Transitions.swift is compiled in beside this file (it needs neither
+// Reactor, CommandLine nor Glibc, which Embedded Swift does not have):
 //
 //   TABLE_SCENARIO=transition|crash-cycle TABLE_COUNT=N [TABLE_TIME=1] table-driver
 //
@@ -17,39 +17,6 @@ import Supervision
 func environment(_ name: String, default value: Int) -> Int {
     guard let raw = getenv(name) else { return value }
     return Int(atol(raw))
-}
-
-struct Transitions {
-    var supervisor: SupervisionTable
-    var now = MonotonicInstant(nanoseconds: 1_000_000_000)
-    var pid: Int32 = 1000
-
-    init() {
-        supervisor = SupervisionTable(configuration: SupervisionConfiguration())
-        _ = supervisor.handle(.start, at: now)
-        _ = supervisor.handle(.spawned(pid: pid), at: now)
-    }
-
-    /// running + SIGHUP -> running: log(forwarded), signalChild(SIGHUP).
-    @inline(never)
-    mutating func forwardSignal() -> Int {
-        now = now + .milliseconds(1)
-        return supervisor.handle(.signal(SIGHUP), at: now).count
-    }
-
-    /// Three transitions: childExited(exit 1) -> backingOff, deadline ->
-    /// starting, spawned -> running (30 s cap, exits folded: a crash loop's
-    /// steady state).
-    @inline(never)
-    mutating func crashCycle() -> Int {
-        now = now + .seconds(1)
-        var count = supervisor.handle(.childExited(.exited(1)), at: now).count
-        now = now + .seconds(30)
-        count += supervisor.handle(.deadline, at: now).count
-        pid = pid == 30000 ? 1000 : pid + 1
-        count += supervisor.handle(.spawned(pid: pid), at: now).count
-        return count
-    }
 }
 
 func run() -> Int {

@@ -1,8 +1,7 @@
-import Reactor
+// Supervision and the C library only: Benchmarks/callgrind.sh compiles this
+// file as it is with Embedded Swift too (Benchmarks/callgrind/table-driver.swift).
+import CLibc
 import Supervision
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// State machine: transitions of `SupervisionTable.handle(_:at:)`, the pure
 /// `(phase, event) -> (phase, actions)` function. Nothing here may allocate.
