@@ -32,6 +32,10 @@ enum HelpText {
       --probe-channels N      probe channels (default 2)
       --stale-after N         failed probes before ending a stale player of the
                               same name and `-o` device (default 20, ~6 s)
+      --holder-grace DUR      a device ready again within this is one info line
+                              (e.g. dmix state a stopped player left, cleared by
+                              the next open); still unavailable after it: a
+                              warning naming holders or dmix state (default 1s)
       --snd-dir DIR           where device nodes are, for naming holders (/dev/snd)
 
     Status:

@@ -99,6 +99,7 @@ public enum OptionParser {
         case probeRate = "probe-rate"
         case probeChannels = "probe-channels"
         case staleAfter = "stale-after"
+        case holderGrace = "holder-grace"
         case sndDir = "snd-dir"
         case statusFile = "status-file"
         case quiet, verbose, help, version
@@ -145,6 +146,7 @@ public enum OptionParser {
         case .probeRate: options.probeRate = try integer(flag, value, in: 8000...384_000)
         case .probeChannels: options.probeChannels = try integer(flag, value, in: 1...32)
         case .staleAfter: options.staleAfter = Int(try integer(flag, value, in: 1...1_000_000))
+        case .holderGrace: options.holderGrace = try duration(flag, value)
         case .sndDir: options.soundDirectory = try nonEmpty(flag, value)
         case .statusFile: options.statusFile = try nonEmpty(flag, value)
         case .quiet, .verbose, .help, .version: break

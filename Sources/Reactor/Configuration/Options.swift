@@ -18,6 +18,7 @@ public struct Options: Equatable, Sendable {
     public var probeRate: UInt32 = 48000
     public var probeChannels: UInt32 = 2
     public var staleAfter = GateTiming.defaultStaleAfter
+    public var holderGrace = GateTiming.defaultHolderGrace
     public var soundDirectory = "/dev/snd"
     public var statusFile: String?
     /// COMMAND and its arguments, untouched.

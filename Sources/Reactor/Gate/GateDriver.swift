@@ -8,4 +8,9 @@ public protocol GateDriver: AnyObject {
     var sources: [any EventSource] { get }
     /// Who held the sound devices at the last report (`pid 790 squeezelite`), for status lines.
     var holderSummary: String? { get }
+    /// What the first failed probe of the current wait found, in a few words,
+    /// for the one info line of a wait that ended within the holder grace.
+    var hiccupSummary: String? { get }
+    /// A child was started (an exited one that left dmix state behind can be named).
+    func childStarted(pid: Int32)
 }
