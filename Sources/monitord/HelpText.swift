@@ -36,7 +36,8 @@ enum HelpText {
                               (e.g. dmix state a stopped player left, cleared by
                               the next open); still unavailable after it: a
                               warning naming holders or dmix state (default 1s)
-      --snd-dir DIR           where device nodes are, for naming holders (/dev/snd)
+      --snd-dir DIR           where device nodes are, for naming holders and
+                              noticing a released device (default /dev/snd)
 
     Status:
       --status-file PATH      keep PATH updated with one key=value line per state
@@ -47,8 +48,9 @@ enum HelpText {
       -h, --help              this text
           --version           print the version
 
-    DUR is a number with a unit: 150ms, 2s, 1.5s, 1m, 1m30s, 1h; a bare number is
-    seconds; 0 means no delay.
+    DUR is a number with a unit: 150ms, 2s, 1.5s, 1m, 1m30s, 1h (also us, ns); a
+    bare number is seconds; 0 means no delay; at most 24h. A value may also
+    follow an equals sign: --stop-timeout=5s.
 
     Exit status:
       0    COMMAND exited 0 (--restart on-failure), or monitord was stopped by
