@@ -56,8 +56,10 @@ struct PCMRouteTests {
     @Test func onlyTheDmixOnTheSameCardSharesTheKey() {
         // AmpliPi's twelve lbN share ipc_key 1028, but alsa-lib adds the card:
         // only a second dmix on card 3 meets mdroute_dmix's segment.
-        #expect(PCMRouteLookup.directPCMs(withKey: 0x3404, except: "mdroute_dmix") == ["mdroute_twin"])
-        #expect(PCMRouteLookup.directPCMs(withKey: 0x4404, except: nil) == ["mdroute_other_card"])
+        // The plug, route and softvol on mdroute_dmix count as mdroute_dmix.
+        #expect(PCMRouteLookup.directPCMs(withKey: 0x3404, excluding: ["mdroute_plug", "mdroute_dmix"]) == ["mdroute_twin"])
+        #expect(PCMRouteLookup.directPCMs(withKey: 0x3404, excluding: []) == ["mdroute_dmix", "mdroute_twin"])
+        #expect(PCMRouteLookup.directPCMs(withKey: 0x4404, excluding: []) == ["mdroute_other_card"])
     }
 
     @Test func undefinedLoopedAndExternalPCMsHaveNoRoute() {

@@ -77,23 +77,31 @@ public enum PCMRouteLookup {
         return walk.route
     }
 
-    /// The other `pcm.NAME` definitions of type dmix/dsnoop/dshare whose key
-    /// comes out as `key`: PCMs sharing shared memory with the one probed.
-    public static func directPCMs(withKey key: Int32, except excluded: String?, capture: Bool = false,
+    /// The PCMs of the configuration whose dmix/dsnoop/dshare comes out with
+    /// `key`: each named by its direct plugin's definition (`lb2` for
+    /// AmpliPi's `lb2c`, a plug on the dmix `lb2`), or by its own name when
+    /// the direct plugin is inline. Names in `excluded` are left out (the
+    /// probed PCM and its own dmix). Definitions taking arguments are
+    /// skipped (alsa.conf's `hw`, `dmix`, `front`...: no fixed key).
+    public static func directPCMs(withKey key: Int32, excluding excluded: Set<String>, capture: Bool = false,
                                   uid: UInt32 = getuid()) -> [String] {
         var top: OpaquePointer?
         guard snd_config_update_ref(&top) >= 0, let top else { return [] }
         defer { snd_config_unref(top) }
         var definitions: OpaquePointer?
         guard snd_config_search(top, "pcm", &definitions) >= 0, let definitions else { return [] }
-        var names: [String] = []
+        var names: Set<String> = []
         var iterator = snd_config_iterator_first(definitions)
         while iterator != snd_config_iterator_end(definitions) {
             defer { iterator = snd_config_iterator_next(iterator) }
-            guard let entry = snd_config_iterator_entry(iterator), let id = Walk.id(of: entry), id != excluded,
-                  let type = Walk.string(entry, "type"), Walk.directTypes.contains(type) else { continue }
+            guard let entry = snd_config_iterator_entry(iterator), let id = Walk.id(of: entry), !excluded.contains(id),
+                  snd_config_get_type(entry) == SND_CONFIG_TYPE_COMPOUND else { continue }
+            var arguments: OpaquePointer?
+            if snd_config_search(entry, "@args", &arguments) >= 0 { continue }
             var walk = Walk(root: top, capture: capture, uid: uid)
-            if walk.named(id, hop: 0), walk.route.direct?.key == key { names.append(id) }
+            guard walk.named(id, hop: 0), let direct = walk.route.direct, direct.key == key else { continue }
+            let name = direct.name ?? id
+            if !excluded.contains(name) { names.insert(name) }
         }
         return names.sorted()
     }

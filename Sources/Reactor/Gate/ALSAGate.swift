@@ -208,12 +208,15 @@ public final class ALSAGate: GateDriver, EventSource {
         let name = settings.commandBaseName
         for pid in ownChildren { facts.ownChildren[pid] = name }
         if let segment = facts.segment {
-            for pid in [segment.creatorPID, segment.lastPID] where pid > 0 {
+            // The last to attach is often this monitord's own probe: not a user.
+            for pid in [segment.creatorPID, segment.lastPID] where pid > 0 && pid != getpid() {
                 facts.processes.append(GateFacts.Process(pid: pid, commandLine: ProcEntries.commandLine(pid: pid, procRoot: "/proc")))
             }
             let holders = facts.holdersAndOthers.holders
             if segment.attachments > 0 && holders.isEmpty, let key = route?.direct?.key {
-                facts.sharingPCMs = PCMRouteLookup.directPCMs(withKey: key, except: route?.direct?.name)
+                var own: Set<String> = [device]
+                if let name = route?.direct?.name { own.insert(name) }
+                facts.sharingPCMs = PCMRouteLookup.directPCMs(withKey: key, excluding: own)
             }
         }
         let holders = facts.holdersAndOthers.holders

@@ -97,6 +97,7 @@ extension GateDiagnosis {
         var lines: [String] = []
         let (holders, others) = facts.holdersAndOthers
         var summary: String
+        var namedPIDs: Set<Int32> = []
         let device = facts.device
         let direct = facts.route?.direct
         if !holders.isEmpty {
@@ -120,10 +121,13 @@ extension GateDiagnosis {
                 summary = "\(direct.type) state left by \(creator)"
             } else {
                 let users = Self.users(segment, facts)
+                for pid in [segment.creatorPID, segment.lastPID] where facts.processes.contains(where: { $0.pid == pid && $0.commandLine != nil }) {
+                    namedPIDs.insert(pid)
+                }
                 var line = "\(device): \(plugin): shared memory attached by \(segment.attachments) process\(segment.attachments == 1 ? "" : "es") not holding \(device)'s device"
                 if !users.isEmpty { line += ": " + users.joined(separator: "; ") }
                 if !facts.sharingPCMs.isEmpty {
-                    line += "; \(facts.sharingPCMs.joined(separator: ", ")) \(facts.sharingPCMs.count == 1 ? "has" : "have") the same key in the ALSA configuration (ipc_key \(direct.configuredKey))"
+                    line += "; \(facts.sharingPCMs.joined(separator: ", ")) \(facts.sharingPCMs.count == 1 ? "has" : "have") the same key (\(SysVIPC.hex(key))) in the ALSA configuration"
                 }
                 lines.append(line)
                 summary = "\(direct.type) key \(SysVIPC.hex(key)) in use by " + (users.first ?? "another process")
@@ -142,7 +146,10 @@ extension GateDiagnosis {
             lines.append(line)
             summary = (facts.failure.map { "\($0)" } ?? "failed") + ", no holder found"
         }
-        if !others.isEmpty && facts.route != nil {
+        // A process the dmix sentence already named is not repeated as context.
+        let context = others.filter { !namedPIDs.contains($0.pid) }
+        if !context.isEmpty && facts.route != nil {
+            let others = context
             let listed = others.prefix(8).map {
                 "pid \($0.pid) \(Self.name($0.commandLine)) (\($0.devices.map { Path.baseName($0) }.joined(separator: ",")))"
             }.joined(separator: ", ")
