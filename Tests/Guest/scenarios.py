@@ -27,9 +27,22 @@ import gate_quiet
 MONITORD = "/usr/local/bin/monitord"
 SQUEEZELITE = "/usr/bin/squeezelite"
 PROCESS_MONITOR = "/rig/process_monitor.py"
-# Stream N plays to card 2+N (asound.conf); lb2x is hw:Loopback_2,0,0.
-CARD = {"lb0c": 2, "lb1c": 3, "lb2c": 4, "lb2x": 4}
+# Where each PCM lands: (card, device) of its playback node. The rig's
+# layout (asound.conf): stream N plays to card 2+N, device 0; lb2x is
+# hw:Loopback_2,0,0. AmpliPi's (amplipi/asound.conf): lbNc is a dmix on
+# hw:Loopback_K,D with card 2+N%6 and device 0 for N<6, 1 above; ch0 is the
+# DAC stand-in (card 0), ch1..ch3 share the USB card stand-in (card 1).
+# lb0c..lb2c are the same in both.
+PCM = {"lb2x": (4, 0), "ch0": (0, 0), "ch1": (1, 0), "ch2": (1, 0), "ch3": (1, 0)}
+PCM.update({f"lb{n}c": (2 + n % 6, 0 if n < 6 else 1) for n in range(12)})
+CARD = {name: card for name, (card, _) in PCM.items()}
 LOGDIR = "/tmp/rig"
+# The asound.conf files a scenario can run a process under (alsa_env); the
+# one installed as /etc/asound.conf is named by rig.asound (Tests/Guest/init).
+LAYOUTS = {"rig": "/rig/asound.conf", "amplipi": "/rig/amplipi/asound.conf",
+           "amplipi-keys": "/rig/amplipi/asound-keys.conf"}
+# AmpliPi's players run as pi (Tests/Guest/init adds it, in group audio).
+PI_UID = 1000
 
 
 def cmdline_params():
@@ -43,6 +56,7 @@ def cmdline_params():
 
 
 PARAMS = cmdline_params()
+ASOUND = PARAMS.get("asound", "rig")
 ROUNDS = int(PARAMS.get("rounds", "5"))
 PROBE_SECONDS = int(PARAMS.get("probe_seconds", "60"))
 
@@ -67,7 +81,8 @@ class Skip(Exception):
 # --- what the kernel says ------------------------------------------------------
 
 def pcm_node(device):
-    return f"/dev/snd/pcmC{CARD[device]}D0p"
+    card, number = PCM[device]
+    return f"/dev/snd/pcmC{card}D{number}p"
 
 
 def fds_on(pid, node):
@@ -129,7 +144,7 @@ def plays(pid, device, sub=None):
     substream N is RUNNING and owned by pid itself (a bare hw device)."""
     if pid is None or not fds_on(pid, pcm_node(device)):
         return False
-    for number, state, owner in substreams(CARD[device]):
+    for number, state, owner in substreams(*PCM[device]):
         if state == "RUNNING" and (sub is None or (number == sub and owner == pid)):
             return True
     return False
@@ -138,7 +153,7 @@ def plays(pid, device, sub=None):
 def describe(device):
     """The substreams' states and owners, and the node's holders, for a
     failure message."""
-    subs = ";".join(f"sub{n}:{state}:{owner}" for n, state, owner in substreams(CARD[device]))
+    subs = ";".join(f"sub{n}:{state}:{owner}" for n, state, owner in substreams(*PCM[device]))
     return f"{pcm_node(device)} held by {holders(pcm_node(device))}, {subs}"
 
 
@@ -327,6 +342,52 @@ def wait_device_idle(device, timeout=30.0):
 
 def squeezelite(device, name):
     return [SQUEEZELITE, "-n", name, "-o", device]
+
+
+def as_pi(argv):
+    """ARGV run as pi (uid 1000, its groups: pi and audio), as AmpliPi runs
+    its players: setpriv (util-linux) execs it, so the pid stays the same."""
+    return ["setpriv", "--reuid", str(PI_UID), "--regid", str(PI_UID), "--init-groups",
+            "env", "HOME=/home/pi", "USER=pi", "LOGNAME=pi"] + argv
+
+
+def alsa_env(layout, base=None):
+    """An environment in which alsa-lib reads LAYOUT's asound.conf (a key of
+    LAYOUTS) instead of /etc/asound.conf: ALSA_CONFIG_PATH names a copy of
+    alsa.conf whose load hook names that file. Lets one boot run both of
+    AmpliPi's layouts; give the same env to monitord and its player."""
+    path = f"{LOGDIR}/alsa-{layout}.conf"
+    if not os.path.exists(path):
+        with open("/usr/share/alsa/alsa.conf") as f:
+            text, count = re.subn(r'"/etc/asound\.conf[^"]*"', f'"{LAYOUTS[layout]}"', f.read())
+        if count != 1:
+            raise Failure(f"alsa.conf names /etc/asound.conf {count} times, not once")
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.chmod(path + ".tmp", 0o644)
+        os.rename(path + ".tmp", path)
+    env = dict(os.environ if base is None else base)
+    env["ALSA_CONFIG_PATH"] = path
+    return env
+
+
+def dmix_shm_keys():
+    """The System V shared memory keys in use (hex, sorted): dmix keeps its
+    state in a segment whose key is ipc_key plus an offset from the slave's
+    card and device, so this shows which dmix instances share one."""
+    keys = []
+    with open("/proc/sysvipc/shm") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if int(fields[6]) > 0:  # nattch
+                keys.append(int(fields[0]))
+    return [f"{key:#x}" for key in sorted(set(keys))]
+
+
+def uid_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("Uid:")).split()[1])
 
 
 # --- scenarios ----------------------------------------------------------------------
@@ -623,13 +684,13 @@ def log_has(proc, text):
         return text in f.read()
 
 
-def wait_opens(device, timeout=60.0):
+def wait_opens(device, timeout=60.0, env=None):
     """Until a short aplay on DEVICE succeeds: after a stop, dmix devices
     refuse opens (EINVAL) for up to ~23 s, and a start in that window would
-    measure the window, not the gate."""
+    measure the window, not the gate. ENV: alsa_env() for another layout."""
     def opens():
         r = subprocess.run(["aplay", "-q", "-D", device, "-t", "raw", "-f", "S16_LE", "-r", "48000",
-                            "-c", "2", "-s", "4800", "/dev/zero"],
+                            "-c", "2", "-s", "4800", "/dev/zero"], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return r.returncode == 0 or None
     if wait_for(opens, timeout, 0.5) is None:
@@ -770,6 +831,62 @@ def scenario_no_inherited_fds(p):
     return {"close_range_cloexec": kernel, "monitord_fds": len(own), "child_fds": ",".join(map(str, sorted(kid)))}
 
 
+def aplay(device):
+    return ["aplay", "-q", "-D", device, "-t", "raw", "-f", "S16_LE", "-r", "48000", "-c", "2", "/dev/zero"]
+
+
+def scenario_amplipi_layout(p):
+    """AmpliPi's device layout in the guest, as pi: under its asound.conf
+    (all loopback dmix on ipc_key 1028) and the per-key variant, one aplay
+    per PCM at once: ch0 (softvol, dmix on the DAC stand-in), ch1..ch3 (the
+    8-channel dmixer on the USB stand-in), lb0c, lb1c, lb6c (device 1 of
+    card 2) and lb11c. Each must run as uid 1000 and play on its own node.
+    The per-key layout must play everywhere; for the shared key, the PCMs
+    that did not are reported (shared_key_failed=...), not judged. And
+    monitord as pi gates ch1 with its default probe and starts the player."""
+    devices = ["ch0", "ch1", "ch2", "ch3", "lb0c", "lb1c", "lb6c", "lb11c"]
+    figures = {}
+    for layout in ("amplipi-keys", "amplipi"):
+        env = alsa_env(layout)
+        for device in devices:
+            wait_device_idle(device)
+            # The rig's own layout (used by the scenarios before) has dmix
+            # on key 1028 too, with other buffer sizes.
+            wait_opens(device, env=env)
+        procs = {d: p.start(as_pi(aplay(d)), f"{layout}-{d}", env=env) for d in devices}
+        wait_for(lambda: all(plays(procs[d].pid, d) or procs[d].poll() is not None for d in devices), 60)
+        failed = [d for d in devices if not plays(procs[d].pid, d)]
+        for d in failed:
+            note(f"{layout}: {d} does not play: exit {procs[d].poll()}, {describe(d)}")
+        users = {uid_of(procs[d].pid) for d in devices if procs[d].poll() is None}
+        if users - {PI_UID}:
+            raise Failure(f"{layout}: players run as uids {sorted(users)}, not only pi's")
+        if layout == "amplipi-keys" and failed:
+            raise Failure(f"{layout}: {','.join(failed)} did not play")
+        label = "per_key" if layout == "amplipi-keys" else "shared_key"
+        figures[f"{label}_failed"] = ",".join(failed) or "none"
+        # Eight PCMs on five dmix instances (ch1..ch3 share the dmixer).
+        figures[f"{label}_shm"] = ",".join(dmix_shm_keys())
+        for proc in procs.values():
+            if proc.poll() is None:
+                stop(proc)
+    env = alsa_env("amplipi")
+    wait_device_idle("ch1")
+    status = f"{LOGDIR}/layout.status"
+    sup = p.start(as_pi([MONITORD, "--status-file", status, "--alsa-device", "ch1", "--"] + aplay("ch1")),
+                  "monitord-ch1", env=env)
+
+    def child():
+        kids = children(sup.pid)
+        return kids[0] if kids else None
+    if wait_for(lambda: plays(child(), "ch1"), 60) is None:
+        raise Failure(f"monitord as pi did not start a playing aplay on ch1: {status_file(status)}, {describe('ch1')}")
+    if uid_of(sup.pid) != PI_UID or uid_of(child()) != PI_UID:
+        raise Failure("monitord or its player does not run as pi")
+    stop(sup)
+    return figures
+
+
 SCENARIOS = {
     "reassign-monitord": scenario_reassign_monitord,
     "reassign-process-monitor": scenario_reassign_process_monitor,
@@ -779,6 +896,7 @@ SCENARIOS = {
     "probe-cost": scenario_probe_cost,
     "gate-latency": scenario_gate_latency,
     "no-inherited-fds": scenario_no_inherited_fds,
+    "amplipi-layout": scenario_amplipi_layout,
 }
 DEFAULT_SCENARIOS = list(SCENARIOS)
 # Issue 21's (run only when named; scripts/vm-test --scenario gate-quiet).
