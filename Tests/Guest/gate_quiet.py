@@ -105,6 +105,20 @@ def aplay(device, seconds=1, env=None):
     return run.returncode, error
 
 
+def end_player(proc, grace=5.0):
+    """SIGTERM a bare player, SIGKILL after GRACE: squeezelite under TCG
+    sometimes takes longer than that to honour SIGTERM, and killed or not it
+    leaves its dmix state behind all the same."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+        return "terminated"
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+        return "killed"
+
+
 def clear_leftover(device, env=None):
     """An earlier scenario's leftover on DEVICE removed the way the next open
     removes it (that open fails once)."""
@@ -142,7 +156,7 @@ def scenario_leftover(rig, p):
     # O_APPEND, and the kernel refuses that on a device with more than one
     # substream unless a subdevice is named (pcm_native.c: "must be unique").
     second = aplay("lb0c")
-    rig.stop(player)
+    ended = end_player(player)
     left = shm(key)
     left_sem = sem(key)
     creator_alive = left is not None and rig.alive(left["cpid"])
@@ -154,6 +168,7 @@ def scenario_leftover(rig, p):
     figures = {
         "while_playing_shm": f"nattch{playing_shm['nattch']}" if playing_shm else "none",
         "second_client": f"rc{second[0]}:{second[1]}".replace(" ", "_"),
+        "player": ended,
         "after_stop_shm": (f"nattch{left['nattch']},cpid{left['cpid']}=squeezelite{player.pid}" if left else "none"),
         "after_stop_sem": "yes" if left_sem is not None else "no",
         "creator_alive": creator_alive,
@@ -263,14 +278,14 @@ def scenario_shared_key(rig, p):
     leaver = start_as_user(rig, p, rig.squeezelite("lb0c", "leaver"), "squeezelite-lb0c", env)
     if wait_playing(rig, lambda: leaver.pid, rig.pcm_node("lb0c")) is None:
         raise rig.Failure("squeezelite on lb0c never played")
-    rig.stop(leaver)
+    end_player(leaver)
     keys_amplipi = ipc_keys()
     sup = start_as_user(rig, p, [rig.MONITORD, "--restart", "always", "--"] + rig.squeezelite("lb0c", "rig"),
                         "monitord-lb0c", env)
     if wait_playing(rig, lambda: squeezelite_child(rig, sup), rig.pcm_node("lb0c")) is None:
         raise rig.Failure("lb0c never played next to lb1c")
     rig.stop(sup)
-    rig.stop(other)
+    end_player(other)
     amplipi_lines = monitord_lines(sup)
     amplipi_warnings = [text for prio, text in amplipi_lines if prio <= 4]
     mentions_other = any(f"pid {other.pid}" in text for _, text in amplipi_lines)
@@ -342,7 +357,7 @@ def scenario_holder(rig, p):
         h.wait(timeout=10)
     playing = wait_playing(rig, lambda: squeezelite_child(rig, sup), rig.pcm_node("lb0c"))
     rig.stop(sup)
-    rig.stop(context)
+    end_player(context)
     lines = monitord_lines(sup)
     for prio, text in lines:
         rig.note(f"    <{prio}>{text}")
