@@ -123,4 +123,19 @@ import Testing
         #expect(again.contains(.reportHolders))
         #expect(!again.contains(.warnHolders))
     }
+
+    @Test func withTheSeedsFixedScheduleTheGraceStillEndsOnTime() {
+        // retry = interval = 2 s: the wait after the first failure is cut to
+        // the grace's end, so the warning is not a whole interval late.
+        let gate = GateTiming(probeDuration: .seconds(1), probeRetry: .seconds(2), probeInterval: .seconds(2), staleAfter: 4)
+        var machine = SupervisionTable(configuration: SupervisionConfiguration(gate: gate))
+        let start = MonotonicInstant(nanoseconds: 0)
+        _ = machine.handle(.start, at: start)
+        let first = machine.handle(.probeFailed(Self.leftover), at: start + .milliseconds(300))
+        #expect(first.contains(.armDeadline(.milliseconds(1000))))
+        _ = machine.handle(.deadline, at: start + .milliseconds(1300))
+        let second = machine.handle(.probeFailed(Self.leftover), at: start + .milliseconds(1350))
+        #expect(second.contains(.warnHolders))
+        #expect(second.contains(.armDeadline(.seconds(2))))
+    }
 }
