@@ -255,6 +255,9 @@ def scenario_reassign(rig, p):
         "to_playing_s": f"{min(times):.1f}-{max(times):.1f}",
     }
     if hiccups:
+        waits = [m.group(1) for m in (re.search(r"ready after (\S+ \S+), (\d+) probes", h) for h in hiccups) if m]
+        figures["ready_after"] = ",".join(w.replace(" ", "") for w in waits)
+        figures["probes"] = ",".join(sorted({m.group(1) for m in (re.search(r", (\d+) probes", h) for h in hiccups) if m}))
         figures["example"] = hiccups[0].replace(" ", "_")
     if gate_warnings or bad:
         raise rig.Failure(" ".join(f"{k}={v}" for k, v in figures.items()) + " bad=" + ";".join(bad).replace(" ", "_"))
