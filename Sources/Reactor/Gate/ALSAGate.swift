@@ -234,8 +234,6 @@ public final class ALSAGate: GateDriver, EventSource {
         GateDiagnosis.unheld(device: device, soundDirectory: soundDirectory, route: nil, failure: failure)
     }
 
-    static func shown(_ commandLine: [String]) -> String {
-        let joined = commandLine.isEmpty ? "?" : commandLine.joined(separator: " ")
-        return joined.utf8.count > 160 ? String(joined.prefix(160)) + "..." : joined
-    }
+    /// A command line as log lines show it, cut at 160 bytes.
+    static func shown(_ commandLine: [String]) -> String { GateDiagnosis.shown(commandLine) }
 }
