@@ -724,9 +724,9 @@ def scenario_gate_latency(p):
                 cpu_at_start = cpu_ns(sup.pid)
             except OSError:
                 cpu_at_start = None
-            if gate == "on" and log_has(sup, "is not available"):
-                # Not a free device after all (the EINVAL window after the
-                # short aplay): that start measured the window, not the gate.
+            if gate == "on" and log_has(sup, "lb1c ready after"):
+                # Not a free device after all (a failed first probe, which the
+                # ready line reports): that start measured the device, not the gate.
                 busy_starts += 1
                 note(f"gate-latency start {round_number}: lb1c was not free ({elapsed * 1000:.0f} ms)")
             else:
@@ -743,7 +743,9 @@ def scenario_gate_latency(p):
                           "-c", "2", "/dev/zero"], "holder")
         if wait_for(lambda: plays(holder.pid, device, sub=0), 30) is None:
             raise Failure("aplay never held hw:Loopback_2,0,0")
-        sup = p.start([MONITORD, "--"] + squeezelite(device, "rig"), "monitord")
+        # No holder grace: the hold is timed from the first failed probe,
+        # which then logs at once.
+        sup = p.start([MONITORD, "--holder-grace", "0", "--"] + squeezelite(device, "rig"), "monitord")
         if wait_for(lambda: log_has(sup, "is not available"), 30, 0.02) is None:
             raise Failure("monitord's gate never found lb2x busy")
         time.sleep(hold)
