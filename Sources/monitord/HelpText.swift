@@ -54,7 +54,8 @@ enum HelpText {
           -- python3 /home/pi/amplipi-dev/streams/runvlc.py URL ch2
 
     Status:
-      --status-file PATH      keep PATH updated with one key=value line per state
+      --status-file PATH      keep PATH updated with one key=value line per state;
+                              its summary= is the sentence STATUS= shows
 
     Output:
       -q, --quiet             warnings and errors only
