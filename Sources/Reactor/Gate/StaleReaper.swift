@@ -74,6 +74,8 @@ final class StaleReaper: EventSource {
         if !announced {
             announced = true
             logger.log(.info, inForce.announcement)
+        } else if !inForce.endsLeftovers {
+            logger.log(.debug, "not looking for a stale player: no --stale-match")
         }
         guard inForce.endsLeftovers else { return }
         if !targets.isEmpty { return }  // The previous round is still ending.
