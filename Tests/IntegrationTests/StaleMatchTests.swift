@@ -62,6 +62,7 @@ import TestSupport
         #expect(monitord.waitForLog("ending stale player pid \(stale) "), "\(monitord.log)")
         #expect(monitord.count("stale rule for \(device): a leftover is shairport-sync (\(canonicalPath(binary))) whose arguments include '\(conf)'") == 1,
                 "\(monitord.log)")
+        #expect(monitord.count("probes in a row: looking for a stale shairport-sync with \(conf)") >= 1, "\(monitord.log)")
         #expect(reap(stale) == .exited(0), "the leftover got SIGTERM and closed its device")
         #expect(monitord.waitForLog("started shairport-sync"), "\(monitord.log)")
         let child = try #require(monitord.firstStartedPID())
@@ -164,9 +165,10 @@ import TestSupport
         #expect(monitord.waitForLog("holder: pid \(stale) ("), "\(monitord.log)")
         // Searches at failed probes 1, 2, 4, 8, ...: the first says why, the
         // later ones are debug lines.
-        #expect(monitord.waitForLog("not looking for a stale player: no --stale-match", count: 3, timeout: .seconds(30)), "\(monitord.log)")
+        #expect(monitord.waitForLog("probes in a row: no --stale-match, nothing is ended", count: 3, timeout: .seconds(30)), "\(monitord.log)")
         #expect(monitord.count("no --stale-match: holders are named, not ended") == 1, "\(monitord.log)")
         #expect(monitord.count("ending stale player") == 0 && monitord.count("no stale ") == 0, "\(monitord.log)")
+        #expect(monitord.count("looking for a stale") == 0, "\(monitord.log)")
         #expect(ProcessTable.isAlive(stale))
         #expect(monitord.count("started squeezelite") == 0)
 

@@ -10,6 +10,7 @@ import Supervision
         let device = "lb3c"
         let sources: [any EventSource] = []
         var holderSummary: String? = "pid 812 squeezelite"
+        var staleLeftover: String? = "squeezelite -o lb3c"
     }
 
     static let t0 = MonotonicInstant(nanoseconds: 5_000_000_000_000)

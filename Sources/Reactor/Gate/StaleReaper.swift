@@ -68,14 +68,15 @@ final class StaleReaper: EventSource {
 
     private var description: String { inForce.leftover }
 
+    /// How a leftover is named, or nil when none is ever ended.
+    var leftover: String? { inForce.endsLeftovers ? inForce.leftover : nil }
+
     private func reap(excluding excluded: [Int32], loop: LoopHandle) {
         let now = MonotonicInstant.now()
         let logger = loop.logger
         if !announced {
             announced = true
             logger.log(.info, inForce.announcement)
-        } else if !inForce.endsLeftovers {
-            logger.log(.debug, "not looking for a stale player: no --stale-match")
         }
         guard inForce.endsLeftovers else { return }
         if !targets.isEmpty { return }  // The previous round is still ending.
