@@ -100,6 +100,7 @@ public enum OptionParser {
         case probeChannels = "probe-channels"
         case staleAfter = "stale-after"
         case holderGrace = "holder-grace"
+        case staleMatch = "stale-match"
         case sndDir = "snd-dir"
         case statusFile = "status-file"
         case quiet, verbose, help, version
@@ -147,6 +148,9 @@ public enum OptionParser {
         case .probeChannels: options.probeChannels = try integer(flag, value, in: 1...32)
         case .staleAfter: options.staleAfter = Int(try integer(flag, value, in: 1...1_000_000))
         case .holderGrace: options.holderGrace = try duration(flag, value)
+        // An empty ARG would be an element of almost no argv, but it reads as
+        // "match anything" and is always a mistake.
+        case .staleMatch: options.staleMatch.append(try nonEmpty(flag, value))
         case .sndDir: options.soundDirectory = try nonEmpty(flag, value)
         case .statusFile: options.statusFile = try nonEmpty(flag, value)
         case .quiet, .verbose, .help, .version: break
@@ -164,6 +168,10 @@ public enum OptionParser {
         }
         if options.gateMode == .off && options.alsaDevice != nil {
             throw UsageError("--alsa-device and --alsa-gate off contradict each other")
+        }
+        if !options.staleMatch.isEmpty && options.gateDevice == nil {
+            if options.gateMode == .off { throw UsageError("--stale-match and --alsa-gate off contradict each other") }
+            throw UsageError("--stale-match needs a gated command: add --alsa-device PCM (COMMAND has no -o lb...)")
         }
     }
 

@@ -41,6 +41,7 @@ public final class ALSAGate: GateDriver, EventSource {
     /// This monitord's recent children, to name one that left dmix state behind.
     private var ownChildren: [Int32] = []
     public var sources: [any EventSource] { [self, reaper, watcher] }
+    public var staleLeftover: String? { reaper.leftover }
 
     public init(settings: GateSettings) throws(SystemError) {
         self.settings = settings

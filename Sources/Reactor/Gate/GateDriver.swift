@@ -13,4 +13,13 @@ public protocol GateDriver: AnyObject {
     var hiccupSummary: String? { get }
     /// A child was started (an exited one that left dmix state behind can be named).
     func childStarted(pid: Int32)
+    /// A leftover as the log names it (`squeezelite -o lb3c`), or nil when
+    /// none is ever ended (`--alsa-device` without `--stale-match`).
+    var staleLeftover: String? { get }
+}
+
+extension GateDriver {
+    /// A gate that names nothing (test doubles): no summary, no memory.
+    public var hiccupSummary: String? { nil }
+    public func childStarted(pid: Int32) {}
 }
