@@ -68,6 +68,9 @@ final class StaleReaper: EventSource {
 
     private var description: String { inForce.leftover }
 
+    /// How a leftover is named, or nil when none is ever ended.
+    var leftover: String? { inForce.endsLeftovers ? inForce.leftover : nil }
+
     private func reap(excluding excluded: [Int32], loop: LoopHandle) {
         let now = MonotonicInstant.now()
         let logger = loop.logger
