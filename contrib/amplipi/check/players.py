@@ -127,6 +127,7 @@ def check_stream(stream, start, stop, device, crash=True, after_start=None, afte
   say('supervisor while held:', repr(supervisor))
   assert supervisor and device in supervisor, supervisor
   say('status file:', open(stream._status_file, encoding='utf-8').read().strip())
+  say('GET /api: this source\'s info:', stream.info().json())
   release(holder)
   wait_until('the player to run', lambda: status(stream).get('state') == 'running')
   first = int(status(stream)['pid'])
@@ -248,10 +249,12 @@ def fmradio():
   from amplipi.streams.fm_radio import FMRadio
   stream = FMRadio('check', '96.1')
 
+  def group(pid):
+    return subprocess.run(['pgrep', '-a', '-g', str(pid)], capture_output=True, text=True, check=False).stdout
+
   def pipeline(pid):
-    children = subprocess.run(['pgrep', '-a', '-g', str(pid)], capture_output=True, text=True, check=False).stdout
+    children = wait_until('rtl_fm | redsea | aplay', lambda: 'aplay' in group(pid) and 'cat /dev/zero' in group(pid) and group(pid))
     say('its process group:', ' | '.join(line for line in children.splitlines()))
-    assert 'aplay' in children and 'cat /dev/zero' in children
 
   check_stream(stream, lambda: stream.connect(1), stream.disconnect, 'ch1', after_start=pipeline, after_restart=pipeline)
 
