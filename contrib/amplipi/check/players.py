@@ -92,6 +92,20 @@ def cmdline(pid):
     return '?'
 
 
+def open_files(pid):
+  links = []
+  try:
+    fds = os.listdir(f'/proc/{pid}/fd')
+  except OSError:  # not yet readable while it execs, or gone
+    return links
+  for fd in fds:
+    try:
+      links.append(os.readlink(f'/proc/{pid}/fd/{fd}'))
+    except OSError:
+      pass
+  return links
+
+
 def reap():
   while True:
     try:
@@ -115,6 +129,17 @@ def release(holder):
   holder.stdout.close()
 
 
+def steady_player(stream):
+  """ The player's pid once it has run for 1 s (runvlc.py may exit 1 at once by itself, and be restarted) """
+  while True:
+    wait_until('the player to run', lambda: status(stream).get('state') == 'running')
+    pid = int(status(stream)['pid'])
+    time.sleep(1)
+    if status(stream).get('state') == 'running' and int(status(stream)['pid']) == pid:
+      return pid
+    say(f'pid {pid} did not last 1 s: {status(stream).get("last_exit")}')
+
+
 def check_stream(stream, start, stop, device, crash=True, after_start=None, after_restart=None):
   """ The common run: held, released, crashed, stopped """
   before = set(descendants())  # another stream's processes, still running
@@ -129,8 +154,7 @@ def check_stream(stream, start, stop, device, crash=True, after_start=None, afte
   say('status file:', open(stream._status_file, encoding='utf-8').read().strip())
   say('GET /api: this source\'s info:', stream.info().json())
   release(holder)
-  wait_until('the player to run', lambda: status(stream).get('state') == 'running')
-  first = int(status(stream)['pid'])
+  first = steady_player(stream)
   say(f'running: {status(stream).get("command")} (pid {first}); supervisor:', repr(stream.info().supervisor))
   assert stream.info().supervisor is None
   if after_start:
@@ -225,7 +249,8 @@ def aux():
   assert not descendants()
 
 
-def internetradio():
+def serve_silence():
+  """ A station: 120 s of silence as a WAV file over HTTP on 127.0.0.1 """
   import http.server
   import threading
   import wave
@@ -239,10 +264,50 @@ def internetradio():
   http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
   server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
   threading.Thread(target=server.serve_forever, daemon=True).start()
+  return server, f'http://127.0.0.1:{server.server_port}/silence.wav'
+
+
+def internetradio():
   from amplipi.streams.internet_radio import InternetRadio
-  stream = InternetRadio('check', f'http://127.0.0.1:{server.server_port}/silence.wav', None, validate=False)
+  server, url = serve_silence()
+  stream = InternetRadio('check', url, None, validate=False)
   check_stream(stream, lambda: stream.connect(1), stream.disconnect, 'ch1')
   server.shutdown()
+
+
+def stale():
+  """ A leftover runvlc.py (as a crashed AmpliPi leaves one) plays to ch1: monitord ends it by its identity (the
+  script path, ch1), then starts its own; the pcm-holder that holds ch2 meanwhile, which is no runvlc.py, is left
+  alone """
+  from amplipi.streams.internet_radio import InternetRadio
+  server, url = serve_silence()
+  script = os.path.join(utils.get_folder('streams'), 'runvlc.py')
+  bystander = hold('ch2')
+  for attempt in range(1, 11):
+    # runvlc.py often exits 1 at once here ("Stream in an unexpected state: State.NothingSpecial"): start it again
+    leftover = subprocess.Popen([sys.executable, script, url, 'ch1'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if wait_until('the leftover to hold ch1 or exit', lambda: leftover.poll() is not None or any(
+        link.endswith('/snd/ch1') for link in open_files(leftover.pid))) and leftover.poll() is None:
+      break
+    say(f'leftover runvlc.py exited {leftover.returncode} before it played (start {attempt})')
+  say(f'leftover runvlc.py (pid {leftover.pid}) plays to ch1')
+  stream = InternetRadio('check', url, None, validate=False)
+  stream.connect(1)
+  wait_until('the gate to wait', lambda: status(stream).get('state') == 'waiting-for-device')
+  say('supervisor while the leftover holds ch1:', repr(stream.info().supervisor))
+  wait_until('the leftover to be ended', lambda: leftover.poll() is not None, timeout=40)
+  say(f'leftover ended: {leftover.returncode}')
+  wait_until('the player to run', lambda: status(stream).get('state') == 'running', timeout=20)
+  say(f'running: pid {status(stream)["pid"]}; supervisor:', repr(stream.info().supervisor))
+  assert bystander.poll() is None, 'the bystander holding ch2 was ended'
+  say(f'pcm-holder on ch2 (pid {bystander.pid}) still runs')
+  release(bystander)
+  stream.disconnect()
+  server.shutdown()
+  time.sleep(0.5)
+  reap()
+  say('left behind:', descendants() or 'nothing')
+  assert not descendants()
 
 
 def fmradio():
@@ -327,7 +392,7 @@ def without():
       assert not left
 
 
-SCENARIOS = {f.__name__: f for f in (airplay, spotify, dlna, aux, internetradio, fmradio, bluetooth, lms, without)}
+SCENARIOS = {f.__name__: f for f in (airplay, spotify, dlna, aux, internetradio, stale, fmradio, bluetooth, lms, without)}
 if __name__ == '__main__':
   SCENARIOS[sys.argv[1]]()
   say(f'{sys.argv[1]}: ok')
