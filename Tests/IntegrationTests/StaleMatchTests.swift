@@ -10,7 +10,7 @@ import TestSupport
 /// without `--stale-match` ends nothing and says why.
 ///
 /// The rule looks machine-wide and tests run in parallel, so the devices
-/// here (lb60c, lb61c, lb62c) are used by no other test.
+/// here (lb60c, lb61c, lb62c, lb63c) are used by no other test.
 @Suite struct StaleMatchTests {
     static let idle = "while :; do sleep 1; done"
 
@@ -143,6 +143,41 @@ import TestSupport
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
         #expect(!ProcessTable.isAlive(child))
+    }
+
+    /// The same path without the test plugin, so that it runs on every build
+    /// (the static Embedded ones under qemu-user too): a PCM that is not
+    /// defined fails every probe, and the searches end exactly the leftover
+    /// with both `--stale-match` elements, in another order.
+    @Test(.timeLimit(.minutes(1)))
+    func aLeftoverIsEndedOnEveryBuild() throws {
+        let scratch = Scratch()
+        let player = try StaleKillSafetyTests.shellNamed("zone-player", in: scratch.file("bin"))
+        let other = try StaleKillSafetyTests.shellNamed("other-player", in: scratch.file("bin"))
+        var spawned: [pid_t] = []
+        defer {
+            for pid in spawned { kill(pid, SIGKILL); _ = reap(pid) }
+        }
+        let leftover = try Self.decoy(player, ["lb63c", "--zone=den"], into: &spawned)
+        let decoys: [String: pid_t] = [
+            "one element of two": try Self.decoy(player, ["--zone=den"], into: &spawned),
+            "another zone": try Self.decoy(player, ["--zone=den2", "lb63c"], into: &spawned),
+            "split --zone den": try Self.decoy(player, ["--zone", "den", "lb63c"], into: &spawned),
+            "another program": try Self.decoy(other, ["--zone=den", "lb63c"], into: &spawned),
+        ]
+        let monitord = try Monitord(["--probe-retry", "10ms", "--probe-interval", "50ms", "--stale-after", "1", "--stop-timeout", "1s",
+                                     "--alsa-device", "monitord_test_undefined_pcm", "--stale-match", "--zone=den", "--stale-match", "lb63c",
+                                     "--", player, "-c", Self.idle, "--zone=den", "lb63c"], scratch: scratch)
+        #expect(monitord.waitForLog("ending stale player pid \(leftover) "), "\(monitord.log)")
+        #expect(reap(leftover) == .signaled(SIGTERM))
+        // More searches with the decoys still there.
+        #expect(monitord.waitForLog("no stale zone-player with --zone=den, lb63c found", count: 2, timeout: .seconds(30)), "\(monitord.log)")
+        #expect(monitord.count("ending stale player") == 1, "\(monitord.log)")
+        for (label, pid) in decoys {
+            #expect(ProcessTable.isAlive(pid), "decoy '\(label)' (pid \(pid)) is gone")
+        }
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
     }
 
     /// `--alsa-device` alone: the same leftover the -o rule would end is

@@ -107,7 +107,7 @@ final class StaleReaper: EventSource {
                 continue
             }
             targets.append(Target(process, slot: slot))
-            logger.log(.warning, "ending stale player pid \(pid) (\(ALSAGate.shown(commandLine))): \(playsTo) and is not monitord's child; sent SIGTERM")
+            logger.log(.warning, "ending stale player pid \(pid) (\(ALSAGate.shown(commandLine))): \(inTheWay) and is not monitord's child; sent SIGTERM")
         }
         if !targets.isEmpty {
             lastRound = now
@@ -116,7 +116,7 @@ final class StaleReaper: EventSource {
     }
 
     /// Why a leftover is taken to be in the gate's way.
-    private var playsTo: String {
+    private var inTheWay: String {
         if inForce.device != nil { return "it plays to \(settings.parameters.device)" }
         return "it is a \(description) while \(settings.parameters.device) cannot be opened"
     }
