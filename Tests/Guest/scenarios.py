@@ -399,7 +399,7 @@ def reassign(p, supervisor_argv, label):
     (seconds to playing, or None when the round ended silent, why)."""
     device = "lb0c"
     wait_device_idle(device)
-    window = 30.0  # longer than the 1-23 s EINVAL window seen after a stop
+    window = 30.0  # longer than the 1-23 s of EINVAL seen after a stop (docs/gate.md: the dmix leftover)
 
     def start():
         return p.start(supervisor_argv + squeezelite(device, "rig"), label)
@@ -417,7 +417,8 @@ def reassign(p, supervisor_argv, label):
 
     def playing_stream(what):
         """A supervisor whose player plays, started on an idle device; the
-        device may still be in its EINVAL window after an earlier stop, so
+        device may still fail once with EINVAL after an earlier stop (the dmix
+        state it left behind), so
         a start that ends silent is retried (the operator's fix)."""
         why = "?"
         for _attempt in range(8):
