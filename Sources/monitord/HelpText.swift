@@ -30,12 +30,32 @@ enum HelpText {
                               the retry with the time waited (default 4s)
       --probe-rate HZ         probe sample rate (default 48000)
       --probe-channels N      probe channels (default 2)
-      --stale-after N         failed probes before ending a stale player of the
-                              same name and `-o` device (default 20, ~6 s)
       --snd-dir DIR           where device nodes are, for naming holders (/dev/snd)
 
+    Stale players (a leftover instance of this player, in the gate's way):
+      --stale-after N         failed probes before one is looked for and ended,
+                              SIGTERM then SIGKILL (default 20, ~6 s)
+      --stale-match ARG       it has ARG as a whole element of its argv after
+                              argv[0]; repeatable: every ARG, in any order
+                              (`--x=v` is one element; `ch2` is not `ch21`)
+    It also runs COMMAND's executable (found through PATH and symbolic links:
+    python3 may be /usr/bin/python3.11), has monitord's uid, and was not started
+    by monitord. Without --stale-match: a gate found from `-o lb*` ends a process
+    of the same name with the same last -o; with --alsa-device, holders are
+    named and nothing is ended. An interpreter's name is its executable's, so
+    `python3` alone says nothing: when COMMAND's first non-option argument is a
+    file (a script), that path is always part of the identity; the script path
+    is what tells two python3 processes apart. Examples:
+      monitord --alsa-device lb2c \\
+          --stale-match /home/pi/.config/amplipi/srcs/v2/shairport.conf \\
+          -- shairport-sync -c /home/pi/.config/amplipi/srcs/v2/shairport.conf
+      monitord --alsa-device ch2 \\
+          --stale-match /home/pi/amplipi-dev/streams/runvlc.py --stale-match ch2 \\
+          -- python3 /home/pi/amplipi-dev/streams/runvlc.py URL ch2
+
     Status:
-      --status-file PATH      keep PATH updated with one key=value line per state
+      --status-file PATH      keep PATH updated with one key=value line per state;
+                              its summary= is the sentence STATUS= shows
 
     Output:
       -q, --quiet             warnings and errors only

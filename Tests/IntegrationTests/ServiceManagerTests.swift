@@ -49,6 +49,21 @@ final class NotifyListener: @unchecked Sendable {
     }
 }
 
+/// Reads one status-file line: pairs split at spaces, each at its first
+/// `=`, `%XX` decoded (the format StatusFile documents).
+enum StatusLine {
+    static func pairs(_ line: String) -> [(String, String)]? {
+        guard line.hasSuffix("\n") else { return nil }
+        var pairs: [(String, String)] = []
+        for pair in line.dropLast().split(separator: " ", omittingEmptySubsequences: false) {
+            guard let equals = pair.firstIndex(of: "=") else { return nil }
+            guard let value = String(pair[pair.index(after: equals)...]).removingPercentEncoding else { return nil }
+            pairs.append((String(pair[..<equals]), value))
+        }
+        return pairs
+    }
+}
+
 @Suite struct ServiceManagerTests {
     @Test(arguments: [false, true])
     func notifiesReadyStatusStoppingAndWatchdog(abstract: Bool) throws {
@@ -139,6 +154,44 @@ final class NotifyListener: @unchecked Sendable {
         #expect(final.hasPrefix("state=stopped "))
         #expect(final.contains("last_exit=exit:4"))
         #expect(!FileManager.default.fileExists(atPath: path + ".tmp"))
+    }
+
+    /// `summary=` is the STATUS= sentence of the same state: waiting for a
+    /// held device, then running. Long probe waits keep each state still
+    /// while both are read; the holder's exit wakes the gate.
+    @Test(.needsTestPlugin) func statusFileSummaryIsTheStatusSentence() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch)
+        let holder = try card.startPlayer(named: "other-app", arguments: ["-o", "lb0c"], logName: "holder")
+        defer { kill(holder, SIGKILL); _ = reap(holder) }
+        #expect(eventually { card.isHeld(card: 0) })
+        let listener = NotifyListener(abstract: false, scratch: scratch)
+        let path = scratch.file("status")
+        let monitord = try Monitord(["--status-file", path, "--snd-dir", card.soundDirectory, "--probe-retry", "1m",
+                                     "--probe-interval", "1m", "--stale-after", "1000", "--alsa-device", "lb0c", "sleep", "1000"],
+                                    scratch: scratch, environment: card.environment.merging(["NOTIFY_SOCKET": listener.address]) { $1 })
+        func summary() -> String? {
+            guard let line = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+            return StatusLine.pairs(line)?.last { $0.0 == "summary" }?.1
+        }
+        func lastStatus() -> String? {
+            listener.drain().last { $0.hasPrefix("STATUS=") }.map { String($0.dropFirst("STATUS=".count)) }
+        }
+        // The sentence's wording belongs to StatusReport (and its unit tests):
+        // here only that both carry the same one, naming device and holder.
+        #expect(eventually {
+            guard let status = lastStatus(), status.hasPrefix("waiting for lb0c: EBUSY") else { return false }
+            return status.contains("pid \(holder) other-app") && summary() == status
+        }, "\(lastStatus() ?? "-") / \(summary() ?? "-")")
+        kill(holder, SIGTERM)
+        #expect(reap(holder) == .exited(0))
+        let child = try #require(monitord.firstStartedPID())
+        let running = "running sleep (pid \(child)), 0 restarts"
+        #expect(eventually { lastStatus() == running && summary() == running }, "\(lastStatus() ?? "-") / \(summary() ?? "-")")
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+        let final = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(final.hasPrefix("state=stopped ") && summary() != nil, "\(final)")
     }
 
     @Test(.needsTestPlugin) func statusFileNamesTheGateWait() throws {

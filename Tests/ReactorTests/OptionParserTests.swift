@@ -80,6 +80,12 @@ import Testing
         (["--probe-retry", "5s", "--probe-interval", "1s", "x"], "--probe-retry 5 s is longer than --probe-interval 1 s"),
         (["--probe-retry", "5s", "x"], "--probe-retry 5 s is longer than --probe-interval 4 s"),
         (["--backoff-max", "1s\u{1}\n", "x"], "'1s??'"),
+        (["--alsa-device", "ch2", "--stale-match", "", "x"], "--stale-match needs a value, got an empty one"),
+        (["--alsa-device", "ch2", "--stale-match=", "x"], "--stale-match needs a value, got an empty one"),
+        (["--stale-match", "ch2", "python3", "runvlc.py", "ch2"], "--stale-match needs a gated command"),
+        (["--stale-match", "ch2", "squeezelite", "-o", "default"], "--stale-match needs a gated command"),
+        (["--alsa-gate", "off", "--stale-match", "x", "squeezelite", "-o", "lb3c"], "--stale-match and --alsa-gate off contradict"),
+        (["--alsa-device", "ch2", "--stale-match"], "needs a value"),
     ])
     func usageErrors(arguments: [String], fragment: String) {
         do {
@@ -98,6 +104,24 @@ import Testing
         #expect(try Self.options(["squeezelite", "-o", "default"]).gateDevice == nil)
         #expect(try Self.options(["--alsa-gate", "off", "squeezelite", "-o", "lb3c"]).gateDevice == nil)
         #expect(try Self.options(["--alsa-device", "hw:0", "aplay", "x.wav"]).gateDevice == "hw:0")
+    }
+
+    /// `--stale-match` is repeatable, keeps each value whole (`--x=v`, a value
+    /// that starts with `-`), and picks the identity; without it the `-o`
+    /// gate keeps its old identity and `--alsa-device` ends nothing.
+    @Test func staleMatch() throws {
+        let options = try Self.options(["--alsa-device", "ch2", "--stale-match", "/srv/runvlc.py", "--stale-match=--x=v",
+                                        "--stale-match", "-o", "--", "python3", "/srv/runvlc.py", "URL", "ch2"])
+        #expect(options.staleMatch == ["/srv/runvlc.py", "--x=v", "-o"])
+        #expect(options.command == ["python3", "/srv/runvlc.py", "URL", "ch2"])
+        #expect(options.staleIdentity == .arguments(["/srv/runvlc.py", "--x=v", "-o"]))
+        let gate = try #require(options.derived.gate)
+        #expect(gate.staleIdentity == .arguments(["/srv/runvlc.py", "--x=v", "-o"]))
+        #expect(gate.commandPath == "python3" && gate.scriptCandidate == "/srv/runvlc.py")
+        #expect(try Self.options(["squeezelite", "-o", "lb3c"]).staleIdentity == .outputDevice("lb3c"))
+        #expect(try Self.options(["--alsa-device", "lb3c", "squeezelite", "-o", "lb3c"]).staleIdentity == StaleIdentity.none)
+        #expect(try Self.options(["--stale-match", "Zone", "squeezelite", "-n", "Zone", "-o", "lb3c"]).staleIdentity == .arguments(["Zone"]))
+        #expect(try Self.options(["alsaloop", "-C", "lb3p"]).staleIdentity == StaleIdentity.none)
     }
 
     /// The table's and the gate's halves are derived together: what they share

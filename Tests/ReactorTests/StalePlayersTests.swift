@@ -49,14 +49,14 @@ import Reactor
     func matchingRule(_ example: Case) {
         var rule = Self.rule
         rule.device = example.device
-        #expect(StalePlayers.matches(commandLine: example.commandLine, executableBaseName: example.executable,
+        #expect(StalePlayers.matches(commandLine: example.commandLine, executable: example.executable,
                                      uid: example.uid, state: example.state, rule: rule) == example.expected)
     }
 
     @Test func ruleBaseNameMayBeAPath() {
         var rule = Self.rule
         rule.baseName = "/usr/bin/squeezelite"
-        #expect(StalePlayers.matches(commandLine: ["squeezelite", "-o", "lb0c"], executableBaseName: "squeezelite", uid: 1000, state: "S", rule: rule))
+        #expect(StalePlayers.matches(commandLine: ["squeezelite", "-o", "lb0c"], executable: "squeezelite", uid: 1000, state: "S", rule: rule))
     }
 
     @Test func gateDetection() {

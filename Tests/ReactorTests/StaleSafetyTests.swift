@@ -40,8 +40,8 @@ import TestSupport
         }
         // The pure rule says the same for an empty command line, whatever the rest.
         let rule = StalePlayerRule(baseName: "kthreadd", device: "", uid: 0, excluded: [])
-        #expect(!StalePlayers.matches(commandLine: [], executableBaseName: nil, uid: 0, state: "S", rule: rule))
-        #expect(!StalePlayers.matches(commandLine: [], executableBaseName: "kthreadd", uid: 0, state: "I", rule: rule))
+        #expect(!StalePlayers.matches(commandLine: [], executable: nil, uid: 0, state: "S", rule: rule))
+        #expect(!StalePlayers.matches(commandLine: [], executable: "kthreadd", uid: 0, state: "I", rule: rule))
     }
 
     static func parent(of pid: Int32) -> Int32? {

@@ -23,6 +23,9 @@ extension Options {
                                       duration: timing.probeDuration),
             soundDirectory: soundDirectory,
             commandBaseName: Path.baseName(command[0]),
+            commandPath: command[0],
+            staleIdentity: staleIdentity,
+            scriptCandidate: InterpreterScript.candidate(in: command),
             stopTimeout: table.stopTimeout)
         return DerivedConfiguration(table: table, gate: gate)
     }

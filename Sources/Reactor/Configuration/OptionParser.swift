@@ -99,6 +99,7 @@ public enum OptionParser {
         case probeRate = "probe-rate"
         case probeChannels = "probe-channels"
         case staleAfter = "stale-after"
+        case staleMatch = "stale-match"
         case sndDir = "snd-dir"
         case statusFile = "status-file"
         case quiet, verbose, help, version
@@ -145,6 +146,9 @@ public enum OptionParser {
         case .probeRate: options.probeRate = try integer(flag, value, in: 8000...384_000)
         case .probeChannels: options.probeChannels = try integer(flag, value, in: 1...32)
         case .staleAfter: options.staleAfter = Int(try integer(flag, value, in: 1...1_000_000))
+        // An empty ARG would be an element of almost no argv, but it reads as
+        // "match anything" and is always a mistake.
+        case .staleMatch: options.staleMatch.append(try nonEmpty(flag, value))
         case .sndDir: options.soundDirectory = try nonEmpty(flag, value)
         case .statusFile: options.statusFile = try nonEmpty(flag, value)
         case .quiet, .verbose, .help, .version: break
@@ -162,6 +166,10 @@ public enum OptionParser {
         }
         if options.gateMode == .off && options.alsaDevice != nil {
             throw UsageError("--alsa-device and --alsa-gate off contradict each other")
+        }
+        if !options.staleMatch.isEmpty && options.gateDevice == nil {
+            if options.gateMode == .off { throw UsageError("--stale-match and --alsa-gate off contradict each other") }
+            throw UsageError("--stale-match needs a gated command: add --alsa-device PCM (COMMAND has no -o lb...)")
         }
     }
 

@@ -18,6 +18,9 @@ public struct Options: Equatable, Sendable {
     public var probeRate: UInt32 = 48000
     public var probeChannels: UInt32 = 2
     public var staleAfter = GateTiming.defaultStaleAfter
+    /// `--stale-match ARG`, in order: the argv elements a leftover instance
+    /// of this player has (see `staleIdentity`).
+    public var staleMatch: [String] = []
     public var soundDirectory = "/dev/snd"
     public var statusFile: String?
     /// COMMAND and its arguments, untouched.
@@ -32,5 +35,14 @@ public struct Options: Equatable, Sendable {
         if let alsaDevice { return alsaDevice }
         guard let output = GateDetection.outputDevice(in: command), output.hasPrefix("lb") else { return nil }
         return output
+    }
+
+    /// Which processes the stale rule may end, when the command is gated:
+    /// `--stale-match` when given; otherwise the `-o` device the gate was
+    /// found from; with `--alsa-device` and no `--stale-match`, none.
+    public var staleIdentity: StaleIdentity {
+        if !staleMatch.isEmpty { return .arguments(staleMatch) }
+        if alsaDevice != nil { return .none }
+        return gateDevice.map { .outputDevice($0) } ?? .none
     }
 }

@@ -7,15 +7,27 @@ public struct GateSettings: Equatable, Sendable {
     public var soundDirectory: String
     /// The command's name as players are known by (`squeezelite`).
     public var commandBaseName: String
+    /// COMMAND's first word as given (`python3`, `/usr/bin/squeezelite`): the
+    /// stale rule resolves it through PATH and symbolic links once.
+    public var commandPath: String
+    /// Which leftover processes the stale rule may end.
+    public var staleIdentity: StaleIdentity
+    /// The script COMMAND runs if it is an interpreter (`InterpreterScript`):
+    /// when it names a regular file, a leftover must run it too.
+    public var scriptCandidate: String?
     /// How long a stale player gets between SIGTERM and SIGKILL, and the
     /// least time between two stale-player kills for this device.
     public var stopTimeout: Duration
 
     public init(parameters: PCMParameters, soundDirectory: String = "/dev/snd",
-                commandBaseName: String, stopTimeout: Duration = .seconds(3)) {
+                commandBaseName: String, commandPath: String? = nil, staleIdentity: StaleIdentity = .none,
+                scriptCandidate: String? = nil, stopTimeout: Duration = .seconds(3)) {
         self.parameters = parameters
         self.soundDirectory = soundDirectory
         self.commandBaseName = commandBaseName
+        self.commandPath = commandPath ?? commandBaseName
+        self.staleIdentity = staleIdentity
+        self.scriptCandidate = scriptCandidate
         self.stopTimeout = stopTimeout
     }
 }

@@ -4,8 +4,10 @@ import CLibc
 /// Ends a stale player that holds the gate's device: the one place monitord
 /// signals a process it did not start, so every step re-checks.
 ///
-/// Strict match (StalePlayers): same executable name, the exact same `-o`
-/// device, same real uid, not monitord or its child, not a zombie. The pid is
+/// Strict match (StalePlayers): the same executable, the identity in force
+/// (the exact same `-o` device, or every `--stale-match` ARG and an
+/// interpreter's script as whole argv elements: StaleRuleInForce), same real
+/// uid, not monitord or its child, not a zombie. The pid is
 /// pinned with a pidfd (PinnedProcess) and the match re-verified through /proc after that, so
 /// a pid recycled between scan and signal is never hit. SIGTERM first, SIGKILL
 /// after the stop timeout; at most one round per stop timeout.
@@ -26,6 +28,9 @@ final class StaleReaper: EventSource {
     }
 
     private let settings: GateSettings
+    private let inForce: StaleRuleInForce
+    /// The identity is logged once, at the first search.
+    private var announced = false
     private let timer: TimerFD
     private var targets: [Target] = []
     private var generation: UInt32 = 0
@@ -36,6 +41,7 @@ final class StaleReaper: EventSource {
 
     init(settings: GateSettings) throws(SystemError) {
         self.settings = settings
+        inForce = StaleRuleInForce(settings)
         timer = try TimerFD()
     }
 
@@ -60,21 +66,25 @@ final class StaleReaper: EventSource {
         return nil
     }
 
-    private var description: String { "\(settings.commandBaseName) -o \(settings.parameters.device)" }
+    private var description: String { inForce.leftover }
 
     private func reap(excluding excluded: [Int32], loop: LoopHandle) {
         let now = MonotonicInstant.now()
         let logger = loop.logger
+        if !announced {
+            announced = true
+            logger.log(.info, inForce.announcement)
+        }
+        guard inForce.endsLeftovers else { return }
         if !targets.isEmpty { return }  // The previous round is still ending.
         if let lastRound, now - lastRound < settings.stopTimeout {
             logger.log(.debug, "not looking for a stale \(description): the last one was ended less than \(settings.stopTimeout.humanReadable) ago")
             return
         }
-        let rule = StalePlayerRule(baseName: settings.commandBaseName, device: settings.parameters.device,
-                                   uid: getuid(), excluded: Set(excluded))
+        let rule = inForce.rule(uid: getuid(), excluded: Set(excluded))
         let candidates = StalePlayers.find(rule)
         if candidates.isEmpty {
-            logger.log(.info, "no stale \(description) found (same name, device and user; not monitord's child)")
+            logger.log(.info, "no stale \(description) found (same \(inForce.device == nil ? "executable, arguments" : "name, device") and user; not monitord's child)")
             return
         }
         generation &+= 1
@@ -94,12 +104,18 @@ final class StaleReaper: EventSource {
                 continue
             }
             targets.append(Target(process, slot: slot))
-            logger.log(.warning, "ending stale player pid \(pid) (\(ALSAGate.shown(commandLine))): it plays to \(settings.parameters.device) and is not monitord's child; sent SIGTERM")
+            logger.log(.warning, "ending stale player pid \(pid) (\(ALSAGate.shown(commandLine))): \(playsTo) and is not monitord's child; sent SIGTERM")
         }
         if !targets.isEmpty {
             lastRound = now
             do { try timer.arm(after: settings.stopTimeout) } catch { loop.fail(error) }
         }
+    }
+
+    /// Why a leftover is taken to be in the gate's way.
+    private var playsTo: String {
+        if inForce.device != nil { return "it plays to \(settings.parameters.device)" }
+        return "it is a \(description) while \(settings.parameters.device) cannot be opened"
     }
 
     private func exited(_ registration: LoopHandle.Registration) {

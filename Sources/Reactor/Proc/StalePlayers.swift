@@ -6,8 +6,16 @@ import CLibc
 public struct StalePlayerRule: Equatable, Sendable {
     /// Basename of COMMAND (`squeezelite` for `/usr/bin/squeezelite`).
     public var baseName: String
-    /// The exact `-o` value (`lb0c`).
-    public var device: String
+    /// COMMAND resolved through PATH and symbolic links (`python3` is
+    /// `/usr/bin/python3.11` on Debian 12), or nil when it could not be: a
+    /// leftover's executable is this file or has COMMAND's basename.
+    public var executable: String?
+    /// The exact last `-o` value (`lb0c`): the identity when the gate was
+    /// found from the command's `-o lb*`.
+    public var device: String?
+    /// Whole elements of argv[1...] a leftover must have, in any order
+    /// (`--stale-match`, and the script an interpreter runs).
+    public var arguments: [String]
     /// monitord's real uid: never touch another user's processes.
     public var uid: UInt32
     /// monitord itself and its own child; processes whose parent is one of
@@ -15,9 +23,12 @@ public struct StalePlayerRule: Equatable, Sendable {
     /// monitord's own command line).
     public var excluded: Set<Int32>
 
-    public init(baseName: String, device: String, uid: UInt32, excluded: Set<Int32>) {
+    public init(baseName: String, executable: String? = nil, device: String?, arguments: [String] = [],
+                uid: UInt32, excluded: Set<Int32>) {
         self.baseName = baseName
+        self.executable = executable
         self.device = device
+        self.arguments = arguments
         self.uid = uid
         self.excluded = excluded
     }
@@ -25,24 +36,42 @@ public struct StalePlayerRule: Equatable, Sendable {
 
 public enum StalePlayers {
     /// The rule applied to facts already read from /proc. Pure.
-    /// - executableBaseName: basename of /proc/PID/exe's target, or nil when
-    ///   it cannot be read (another user's process, a kernel thread).
+    /// - executable: the target of /proc/PID/exe (a full path; a bare name
+    ///   is compared by name only), or nil when it cannot be read (another
+    ///   user's process, a kernel thread).
     /// - state: the `State:` letter of /proc/PID/status.
-    public static func matches(commandLine: [String], executableBaseName: String?, uid: UInt32, state: Character?, rule: StalePlayerRule) -> Bool {
+    public static func matches(commandLine: [String], executable: String?, uid: UInt32, state: Character?, rule: StalePlayerRule) -> Bool {
         let expected = Path.baseName(rule.baseName)
         guard !expected.isEmpty, let argv0 = commandLine.first else { return false } // kernel thread
+        // A rule that names neither a device nor an argument would take every
+        // process of that program for a leftover: it matches nothing instead.
+        guard rule.device != nil || !rule.arguments.isEmpty else { return false }
         guard state != "Z", state != "X" else { return false } // zombie or dead: holds nothing
         guard uid == rule.uid else { return false }
-        guard Path.baseName(argv0) == expected else { return false }
-        if let executable = executableBaseName {
-            // The kernel appends " (deleted)" when the binary was replaced
-            // on disk (a package upgrade): still the same player.
-            let suffix = " (deleted)"
-            let name = executable.hasSuffix(suffix) ? String(executable.dropLast(suffix.count)) : executable
-            guard name == expected else { return false }
+        guard isCommandsExecutable(argv0: argv0, executable: executable, rule: rule) else { return false }
+        if let device = rule.device {
+            // The effective output is the last -o, as getopt would take it.
+            guard OutputOption.values(in: commandLine).last == device else { return false }
         }
-        // The effective output is the last -o, as getopt would take it.
-        return OutputOption.values(in: commandLine).last == rule.device
+        // Whole elements only: `ch2` is not `ch21`, `--x=v` is one element.
+        let arguments = commandLine.dropFirst()
+        return rule.arguments.allSatisfy { arguments.contains($0) }
+    }
+
+    /// argv[0] names COMMAND (by its basename, or the basename of what it
+    /// resolves to), and so does /proc/PID/exe when it can be read: its
+    /// basename is COMMAND's, or it is the very file COMMAND resolves to
+    /// (`python3` → `/usr/bin/python3.11`, whose basename differs).
+    private static func isCommandsExecutable(argv0: String, executable: String?, rule: StalePlayerRule) -> Bool {
+        let expected = Path.baseName(rule.baseName)
+        let shown = Path.baseName(argv0)
+        guard shown == expected || (rule.executable.map { shown == Path.baseName($0) } ?? false) else { return false }
+        guard let executable else { return true }
+        // The kernel appends " (deleted)" when the binary was replaced on disk
+        // (a package upgrade): still the same player.
+        let suffix = " (deleted)"
+        let path = executable.hasSuffix(suffix) ? String(executable.dropLast(suffix.count)) : executable
+        return Path.baseName(path) == expected || path == rule.executable
     }
 
     /// Pids of matching processes in `procRoot`, ascending.
@@ -74,7 +103,7 @@ public enum StalePlayers {
               !isSpawnedByExcluded(parent: status.parentPID, rule: rule),
               let commandLine = ProcEntries.commandLine(pid: pid, procRoot: procRoot)
         else { return false }
-        let executable = ProcEntries.linkTarget("\(procRoot)/\(pid)/exe").map(Path.baseName)
-        return matches(commandLine: commandLine, executableBaseName: executable, uid: uid, state: status.state, rule: rule)
+        let executable = ProcEntries.linkTarget("\(procRoot)/\(pid)/exe")
+        return matches(commandLine: commandLine, executable: executable, uid: uid, state: status.state, rule: rule)
     }
 }

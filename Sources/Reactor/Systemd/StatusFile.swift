@@ -8,6 +8,9 @@ import CLibc
 ///
 ///     state=backoff child_pid= restarts=3 last_exit=exit%201 backoff_until=12.5
 ///
+/// (StatusReport decides the keys; its last one, `summary`, is the sentence
+/// systemd's STATUS= shows, encoded like any other value.)
+///
 /// Keys and values are percent-encoded (RFC 3986 style, uppercase hex) for
 /// exactly these bytes: `%`, space, `=`, `"`, `\`, and the ASCII control
 /// characters 0x00-0x1F and 0x7F. Everything else, UTF-8 included, is

@@ -2,7 +2,8 @@ import CEpoll
 import Supervision
 
 /// What the supervisor is doing, in the two forms the outside reads: the
-/// one-line sd_notify `STATUS=` text and the status file's key=value fields.
+/// one-line sd_notify `STATUS=` text and the status file's key=value fields,
+/// whose last one, `summary`, is that same text.
 public struct StatusReport: Equatable, Sendable {
     public var text: String
     public var fields: [Field]
@@ -72,6 +73,9 @@ public struct StatusReport: Equatable, Sendable {
                 if let holders = gate.holderSummary { fields.append(Field("gate_holders", holders)) }
             }
         }
+        // The sentence itself, last: an app shows what `systemctl status`
+        // shows without re-deriving it from the fields above.
+        fields.append(Field("summary", text))
         return StatusReport(text: text, fields: fields)
     }
 

@@ -1,0 +1,65 @@
+import Glibc
+import Testing
+import Reactor
+import Supervision
+
+/// The status file's `summary=` is the STATUS= sentence of the same state,
+/// in every phase, and survives the file's encoding.
+@Suite struct StatusReportTests {
+    final class FakeGate: GateDriver {
+        let device = "lb3c"
+        let sources: [any EventSource] = []
+        var holderSummary: String? = "pid 812 squeezelite"
+    }
+
+    static let t0 = MonotonicInstant(nanoseconds: 5_000_000_000_000)
+    static let busy = ProbeFailure(stage: .open, errno: EBUSY)
+    static let gated = SupervisionConfiguration(backoff: .standard, stopTimeout: .seconds(3), killGrace: .seconds(1),
+                                                gate: GateTiming(probeDuration: .milliseconds(50), staleAfter: 1000))
+
+    /// A table after `events` (all at t0), and its report at t0.
+    static func report(_ events: [SupervisionEvent], gated: Bool = false) -> (StatusReport, String) {
+        var table = SupervisionTable(configuration: gated ? Self.gated
+                                     : SupervisionConfiguration(backoff: .standard, stopTimeout: .seconds(3), killGrace: .seconds(1)))
+        for event in events { _ = table.handle(event, at: t0) }
+        let report = StatusReport.of(table, commandName: "squeezelite", gate: gated ? FakeGate() : nil, now: t0, wallNow: 1_700_000_000)
+        return (report, StatusFile.render(report.pairs))
+    }
+
+    /// Started, then `count` failed probes, each after the wait before it.
+    static func failedProbes(_ count: Int) -> [SupervisionEvent] {
+        [.start] + (1...count).flatMap { $0 == 1 ? [.probeFailed(busy)] : [.deadline, .probeFailed(busy)] }
+    }
+
+    static let states: [(String, [SupervisionEvent], Bool)] = [
+        ("starting", [.start], false),
+        ("running", [.start, .spawned(pid: 812)], false),
+        ("backing-off", [.start, .spawned(pid: 812), .childExited(.exited(1))], false),
+        ("backing-off after a signal", [.start, .spawned(pid: 812), .childExited(.signaled(SIGSEGV, coreDumped: false))], false),
+        ("probing", [.start], true),
+        ("waiting-for-device", failedProbes(14), true),
+        ("stopping", [.start, .spawned(pid: 812), .signal(SIGTERM)], false),
+        ("stopped", [.start, .spawned(pid: 812), .childExited(.exited(0))], false),
+    ]
+
+    @Test(arguments: 0..<states.count)
+    func summaryIsTheStatusSentence(index: Int) throws {
+        let (label, events, gated) = Self.states[index]
+        let (report, line) = Self.report(events, gated: gated)
+        #expect(report.fields.last == StatusReport.Field("summary", report.text), "\(label)")
+        let pairs = try #require(StatusFile.parse(line), "\(label): \(line)")
+        #expect(pairs.last?.0 == "summary" && pairs.last?.1 == report.text, "\(label): \(line)")
+        #expect(pairs.filter { $0.0 == "summary" }.count == 1)
+        #expect(!report.text.isEmpty && !report.text.contains("\n"))
+    }
+
+    /// The sentences an app shows, exactly, and how they are written.
+    @Test func realSentences() {
+        let (waiting, waitingLine) = Self.report(Self.failedProbes(14), gated: true)
+        #expect(waiting.text == "waiting for lb3c: EBUSY, held by pid 812 squeezelite (14 failed probes)")
+        #expect(waitingLine.hasSuffix(" summary=waiting%20for%20lb3c:%20EBUSY,%20held%20by%20pid%20812%20squeezelite%20(14%20failed%20probes)\n"),
+                "\(waitingLine)")
+        let (backoff, _) = Self.report([.start, .spawned(pid: 812), .childExited(.exited(1))])
+        #expect(backoff.text == "restarting in 2 s after exit 1, 1 restart")
+    }
+}
