@@ -17,6 +17,10 @@
 //   suffix of the arguments; backoff initial <= max; every duration in
 //   0...24h, probe duration > 0; rate, channels and stale-after in range;
 //   `--alsa-device` not combined with `--alsa-gate off`; non-empty paths;
+//   `--stale-match` values non-empty, each one typed as a value, only with a
+//   gate, and the stale identity is theirs, else none for `--alsa-device`,
+//   else the `-o` device; the script candidate is a non-option word of the
+//   command after argv[0];
 //   gateDevice and humanReadable do not trap; the derived table and gate
 //   configurations agree on the device, probe duration and stop timeout;
 // - a UsageError message is non-empty, at most 400 bytes, a single line with
@@ -88,6 +92,7 @@ func checkRun(_ options: Options, _ arguments: [String], _ shown: String) {
     if let device = options.gateDevice {
         require(!device.isEmpty, "\(shown): empty gate device")
     }
+    checkStaleIdentity(options, arguments, shown)
     // The table's and the gate's halves agree on what they share.
     let derived = options.derived
     require((derived.gate == nil) == (options.gateDevice == nil) && (derived.table.gate == nil) == (derived.gate == nil),
@@ -95,6 +100,36 @@ func checkRun(_ options: Options, _ arguments: [String], _ shown: String) {
     if let gate = derived.gate, let timing = derived.table.gate {
         require(gate.parameters.device == options.gateDevice && gate.parameters.duration == timing.probeDuration
                 && gate.stopTimeout == derived.table.stopTimeout, "\(shown): the gate's halves disagree")
+        require(gate.staleIdentity == options.staleIdentity && gate.commandPath == command[0]
+                && gate.scriptCandidate == InterpreterScript.candidate(in: command), "\(shown): the gate's stale identity differs")
+    }
+}
+
+/// `--stale-match`: what the rule may end follows from the options alone.
+func checkStaleIdentity(_ options: Options, _ arguments: [String], _ shown: String) {
+    let optionWords = arguments.dropLast(options.command.count)
+    for value in options.staleMatch {
+        require(!value.isEmpty, "\(shown): empty --stale-match value")
+        require(optionWords.contains(value) || optionWords.contains("--stale-match=" + value),
+                "\(shown): --stale-match '\(escaped(value))' was never typed")
+    }
+    require(options.staleMatch.isEmpty || options.gateDevice != nil, "\(shown): --stale-match without a gate")
+    let expected: StaleIdentity
+    if !options.staleMatch.isEmpty {
+        expected = .arguments(options.staleMatch)
+    } else if options.alsaDevice != nil {
+        expected = .none
+    } else if let device = options.gateDevice {
+        expected = .outputDevice(device)
+    } else {
+        expected = .none
+    }
+    require(options.staleIdentity == expected, "\(shown): stale identity \(options.staleIdentity), expected \(expected)")
+    if let script = InterpreterScript.candidate(in: options.command) {
+        let index = options.command.dropFirst().firstIndex(of: script)
+        require(!script.isEmpty && index != nil, "\(shown): script candidate '\(escaped(script))' is not a word of the command")
+        require(!script.hasPrefix("-") || script == "-" || options.command.dropFirst().contains("--"),
+                "\(shown): script candidate '\(escaped(script))' is an option")
     }
 }
 

@@ -1,5 +1,5 @@
 /// monitord's exit codes (sysexits where one fits, a shell's for exec
-/// failures), documented in --help and the README.
+/// failures), documented in --help, the man page and docs/behaviour.md.
 public enum ExitCode {
     /// The child exited 0, or a stop signal ended supervision.
     public static let success: Int32 = 0

@@ -30,7 +30,8 @@ enum HelpText {
                               the retry with the time waited (default 4s)
       --probe-rate HZ         probe sample rate (default 48000)
       --probe-channels N      probe channels (default 2)
-      --snd-dir DIR           where device nodes are, for naming holders (/dev/snd)
+      --snd-dir DIR           where device nodes are, for naming holders and
+                              noticing a released device (default /dev/snd)
 
     Stale players (a leftover instance of this player, in the gate's way):
       --stale-after N         failed probes before one is looked for and ended,
@@ -47,11 +48,11 @@ enum HelpText {
     file (a script), that path is always part of the identity; the script path
     is what tells two python3 processes apart. Examples:
       monitord --alsa-device lb2c \\
-          --stale-match /home/pi/.config/amplipi/srcs/v2/shairport.conf \\
-          -- shairport-sync -c /home/pi/.config/amplipi/srcs/v2/shairport.conf
-      monitord --alsa-device ch2 \\
-          --stale-match /home/pi/amplipi-dev/streams/runvlc.py --stale-match ch2 \\
-          -- python3 /home/pi/amplipi-dev/streams/runvlc.py URL ch2
+          --stale-match /home/pi/.config/amplipi/srcs/v2/shairport.conf -- \\
+          shairport-sync -c /home/pi/.config/amplipi/srcs/v2/shairport.conf
+      monitord --alsa-device ch2 --stale-match ch2 \\
+          --stale-match /home/pi/amplipi-dev/streams/runvlc.py -- \\
+          python3 /home/pi/amplipi-dev/streams/runvlc.py URL ch2
 
     Status:
       --status-file PATH      keep PATH updated with one key=value line per state;
@@ -63,8 +64,9 @@ enum HelpText {
       -h, --help              this text
           --version           print the version
 
-    DUR is a number with a unit: 150ms, 2s, 1.5s, 1m, 1m30s, 1h; a bare number is
-    seconds; 0 means no delay.
+    DUR is a number with a unit: 150ms, 2s, 1.5s, 1m, 1m30s, 1h (also us, ns); a
+    bare number is seconds; 0 means no delay; at most 24h. A value may also
+    follow an equals sign: --stop-timeout=5s.
 
     Exit status:
       0    COMMAND exited 0 (--restart on-failure), or monitord was stopped by

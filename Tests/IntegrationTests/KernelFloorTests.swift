@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// The system calls monitord makes that are newer than Linux 5.4 (AmpliPi's
-/// image kernel; README "Kernel floor"), each with its fallback, taken here on
+/// image kernel; docs/deploying.md "Kernel floor"), each with its fallback, taken here on
 /// a new kernel by making the call fail the way an old kernel does.
 @Suite struct KernelFloorTests {
     /// close_range(2) came in 5.9 and its CLOSE_RANGE_CLOEXEC flag in 5.11:

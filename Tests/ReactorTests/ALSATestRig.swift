@@ -17,11 +17,11 @@ enum ALSATestRig {
         FileManager.default.isExecutableFile(atPath: holderPath) && FileManager.default.fileExists(atPath: pluginPath)
     }
 
-    /// A fresh directory for one test, with `snd/` as the fake /dev/snd.
+    /// A fresh directory for one test under TMPDIR, with `snd/` as the fake
+    /// /dev/snd; removed when the test process exits (in-process devices and
+    /// the players of parallel tests may use it until then).
     static func makeDirectory(_ label: String) -> URL {
-        var template = Array("/tmp/monitord-\(label)-XXXXXX".utf8CString)
-        let path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-        let directory = URL(fileURLWithPath: path)
+        let directory = URL(fileURLWithPath: TemporaryFiles.makeDirectory(label))
         try! FileManager.default.createDirectory(at: directory.appendingPathComponent("snd"), withIntermediateDirectories: true)
         return directory
     }

@@ -221,6 +221,8 @@ import Reactor
         (["python3", "--", "-weird.py", "x"], "-weird.py"),
         (["python3", "-u"], nil),
         (["python3", "--"], nil),
+        (["python3", "--", "", "x.py"], nil),
+        (["python3", "", "x.py"], nil),
         (["python3"], nil),
         (["bash", "-", "x"], "-"),
         (["shairport-sync", "-c", "/etc/s.conf"], "/etc/s.conf"),

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 @testable import Reactor
 
 @Suite struct StatusFileTests {
@@ -11,9 +12,7 @@ import Testing
     }
 
     private func temporaryDirectory() throws -> String {
-        let path = NSTemporaryDirectory() + "monitord-status-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
+        TemporaryFiles.makeDirectory("status")
     }
 
     @Test func rendersOneLineOfPairs() {
@@ -53,7 +52,7 @@ import Testing
 
     @Test func writeReplacesTheFileWith0644() throws {
         let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { TemporaryFiles.remove(directory) }
         let file = StatusFile(path: directory + "/status")
         let oldMask = umask(0o077)
         defer { umask(oldMask) }
@@ -68,7 +67,7 @@ import Testing
 
     @Test func markStoppedAndRemove() throws {
         let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { TemporaryFiles.remove(directory) }
         let file = StatusFile(path: directory + "/status")
 
         #expect(file.markStopped([("state", "running"), ("last_exit", "signal 15")]))
@@ -87,7 +86,7 @@ import Testing
     /// complete, parseable line: the old one or the new one.
     @Test func readersNeverSeeAPartialLine() async throws {
         let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { TemporaryFiles.remove(directory) }
         let file = StatusFile(path: directory + "/status")
         // Lines of very different lengths, so a torn or truncated read shows.
         let short = [("state", "running"), ("child_pid", "812")]

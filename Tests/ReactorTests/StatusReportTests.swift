@@ -10,6 +10,7 @@ import Supervision
         let device = "lb3c"
         let sources: [any EventSource] = []
         var holderSummary: String? = "pid 812 squeezelite"
+        var staleLeftover: String? = "squeezelite -o lb3c"
     }
 
     static let t0 = MonotonicInstant(nanoseconds: 5_000_000_000_000)
@@ -59,6 +60,8 @@ import Supervision
         #expect(waiting.text == "waiting for lb3c: EBUSY, held by pid 812 squeezelite (14 failed probes)")
         #expect(waitingLine.hasSuffix(" summary=waiting%20for%20lb3c:%20EBUSY,%20held%20by%20pid%20812%20squeezelite%20(14%20failed%20probes)\n"),
                 "\(waitingLine)")
+        let (first, _) = Self.report(Self.failedProbes(1), gated: true)
+        #expect(first.text == "waiting for lb3c: EBUSY, held by pid 812 squeezelite (1 failed probe)")
         let (backoff, _) = Self.report([.start, .spawned(pid: 812), .childExited(.exited(1))])
         #expect(backoff.text == "restarting in 2 s after exit 1, 1 restart")
     }

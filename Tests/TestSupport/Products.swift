@@ -15,7 +15,8 @@ public enum Products {
         let environment = ProcessInfo.processInfo.environment
         guard let binary = environment["MONITORD_BINARY"], !binary.isEmpty else { return directory + "/monitord" }
         guard let emulator = environment["MONITORD_EMULATOR"], !emulator.isEmpty else { return binary }
-        let launcher = NSTemporaryDirectory() + "monitord-emulated-\(getpid())"
+        let launcher = TemporaryFiles.root + "/monitord-emulated-\(getpid())"
+        TemporaryFiles.register(launcher)
         let script = "#!/bin/sh\nexec '\(emulator)' '\(binary)' \"$@\"\n"
         let written = FileManager.default.createFile(atPath: launcher, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
         precondition(written, "cannot write \(launcher)")

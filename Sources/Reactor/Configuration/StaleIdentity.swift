@@ -15,7 +15,8 @@ public enum StaleIdentity: Equatable, Sendable {
 }
 
 /// The script an interpreter command runs: the first word after argv[0] that
-/// is not an option (a `--` makes the word after it the candidate). Whether
+/// is not an option (a `--` makes the word after it the candidate); never an
+/// empty word (no file has an empty name). Whether
 /// it names a regular file is for the caller to check: this stays pure.
 /// `python3 -u /srv/runvlc.py URL ch2` gives `/srv/runvlc.py`; so does
 /// `shairport-sync -c /etc/shairport.conf` give the configuration file,
@@ -25,7 +26,10 @@ public enum InterpreterScript {
         var index = 1
         while index < command.count {
             let word = command[index]
-            if word == "--" { return index + 1 < command.count ? command[index + 1] : nil }
+            if word == "--" {
+                let next = index + 1 < command.count ? command[index + 1] : ""
+                return next.isEmpty ? nil : next
+            }
             if word.hasPrefix("-") && word != "-" {
                 index += 1
                 continue

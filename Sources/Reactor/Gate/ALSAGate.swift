@@ -30,6 +30,7 @@ public final class ALSAGate: GateDriver, EventSource {
     /// process holds a device.
     private var lastFailure: ProbeFailure?
     public var sources: [any EventSource] { [self, reaper, watcher] }
+    public var staleLeftover: String? { reaper.leftover }
 
     public init(settings: GateSettings) throws(SystemError) {
         self.settings = settings

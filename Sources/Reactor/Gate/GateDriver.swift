@@ -8,4 +8,7 @@ public protocol GateDriver: AnyObject {
     var sources: [any EventSource] { get }
     /// Who held the sound devices at the last report (`pid 790 squeezelite`), for status lines.
     var holderSummary: String? { get }
+    /// A leftover as the log names it (`squeezelite -o lb3c`), or nil when
+    /// none is ever ended (`--alsa-device` without `--stale-match`).
+    var staleLeftover: String? { get }
 }

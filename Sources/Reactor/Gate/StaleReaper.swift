@@ -68,6 +68,9 @@ final class StaleReaper: EventSource {
 
     private var description: String { inForce.leftover }
 
+    /// How a leftover is named, or nil when none is ever ended.
+    var leftover: String? { inForce.endsLeftovers ? inForce.leftover : nil }
+
     private func reap(excluding excluded: [Int32], loop: LoopHandle) {
         let now = MonotonicInstant.now()
         let logger = loop.logger
@@ -104,7 +107,7 @@ final class StaleReaper: EventSource {
                 continue
             }
             targets.append(Target(process, slot: slot))
-            logger.log(.warning, "ending stale player pid \(pid) (\(ALSAGate.shown(commandLine))): \(playsTo) and is not monitord's child; sent SIGTERM")
+            logger.log(.warning, "ending stale player pid \(pid) (\(ALSAGate.shown(commandLine))): \(inTheWay) and is not monitord's child; sent SIGTERM")
         }
         if !targets.isEmpty {
             lastRound = now
@@ -113,7 +116,7 @@ final class StaleReaper: EventSource {
     }
 
     /// Why a leftover is taken to be in the gate's way.
-    private var playsTo: String {
+    private var inTheWay: String {
         if inForce.device != nil { return "it plays to \(settings.parameters.device)" }
         return "it is a \(description) while \(settings.parameters.device) cannot be opened"
     }

@@ -6,14 +6,19 @@ public struct LogRenderer: Sendable {
     public let commandName: String
     public let commandLine: [String]
     public let device: String?
+    /// The gate's leftover as search lines name it (`squeezelite -o lb3c`);
+    /// nil when none is ever ended, and those lines are then debug lines.
+    public let staleLeftover: String?
     public let configuration: SupervisionConfiguration
     /// The command line as `started` lines show it, joined and cut once.
     private let shownCommandLine: String
 
-    public init(commandName: String, commandLine: [String], device: String?, configuration: SupervisionConfiguration) {
+    public init(commandName: String, commandLine: [String], device: String?, staleLeftover: String? = nil,
+                configuration: SupervisionConfiguration) {
         self.commandName = commandName
         self.commandLine = commandLine
         self.device = device
+        self.staleLeftover = staleLeftover
         self.configuration = configuration
         let joined = commandLine.joined(separator: " ")
         shownCommandLine = joined.utf8.count > 200 ? String(joined.prefix(200)) + "..." : joined
@@ -25,7 +30,7 @@ public struct LogRenderer: Sendable {
         switch record {
         case .started(_, _, let quiet): return quiet ? .debug : .info
         case .forwarded, .dropped: return .debug
-        case .staleSearch: return .info
+        case .staleSearch: return staleLeftover == nil ? .debug : .info
         case .finishedCleanly, .stopping, .stopWhileWaiting, .stopped, .deviceReady: return .notice
         case .exited, .folded, .hurrying, .killedAfterTimeout, .deviceUnavailable, .deviceStillUnavailable: return .warning
         case .spawnFailed, .cannotExecute, .unkillable: return .error
@@ -77,7 +82,8 @@ public struct LogRenderer: Sendable {
         case .deviceReady(let after, let probes):
             return "\(pcm) ready after \(after.humanReadable), \(probes) probes"
         case .staleSearch(let failedProbes):
-            return "\(pcm) failed \(failedProbes) probes in a row: looking for a stale \(name) -o \(pcm)"
+            guard let staleLeftover else { return "\(pcm) failed \(failedProbes) probes in a row: no --stale-match, nothing is ended" }
+            return "\(pcm) failed \(failedProbes) probes in a row: looking for a stale \(staleLeftover)"
         }
     }
 

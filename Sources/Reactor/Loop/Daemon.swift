@@ -67,6 +67,7 @@ public final class Daemon {
         renderer = LogRenderer(commandName: Path.baseName(arguments[0]),
                                commandLine: arguments,
                                device: gate?.device,
+                               staleLeftover: gate?.staleLeftover,
                                configuration: configuration)
         table = SupervisionTable(configuration: configuration)
         try epoll.add(signals.fd, .input, Epoll.Token(source: Source.signals.rawValue))

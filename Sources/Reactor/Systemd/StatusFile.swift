@@ -6,7 +6,7 @@ import CLibc
 ///
 /// Format: `key=value` pairs separated by single spaces, ending in one `\n`:
 ///
-///     state=backoff child_pid= restarts=3 last_exit=exit%201 backoff_until=12.5
+///     state=running pid=812 command=squeezelite restart=on-failure restarts=3 failures=0 last_exit=exit:1 summary=running%20squeezelite%20(pid%20812),%203%20restarts
 ///
 /// (StatusReport decides the keys; its last one, `summary`, is the sentence
 /// systemd's STATUS= shows, encoded like any other value.)

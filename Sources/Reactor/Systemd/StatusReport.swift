@@ -50,7 +50,8 @@ public struct StatusReport: Equatable, Sendable {
             fields.append(Field("state", "waiting-for-device"))
             let reason = table.lastProbeFailure?.shortReason ?? "?"
             let holders = gate?.holderSummary.map { ", held by \($0)" } ?? ""
-            text = "waiting for \(gate?.device ?? "the device"): \(reason)\(holders) (\(table.failedProbes) failed probes)"
+            let probes = table.failedProbes == 1 ? "1 failed probe" : "\(table.failedProbes) failed probes"
+            text = "waiting for \(gate?.device ?? "the device"): \(reason)\(holders) (\(probes))"
         case .stopping(let pid), .killing(let pid):
             fields.append(Field("state", "stopping"))
             fields.append(Field("pid", "\(pid)"))

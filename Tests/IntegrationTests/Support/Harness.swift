@@ -4,18 +4,16 @@ import Glibc
 import Testing
 import TestSupport
 
-/// A private temporary directory, removed when the test ends.
+/// A private temporary directory under TMPDIR, removed when the test ends
+/// (and at the test process's exit if a test failed before releasing it).
 final class Scratch: @unchecked Sendable {
     let path: String
 
     init() {
-        var template = Array((NSTemporaryDirectory() + "/monitord-test.XXXXXX").utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        path = made.map { String(cString: $0) } ?? NSTemporaryDirectory() + "/monitord-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        path = TemporaryFiles.makeDirectory("test")
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    deinit { TemporaryFiles.remove(path) }
 
     func file(_ name: String) -> String { path + "/" + name }
 

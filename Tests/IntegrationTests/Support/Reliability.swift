@@ -122,22 +122,20 @@ let otherUID = "65534"
 let asOtherUser = ["/usr/bin/setpriv", "--reuid=\(otherUID)", "--regid=\(otherUID)", "--clear-groups"]
 
 /// A directory another user can reach, for what that user must execute: a
-/// fresh one under /tmp, mode 0755, removed when released. Products and
-/// scratch directories may sit below a 0700 directory (a clone in /root or
-/// in `mktemp -d`, a private TMPDIR) that another user cannot traverse.
+/// fresh one under /tmp (not TMPDIR), mode 0755, removed when released, and
+/// at the test process's exit at the latest. Products and scratch
+/// directories may sit below a 0700 directory (a clone in /root or in
+/// `mktemp -d`, the private TMPDIR scripts/test gives the suite) that
+/// another user cannot traverse.
 final class SharedDirectory {
     let path: String
 
     init() throws {
-        var template = Array("/tmp/monitord-shared.XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
-        }
-        path = String(cString: made)
+        path = TemporaryFiles.makeDirectory("shared", in: "/tmp")
         chmod(path, 0o755)
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    deinit { TemporaryFiles.remove(path) }
 
     /// Copies an executable here under `name` and returns its path.
     func copy(_ executable: String, as name: String) throws -> String {
