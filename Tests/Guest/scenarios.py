@@ -906,10 +906,12 @@ SCENARIOS = {
 
 def main():
     os.makedirs(LOGDIR, exist_ok=True)
-    # The player scenarios (scripts/vm-test --players) live in players.py.
-    from players import SCENARIOS as PLAYER_SCENARIOS
-    SCENARIOS.update(PLAYER_SCENARIOS)
     names = [n for n in PARAMS.get("scenarios", ",".join(SCENARIOS)).split(",") if n]
+    if any(name.startswith("player-") for name in names):
+        # The player scenarios (scripts/vm-test --players) live in
+        # players.py, which needs the full python3 of the players' root.
+        from players import SCENARIOS as PLAYER_SCENARIOS
+        SCENARIOS.update(PLAYER_SCENARIOS)
     for name in names:
         function = SCENARIOS.get(name)
         if function is None:
