@@ -16,8 +16,10 @@ device), its /proc/PID/cmdline after start, and checks under monitord:
 (a) and (c) run on the player's AmpliPi device (a dmix: lbNc or chN) under
 both of AmpliPi's layouts (one shared ipc_key, one key per dmix); (b) and
 the busy behaviour run on lb3x, a bare hw substream (amplipi/exclusive.conf),
-because a dmix device is never busy: a second opener is mixed in. What a
-leftover on a dmix device does is recorded by player-aplay (dmix_leftover).
+which a second opener finds busy (EBUSY), and (b) once more on the
+player's own lbNc where AmpliPi gives it one: there a second client gets
+EINVAL ("unable to open slave") while one plays. What a leftover on a dmix
+does to the gate is also recorded by player-aplay (dmix_leftover).
 """
 import os
 import re
@@ -471,25 +473,27 @@ def crash_and_stop(p, player, layout):
     return figures
 
 
-def leftover_ended(p, player, env, command=None, expect_ended=True):
-    """(b) on lb3x: a leftover with the same identity holds the device; a
+def leftover_ended(p, player, env, command=None, expect_ended=True, device=BUSY):
+    """(b) on DEVICE (lb3x, or the player's own lbNc dmix, where a second
+    client gets EINVAL while the leftover plays): a leftover with the same identity holds the device; a
     decoy of the same binary plays to OTHER with another config; another
     binary (python3) carries the same identity in its argv. monitord with
     --stale-match ends exactly the leftover and the new one plays."""
     slot, other_slot = 3, 5
-    wait_device_idle(BUSY)
+    wait_device_idle(device)
+    wait_opens(device, env=env)
     wait_device_idle(OTHER)
-    player.prepare(BUSY, slot)
+    player.prepare(device, slot)
     player.prepare(OTHER, other_slot)
-    identity = player.identity(BUSY, slot)
-    leftover = start_playing(p, player, BUSY, slot, "leftover", env, start_new_session=True)
+    identity = player.identity(device, slot)
+    leftover = start_playing(p, player, device, slot, "leftover", env, start_new_session=True)
     same_binary = start_playing(p, player, OTHER, other_slot, "decoy-same-binary", env)
     other_binary = p.start(as_pi(["python3", "-c", "import time; time.sleep(1e6)"] + identity),
                            "decoy-other-binary", env=env)
     status = f"{STATUS_DIR}/{player.name}-stale.status"
-    argv = command or player.command(BUSY, slot)
+    argv = command or player.command(device, slot)
     stale_args = [a for arg in identity for a in ("--stale-match", arg)]
-    sup = p.start(as_pi([MONITORD, "--status-file", status, "--alsa-device", BUSY, "--probe-interval", "500ms",
+    sup = p.start(as_pi([MONITORD, "--status-file", status, "--alsa-device", device, "--probe-interval", "500ms",
                          "--stale-after", "2", "--stop-timeout", "2s"] + stale_args + ["--"] + argv),
                   "monitord-stale", env=env)
     if not expect_ended:
@@ -511,9 +515,10 @@ def leftover_ended(p, player, env, command=None, expect_ended=True):
     if new is None:
         raise Failure(f"monitord started no new {player.name}: {status_file(status)}")
     child = player_child(sup, player)
-    seconds = make_play(player, child, BUSY, slot)
-    if seconds is None or not plays(child, BUSY, sub=0) and not any(plays(t, BUSY, sub=0) for t in tree(child)):
-        raise Failure(f"the new {player.name} does not hold {BUSY}: {describe(BUSY)}")
+    seconds = make_play(player, child, device, slot)
+    sub = 0 if device.endswith("x") else None
+    if seconds is None or not plays(child, device, sub=sub) and not any(plays(t, device, sub=sub) for t in tree(child)):
+        raise Failure(f"the new {player.name} does not hold {device}: {describe(device)}")
     ended = re.findall(r"ending stale player pid (\d+)", log_text(sup))
     if ended != [str(leftover.pid)]:
         raise Failure(f"monitord ended {ended}, expected the leftover {leftover.pid}")
@@ -536,6 +541,11 @@ def run_player(p, player):
             figures[f"{LAYOUT_LABELS[layout]}_{key}"] = value
         p.end_all()
     figures.update(leftover_ended(p, player, alsa_env("amplipi")))
+    if player.home_device.startswith("lb"):
+        # (b) again on the player's own AmpliPi device, a dmix.
+        p.end_all()
+        figures.update({f"dmix_{key}": value for key, value in
+                        leftover_ended(p, player, alsa_env("amplipi"), device=player.home_device).items()})
     if ABORTED_STARTS:
         figures["died_before_playing"] = ",".join(ABORTED_STARTS)
     return figures
