@@ -150,7 +150,7 @@ def recovery(args, card, child, holds):
     samples = []
     for i, hold in enumerate(holds):
         holder = card.hold()
-        m = Monitord(args, card, child, ["--alsa-device", "lb0c", "--stale-after", "1000000"], f"recovery-{i}")
+        m = Monitord(args, card, child, ["--alsa-device", "lb0c", "--stale-after", "1000000", "--holder-grace", "0"], f"recovery-{i}")
         wait_for(lambda: any("is not available" in l for l in m.lines()), 10, step=0.005)
         time.sleep(hold)
         holder.send_signal(signal.SIGTERM)
@@ -173,7 +173,7 @@ def recovery_without_release(args, card, child, holds):
     for i, hold in enumerate(holds):
         with open(card.state, "w") as f:
             f.write("fail-open EBUSY\n")
-        m = Monitord(args, card, child, ["--alsa-device", "lb0c", "--stale-after", "1000000"], f"timer-{i}")
+        m = Monitord(args, card, child, ["--alsa-device", "lb0c", "--stale-after", "1000000", "--holder-grace", "0"], f"timer-{i}")
         wait_for(lambda: any("is not available" in l for l in m.lines()), 10, step=0.005)
         time.sleep(hold)
         tmp = card.state + ".tmp"

@@ -74,7 +74,7 @@ func checkRun(_ options: Options, _ arguments: [String], _ shown: String) {
             "\(shown): the command is not a suffix of the arguments")
     require(options.backoff.initial <= options.backoff.maximum, "\(shown): backoff initial > max")
     let durations = [options.backoff.initial, options.backoff.maximum, options.backoff.reset,
-                     options.stopTimeout, options.probeDuration, options.probeInterval]
+                     options.stopTimeout, options.probeDuration, options.probeInterval, options.holderGrace]
         + (options.probeRetry.map { [$0] } ?? [])
     for value in durations {
         require(inDayRange(value), "\(shown): duration \(value) outside 0...24h")

@@ -17,11 +17,19 @@ public struct GateTiming: Equatable, Sendable {
     /// Reminders while waiting, measured from the first failure; the last
     /// entry's spacing repeats.
     public var reminders: [Duration]
+    /// A device ready again within this of the first failed probe was a
+    /// hiccup (a player's dmix state met once, a player still closing): one
+    /// info line. Still unavailable after it: the warning and the full holder
+    /// report. Zero warns at the first failed probe.
+    public var holderGrace: Duration
 
     public static let defaultProbeDuration: Duration = .milliseconds(50)
     public static let defaultProbeRetry: Duration = .milliseconds(50)
     public static let defaultProbeInterval: Duration = .seconds(4)
     public static let defaultStaleAfter = 20
+    /// Squeezelite's leftover dmix state costs one probe (~150 ms on a
+    /// Pi-class guest); a player that takes a second to close is still a hiccup.
+    public static let defaultHolderGrace: Duration = .seconds(1)
 
     public init(
         probeDuration: Duration = GateTiming.defaultProbeDuration,
@@ -29,7 +37,8 @@ public struct GateTiming: Equatable, Sendable {
         probeRetry: Duration = GateTiming.defaultProbeRetry,
         probeInterval: Duration = GateTiming.defaultProbeInterval,
         staleAfter: Int = GateTiming.defaultStaleAfter,
-        reminders: [Duration] = [.seconds(60), .seconds(300), .seconds(900)]
+        reminders: [Duration] = [.seconds(60), .seconds(300), .seconds(900)],
+        holderGrace: Duration = GateTiming.defaultHolderGrace
     ) {
         self.probeDuration = probeDuration
         // Playing N of silence into a buffer of at most N takes about N; twice
@@ -39,6 +48,7 @@ public struct GateTiming: Equatable, Sendable {
         self.probeRetry = min(probeRetry, probeInterval)
         self.staleAfter = max(staleAfter, 1)
         self.reminders = reminders.isEmpty ? [.seconds(900)] : reminders
+        self.holderGrace = max(holderGrace, .zero)
     }
 
     /// The least time from one probe to the next when the device seems to

@@ -14,8 +14,13 @@ public enum LogRecord: Equatable, Sendable {
     case unkillable(pid: Int32)
     case forwarded(signal: Int32, pid: Int32)
     case dropped(signal: Int32)
+    /// The first failed probe (debug: most waits end within the grace).
     case deviceUnavailable(ProbeFailure)
+    /// The device is still unavailable when the holder grace ends: the warning.
+    case deviceUnavailableAfterGrace(ProbeFailure, probes: Int, waited: Duration)
     case deviceStillUnavailable(ProbeFailure, probes: Int, waited: Duration)
-    case deviceReady(after: Duration, probes: Int)
+    /// Not `warned`: a hiccup, one info line that says what the first failed
+    /// probe found; otherwise the end of a wait the grace warning announced.
+    case deviceReady(after: Duration, probes: Int, warned: Bool)
     case staleSearch(failedProbes: Int)
 }

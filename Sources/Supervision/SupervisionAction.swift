@@ -9,8 +9,11 @@ public enum SupervisionAction: Equatable, Sendable {
     case killGroup
     case startProbe
     case abortProbe
-    /// Log who holds the sound devices (first failed probe).
+    /// Find out who holds the device and what state is behind it (first
+    /// failed probe); kept for the ready line, logged at debug.
     case reportHolders
+    /// The same, logged in full at warning (the grace has passed).
+    case warnHolders
     /// Find and end a stale player holding the gate's device.
     case reapStalePlayers
     case log(LogRecord)

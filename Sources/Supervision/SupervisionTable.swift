@@ -26,6 +26,8 @@ public struct SupervisionTable: Sendable {
     public private(set) var lastProbeFailure: ProbeFailure?
     private var firstProbeFailureAt: MonotonicInstant?
     private var remindersGiven = 0
+    /// The holder grace ended with the device still unavailable: warned.
+    public private(set) var gateWarned = false
     /// The failed-probe count at which the next stale-player search happens.
     private var nextStaleSearch = 0
     /// When the last probe began, and when the next one is due while waiting.
@@ -73,7 +75,7 @@ public struct SupervisionTable: Sendable {
             case .probeSucceeded:
                 actions.append(.cancelDeadline)
                 if failedProbes > 0, let first = firstProbeFailureAt {
-                    actions.append(.log(.deviceReady(after: now - first, probes: failedProbes + 1)))
+                    actions.append(.log(.deviceReady(after: now - first, probes: failedProbes + 1, warned: gateWarned)))
                 }
                 resetGate()
                 phase = .starting
@@ -248,9 +250,20 @@ public struct SupervisionTable: Sendable {
         if failedProbes == 1 {
             firstProbeFailureAt = now
             remindersGiven = 0
+            gateWarned = false
             actions.append(.log(.deviceUnavailable(failure)))
-            actions.append(.reportHolders)
-        } else if let first = firstProbeFailureAt, now >= gate.reminder(remindersGiven, after: first) {
+            // The seed's rule: look at the first failed probe. With no grace
+            // the warning below looks at once instead.
+            if gate.holderGrace > .zero { actions.append(.reportHolders) }
+        }
+        let first = firstProbeFailureAt ?? now
+        if !gateWarned && now - first >= gate.holderGrace {
+            gateWarned = true
+            actions.append(.log(.deviceUnavailableAfterGrace(failure, probes: failedProbes, waited: now - first)))
+            actions.append(.warnHolders)
+            // A grace longer than the first reminders: they are not due again.
+            while now >= gate.reminder(remindersGiven, after: first) { remindersGiven += 1 }
+        } else if gateWarned && failedProbes > 1 && now >= gate.reminder(remindersGiven, after: first) {
             // Catch up silently if the machine slept through several reminders.
             while now >= gate.reminder(remindersGiven, after: first) { remindersGiven += 1 }
             actions.append(.log(.deviceStillUnavailable(failure, probes: failedProbes, waited: now - first)))
@@ -276,6 +289,12 @@ public struct SupervisionTable: Sendable {
                 failuresSinceRelease = nil
             }
         }
+        // "Still unavailable after the grace" is a probe's finding: one comes
+        // when the grace ends, however long the waits have grown.
+        if !gateWarned, let first = firstProbeFailureAt {
+            let graceLeft = first + gate.holderGrace - now
+            if graceLeft > .zero && graceLeft < delay { delay = graceLeft }
+        }
         nextProbeAt = now + delay
         actions.append(.armDeadline(delay))
     }
@@ -285,6 +304,7 @@ public struct SupervisionTable: Sendable {
         nextStaleSearch = 0
         firstProbeFailureAt = nil
         remindersGiven = 0
+        gateWarned = false
         lastProbeFailure = nil
         nextProbeAt = nil
         releaseSeen = false

@@ -30,6 +30,10 @@ enum HelpText {
                               the retry with the time waited (default 4s)
       --probe-rate HZ         probe sample rate (default 48000)
       --probe-channels N      probe channels (default 2)
+      --holder-grace DUR      a device ready again within this is one info line
+                              (e.g. dmix state a stopped player left, cleared by
+                              the next open); still unavailable after it: a
+                              warning naming holders or dmix state (default 1s)
       --snd-dir DIR           where device nodes are, for naming holders and
                               noticing a released device (default /dev/snd)
 

@@ -199,8 +199,10 @@ import TestSupport
         let holder = try card.startPlayer(named: "other-app", arguments: ["-o", "lb0c"], logName: "holder")
         defer { kill(holder, SIGKILL); _ = reap(holder) }
         #expect(eventually { card.isHeld(card: 0) })
+        // No holder grace: the warning (and its wait for the release) starts
+        // at the first failed probe, not at a probe the grace's end would add.
         let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--probe-duration", "50ms",
-                                     "--probe-retry", "1m", "--probe-interval", "1m", "--stale-after", "1000",
+                                     "--probe-retry", "1m", "--probe-interval", "1m", "--stale-after", "1000", "--holder-grace", "0",
                                      "--alsa-device", "lb0c", Self.player(scratch)],
                                     scratch: scratch, environment: card.environment)
         #expect(monitord.waitForLog("is not available (open: EBUSY"))

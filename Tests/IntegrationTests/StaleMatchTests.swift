@@ -10,7 +10,7 @@ import TestSupport
 /// without `--stale-match` ends nothing and says why.
 ///
 /// The rule looks machine-wide and tests run in parallel, so the devices
-/// here (lb60c, lb61c, lb62c) are used by no other test.
+/// here (lb60c, lb61c, lb62c, lb63c) are used by no other test.
 @Suite struct StaleMatchTests {
     static let idle = "while :; do sleep 1; done"
 
@@ -78,7 +78,10 @@ import TestSupport
     }
 
     /// A python3 player that holds an ALSA PCM through ctypes (libasound),
-    /// as AmpliPi's runvlc.py/fmradio.py hold one through vlc or aplay.
+    /// as AmpliPi's runvlc.py/fmradio.py hold one through vlc or aplay, until
+    /// SIGTERM, then exits 0. Under scripts/sanitize the test plugin is an
+    /// ASan build that an uninstrumented python3 cannot load: it then says
+    /// so and idles all the same (the device's state file keeps it busy).
     static let holderScript = """
     import ctypes, signal, sys
     stop = {signal.SIGTERM, signal.SIGINT}
@@ -88,10 +91,12 @@ import TestSupport
     # SND_PCM_STREAM_PLAYBACK, SND_PCM_NONBLOCK; S16_LE, RW_INTERLEAVED, 2 ch, 48 kHz
     if asound.snd_pcm_open(ctypes.byref(pcm), sys.argv[1].encode(), 0, 1) < 0 or \\
        asound.snd_pcm_set_params(pcm, 2, 3, 2, 48000, 1, 500000) < 0:
-        sys.exit("cannot open " + sys.argv[1])
-    print("ready", flush=True)
+        print("no device", flush=True)
+    else:
+        print("ready", flush=True)
     signal.sigwait(stop)
-    asound.snd_pcm_close(pcm)
+    if pcm.value:
+        asound.snd_pcm_close(pcm)
     """
 
     static let python3IsASymlink = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/usr/bin/python3")) != nil
@@ -121,8 +126,10 @@ import TestSupport
         defer {
             for pid in [stale, decoy] { kill(pid, SIGKILL); _ = reap(pid) }
         }
-        #expect(eventually { card.isHeld(card: 0) }, "\(scratch.read("stale.err"))")
+        #expect(eventually { !scratch.read("stale.out").isEmpty }, "\(scratch.read("stale.err"))")
         #expect(eventually { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(decoy)/exe"))?.hasPrefix("/usr/bin/python3.") == true })
+        // Busy whether the leftover holds it or not, until the test says so.
+        card.set(device, "fail-open EBUSY")
 
         // COMMAND is plain `python3`, found through PATH.
         let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--probe-duration", "100ms", "--probe-interval", "50ms",
@@ -134,15 +141,52 @@ import TestSupport
         #expect(monitord.count("stale rule for \(device): a leftover is python3 (\(python)) whose arguments include '\(device)', '\(player)', run by the same user and not started by monitord; the script \(player) is part of it because COMMAND runs it") == 1,
                 "\(monitord.log)")
         #expect(reap(stale) == .exited(0), "the leftover closed its device on SIGTERM")
+        card.set(device, "ok")
         #expect(monitord.waitForLog("started python3"), "\(monitord.log)")
         let child = try #require(monitord.firstStartedPID())
-        #expect(eventually { card.isHeld(card: 0) }, "monitord's own python3 holds the device now")
+        #expect(eventually { !scratch.read("monitord.log.stdout").isEmpty }, "monitord's own python3 runs")
+        #expect(ProcessTable.isAlive(child))
         #expect(ProcessTable.isAlive(decoy), "python3 running another script to \(device) was ended")
         #expect(!monitord.log.contains("pid \(decoy) ("))
         #expect(monitord.count("ending stale player") == 1, "\(monitord.log)")
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
         #expect(!ProcessTable.isAlive(child))
+    }
+
+    /// The same path without the test plugin, so that it runs on every build
+    /// (the static Embedded ones under qemu-user too): a PCM that is not
+    /// defined fails every probe, and the searches end exactly the leftover
+    /// with both `--stale-match` elements, in another order.
+    @Test(.timeLimit(.minutes(1)))
+    func aLeftoverIsEndedOnEveryBuild() throws {
+        let scratch = Scratch()
+        let player = try StaleKillSafetyTests.shellNamed("zone-player", in: scratch.file("bin"))
+        let other = try StaleKillSafetyTests.shellNamed("other-player", in: scratch.file("bin"))
+        var spawned: [pid_t] = []
+        defer {
+            for pid in spawned { kill(pid, SIGKILL); _ = reap(pid) }
+        }
+        let leftover = try Self.decoy(player, ["lb63c", "--zone=den"], into: &spawned)
+        let decoys: [String: pid_t] = [
+            "one element of two": try Self.decoy(player, ["--zone=den"], into: &spawned),
+            "another zone": try Self.decoy(player, ["--zone=den2", "lb63c"], into: &spawned),
+            "split --zone den": try Self.decoy(player, ["--zone", "den", "lb63c"], into: &spawned),
+            "another program": try Self.decoy(other, ["--zone=den", "lb63c"], into: &spawned),
+        ]
+        let monitord = try Monitord(["--probe-retry", "10ms", "--probe-interval", "50ms", "--stale-after", "1", "--stop-timeout", "1s",
+                                     "--alsa-device", "monitord_test_undefined_pcm", "--stale-match", "--zone=den", "--stale-match", "lb63c",
+                                     "--", player, "-c", Self.idle, "--zone=den", "lb63c"], scratch: scratch)
+        #expect(monitord.waitForLog("ending stale player pid \(leftover) "), "\(monitord.log)")
+        #expect(reap(leftover) == .signaled(SIGTERM))
+        // More searches with the decoys still there.
+        #expect(monitord.waitForLog("no stale zone-player with --zone=den, lb63c found", count: 2, timeout: .seconds(30)), "\(monitord.log)")
+        #expect(monitord.count("ending stale player") == 1, "\(monitord.log)")
+        for (label, pid) in decoys {
+            #expect(ProcessTable.isAlive(pid), "decoy '\(label)' (pid \(pid)) is gone")
+        }
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
     }
 
     /// `--alsa-device` alone: the same leftover the -o rule would end is

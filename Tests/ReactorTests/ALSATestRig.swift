@@ -48,7 +48,7 @@ enum ALSATestRig {
                 state $STATE
             }
 
-            """
+            """ + routeDefinitions
         if let directory {
             for (index, name) in devices.enumerated() {
                 let fixed = FixedDevice(directory: directory, name: name, card: index)
@@ -58,6 +58,26 @@ enum ALSATestRig {
         }
         return text
     }
+
+    /// PCMs for PCMRouteLookup's tests (never opened): AmpliPi's shape
+    /// (plug on a dmix with ipc_key 1028), a twin sharing its key on the
+    /// same card and one on another card, a longer chain, a named pcm_slave,
+    /// ipc_key_add_uid with a subdevice. Cards are numbers: a card name is
+    /// looked up among the cards present, and the build machines have none.
+    static let routeDefinitions = """
+        pcm.mdroute_dmix { type dmix ipc_key 1028 ipc_perm 0666 slave { pcm { type hw card 3 device 0 } period_size 1024 } }
+        pcm.mdroute_plug { type plug slave.pcm "mdroute_dmix" }
+        pcm.mdroute_twin { type dmix ipc_key 1028 slave.pcm { type hw card 3 device 0 } }
+        pcm.mdroute_other_card { type dmix ipc_key 1028 slave.pcm { type hw card 4 device 0 } }
+        pcm.mdroute_route { type route slave.pcm "mdroute_plug" ttable.0.0 1 }
+        pcm.mdroute_chain { type softvol slave.pcm "mdroute_route" control.name "Route Test" }
+        pcm.mdroute_uid { type dmix ipc_key 2048 ipc_key_add_uid true slave.pcm { type hw card 1 device 1 subdevice 1 } }
+        pcm_slave.mdroute_slave { pcm { type hw card 2 device 0 } }
+        pcm.mdroute_named_slave { type dsnoop ipc_key 5000 slave mdroute_slave }
+        pcm.mdroute_plain { type plug slave { pcm { type hw card 6 device 2 } } }
+        pcm.mdroute_loop { type plug slave.pcm "mdroute_loop" }
+
+        """
 
     /// Writes `alsa.conf` into `directory` for child processes and returns
     /// the environment that makes them use it (ALSA_CONFIG_PATH and an

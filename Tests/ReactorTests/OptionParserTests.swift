@@ -42,6 +42,8 @@ import Testing
         #expect(defaults.probeRetry == nil)
         #expect(defaults.probeInterval == .seconds(4))
         #expect(defaults.staleAfter == 20)
+        #expect(defaults.holderGrace == .seconds(1))
+        #expect(defaults.derived.table.gate?.holderGrace == .seconds(1))
         let seed = try Self.options(["--probe-duration", "1s", "--probe-retry", "2s", "--probe-interval", "2s", "x"])
         #expect(seed.probeDuration == .seconds(1) && seed.probeRetry == .seconds(2) && seed.probeInterval == .seconds(2))
         // A short interval alone is fine: the default retry is cut to it.
@@ -74,6 +76,8 @@ import Testing
         (["--restart"], "needs a value"),
         (["--alsa-gate", "off", "--alsa-device", "lb0c", "x"], "contradict"),
         (["--stale-after", "0", "x"], "--stale-after '0'"),
+        (["--holder-grace", "-1s", "x"], "--holder-grace '-1s': a duration cannot be negative"),
+        (["--holder-grace", "soon", "x"], "--holder-grace 'soon'"),
         (["--probe-duration", "0", "x"], "must be longer than 0"),
         (["--probe-interval", "0", "x"], "--probe-interval '0': must be at least 1ms"),
         (["--probe-retry", "0", "x"], "--probe-retry '0': must be at least 1ms"),
@@ -135,6 +139,8 @@ import Testing
         #expect(gate.parameters.duration == .milliseconds(200) && timing.probeDuration == .milliseconds(200))
         #expect(gate.stopTimeout == .seconds(5) && gated.table.stopTimeout == .seconds(5))
         #expect(timing.probeInterval == .seconds(3) && timing.staleAfter == 7)
+        #expect(try Self.options(["--holder-grace", "250ms", "squeezelite", "-o", "lb3c"]).derived.table.gate?.holderGrace == .milliseconds(250))
+        #expect(try Self.options(["--holder-grace=0", "squeezelite", "-o", "lb3c"]).derived.table.gate?.holderGrace == .zero)
         let ungated = try Self.options(["alsaloop", "-C", "lb3p", "-P", "ch1"]).derived
         #expect(ungated.gate == nil && ungated.table.gate == nil)
     }

@@ -196,27 +196,31 @@ import Testing
         var warnings: [Int] = []       // probe numbers that logged a line
         var staleSearches: [Int] = []
         var holderReports = 0
+        var holderWarnings = 0
         for probe in 1...500 {          // 500 probes ≈ 16m40s at 2 s apart
             let actions = machine.handle(.probeFailed(Self.busy), at: now)
             for action in actions {
                 switch action {
-                case .log(.deviceUnavailable), .log(.deviceStillUnavailable): warnings.append(probe)
+                case .log(.deviceUnavailableAfterGrace), .log(.deviceStillUnavailable): warnings.append(probe)
                 case .reapStalePlayers: staleSearches.append(probe)
                 case .reportHolders: holderReports += 1
+                case .warnHolders: holderWarnings += 1
                 default: break
                 }
             }
             now = now + .seconds(2)
             #expect(machine.handle(.deadline, at: now) == SupervisionActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
         }
-        // First failure, then 1 min, 5 min and 15 min after it: quiet in between.
-        #expect(warnings == [1, 31, 151, 451])
+        // The first probe past the 1 s grace, then 1 min, 5 min and 15 min
+        // after the first failure: quiet in between.
+        #expect(warnings == [2, 31, 151, 451])
         #expect(holderReports == 1)
+        #expect(holderWarnings == 1)
         // Stale-player searches back off: 4, 8, 16, ... then every 128 probes.
         #expect(staleSearches == [4, 8, 16, 32, 64, 128, 256, 384])
 
         let ready = machine.handle(.probeSucceeded, at: now)
-        #expect(ready == SupervisionActions([.cancelDeadline, .log(.deviceReady(after: .seconds(1000), probes: 501)), .spawn]))
+        #expect(ready == SupervisionActions([.cancelDeadline, .log(.deviceReady(after: .seconds(1000), probes: 501, warned: true)), .spawn]))
         #expect(machine.failedProbes == 0)
     }
 

@@ -13,7 +13,10 @@ import Testing
     static let ungated = SupervisionConfiguration(backoff: .standard, stopTimeout: .seconds(3), killGrace: .seconds(1))
     // A fixed 2 s between probes (retry = interval), as the seed had: the
     // growing schedule has tests of its own below.
-    static let gate = GateTiming(probeDuration: .seconds(1), probeRetry: .seconds(2), probeInterval: .seconds(2), staleAfter: 4)
+    /// The schedule on its own: a holder grace that never ends in these tests
+    /// (HolderGraceTests covers the probe that comes when it does).
+    static let gate = GateTiming(probeDuration: .seconds(1), probeRetry: .seconds(2), probeInterval: .seconds(2), staleAfter: 4,
+                                 holderGrace: .seconds(3600))
     static let gated = SupervisionConfiguration(backoff: .standard, stopTimeout: .seconds(3), killGrace: .seconds(1), gate: gate)
     static let busy = ProbeFailure(stage: .open, errno: EBUSY)
 
@@ -188,7 +191,8 @@ import Testing
     // MARK: The gate's retry schedule and releases
 
     static let growing = SupervisionConfiguration(gate: GateTiming(
-        probeDuration: .milliseconds(50), probeRetry: .milliseconds(50), probeInterval: .seconds(4), staleAfter: 20))
+        probeDuration: .milliseconds(50), probeRetry: .milliseconds(50), probeInterval: .seconds(4), staleAfter: 20,
+        holderGrace: .seconds(3600)))
 
     /// Starts `machine` and fails probes for 30 s of its time, so the wait
     /// has grown to the interval; returns the time of the last deadline.

@@ -16,7 +16,8 @@ extension Options {
         let timing = GateTiming(probeDuration: probeDuration,
                                 probeRetry: probeRetry ?? GateTiming.defaultProbeRetry,
                                 probeInterval: probeInterval,
-                                staleAfter: staleAfter)
+                                staleAfter: staleAfter,
+                                holderGrace: holderGrace)
         table.gate = timing
         let gate = GateSettings(
             parameters: PCMParameters(device: device, rate: probeRate, channels: probeChannels,

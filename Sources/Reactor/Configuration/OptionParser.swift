@@ -99,6 +99,7 @@ public enum OptionParser {
         case probeRate = "probe-rate"
         case probeChannels = "probe-channels"
         case staleAfter = "stale-after"
+        case holderGrace = "holder-grace"
         case staleMatch = "stale-match"
         case sndDir = "snd-dir"
         case statusFile = "status-file"
@@ -146,6 +147,7 @@ public enum OptionParser {
         case .probeRate: options.probeRate = try integer(flag, value, in: 8000...384_000)
         case .probeChannels: options.probeChannels = try integer(flag, value, in: 1...32)
         case .staleAfter: options.staleAfter = Int(try integer(flag, value, in: 1...1_000_000))
+        case .holderGrace: options.holderGrace = try duration(flag, value)
         // An empty ARG would be an element of almost no argv, but it reads as
         // "match anything" and is always a mistake.
         case .staleMatch: options.staleMatch.append(try nonEmpty(flag, value))

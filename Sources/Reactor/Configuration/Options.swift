@@ -18,6 +18,7 @@ public struct Options: Equatable, Sendable {
     public var probeRate: UInt32 = 48000
     public var probeChannels: UInt32 = 2
     public var staleAfter = GateTiming.defaultStaleAfter
+    public var holderGrace = GateTiming.defaultHolderGrace
     /// `--stale-match ARG`, in order: the argv elements a leftover instance
     /// of this player has (see `staleIdentity`).
     public var staleMatch: [String] = []

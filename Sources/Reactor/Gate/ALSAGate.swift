@@ -26,9 +26,20 @@ public final class ALSAGate: GateDriver, EventSource {
     private var configurationReadAt: MonotonicInstant?
     static let configurationRereadSpacing: Duration = .seconds(2)
     public private(set) var holderSummary: String?
+    public private(set) var hiccupSummary: String?
     /// The last probe's failure: what the holder report explains when no
     /// process holds a device.
     private var lastFailure: ProbeFailure?
+    /// The PCM's hw end and dmix (from alsa-lib's configuration), read at
+    /// the first probe and again whenever the configuration is.
+    private var route: PCMRoute?
+    private var routeRead = false
+    /// The dmix's shared memory and semaphore just before the latest probe:
+    /// a failed open removes an unattached leftover, so afterwards it is gone.
+    private var segmentBeforeProbe: SharedMemorySegment?
+    private var semaphoreBeforeProbe: SemaphoreSet?
+    /// This monitord's recent children, to name one that left dmix state behind.
+    private var ownChildren: [Int32] = []
     public var sources: [any EventSource] { [self, reaper, watcher] }
     public var staleLeftover: String? { reaper.leftover }
 
@@ -60,7 +71,9 @@ public final class ALSAGate: GateDriver, EventSource {
             closeProbe()
             waitForRelease()
         case .reportHolders:
-            reportHolders()
+            reportHolders(at: .debug)
+        case .warnHolders:
+            reportHolders(at: .warning)
         default:
             break
         }
@@ -78,8 +91,15 @@ public final class ALSAGate: GateDriver, EventSource {
                 snd_config_update_free_global()
                 configurationReadAt = now
                 configurationSuspect = false
+                routeRead = false
             }
         }
+        if !routeRead {
+            ALSAErrorOutput.silenceOnThisThread()
+            route = PCMRouteLookup.resolve(device)
+            routeRead = true
+        }
+        (segmentBeforeProbe, semaphoreBeforeProbe) = directState()
         let probe = PCMProbe(settings.parameters)
         self.probe = probe
         probeGeneration &+= 1
@@ -164,45 +184,57 @@ public final class ALSAGate: GateDriver, EventSource {
 
     // MARK: Who holds the device
 
-    private func reportHolders() {
+    public func childStarted(pid: Int32) {
+        ownChildren.append(pid)
+        if ownChildren.count > 8 { ownChildren.removeFirst() }
+    }
+
+    /// The route's dmix segment and semaphore now (read only).
+    private func directState() -> (SharedMemorySegment?, SemaphoreSet?) {
+        guard let key = route?.direct?.key else { return (nil, nil) }
+        let segment = ProcEntries.contents("/proc/sysvipc/shm").flatMap { SysVIPC.sharedMemory($0).first { $0.key == key } }
+        let semaphore = ProcEntries.contents("/proc/sysvipc/sem").flatMap { SysVIPC.semaphores($0).first { $0.key == key } }
+        return (segment, semaphore)
+    }
+
+    /// The first failed probe's report goes to debug and its gist to the
+    /// ready line; the grace's end gives it in full at warning.
+    private func reportHolders(at level: Logger.Level) {
         guard let logger = loop?.logger else { return }
         let scan = DeviceHolders.scan(deviceDirectory: settings.soundDirectory, excluding: [getpid()])
-        holderSummary = scan.holders.isEmpty ? nil : scan.holders.prefix(3).map {
+        let (segmentNow, semaphoreNow) = directState()
+        var facts = GateFacts(device: device, soundDirectory: settings.soundDirectory, failure: lastFailure, route: route,
+                              scan: scan, segmentBefore: segmentBeforeProbe, segmentNow: segmentNow,
+                              semaphoreBefore: semaphoreBeforeProbe, semaphoreNow: semaphoreNow)
+        let name = settings.commandBaseName
+        for pid in ownChildren { facts.ownChildren[pid] = name }
+        if let segment = facts.segment {
+            // The last to attach is often this monitord's own probe: not a user.
+            for pid in [segment.creatorPID, segment.lastPID] where pid > 0 && pid != getpid() {
+                facts.processes.append(GateFacts.Process(pid: pid, commandLine: ProcEntries.commandLine(pid: pid, procRoot: "/proc")))
+            }
+            let holders = facts.holdersAndOthers.holders
+            if segment.attachments > 0 && holders.isEmpty, let key = route?.direct?.key {
+                var own: Set<String> = [device]
+                if let name = route?.direct?.name { own.insert(name) }
+                facts.sharingPCMs = PCMRouteLookup.directPCMs(withKey: key, excluding: own)
+            }
+        }
+        let holders = facts.holdersAndOthers.holders
+        holderSummary = holders.isEmpty ? nil : holders.prefix(3).map {
             "pid \($0.pid) \(Path.baseName($0.commandLine.first ?? "?"))"
         }.joined(separator: ", ")
-        if let failure = scan.failure {
-            logger.log(.warning, "cannot tell who holds \(settings.soundDirectory): reading /proc failed: \(Errno.describe(failure))")
-        } else if scan.holders.isEmpty {
-            logger.log(.warning, Self.unheld(device: device, soundDirectory: settings.soundDirectory, failure: lastFailure))
-        }
-        for holder in scan.holders.prefix(16) {
-            let devices = holder.devices.map { Path.baseName($0) }.joined(separator: ",")
-            logger.log(.warning, "\(settings.soundDirectory) holder: pid \(holder.pid) (\(Self.shown(holder.commandLine))) has \(devices) open")
-        }
-        if scan.holders.count > 16 {
-            logger.log(.warning, "\(scan.holders.count - 16) more processes hold \(settings.soundDirectory) devices")
-        }
-        if scan.unreadableProcesses > 0 {
-            logger.log(.warning, "\(scan.unreadableProcesses) processes could not be inspected (not root): holders among them are not listed")
-        }
+        let diagnosis = GateDiagnosis(facts)
+        hiccupSummary = diagnosis.summary
+        for line in diagnosis.lines { logger.log(level, line) }
+        if let uninspected = diagnosis.uninspected { logger.log(.debug, uninspected) }
     }
 
-    /// The holder report's sentence when no process has a sound device open,
-    /// read from how the probe failed: a device nobody holds and that does
-    /// not exist is a configuration problem, not a busy device.
+    /// The sentence when no process holds a sound device (see GateDiagnosis).
     static func unheld(device: String, soundDirectory: String, failure: ProbeFailure?) -> String {
-        let none = "no process holds \(soundDirectory)/*"
-        guard let failure, failure.stage != .timeout, !(failure.stage == .open && failure.errno == EBUSY) else {
-            return "\(none): \(device) is busy inside the driver or held by another user"
-        }
-        if failure.stage == .open && failure.errno == ENOENT {
-            return "\(none): \(device) is not defined in the ALSA configuration, or names a card that is not there (\(failure))"
-        }
-        return "\(none): \(device) fails unheld (\(failure)): a configuration or driver problem, or another user's process"
+        GateDiagnosis.unheld(device: device, soundDirectory: soundDirectory, route: nil, failure: failure)
     }
 
-    static func shown(_ commandLine: [String]) -> String {
-        let joined = commandLine.isEmpty ? "?" : commandLine.joined(separator: " ")
-        return joined.utf8.count > 160 ? String(joined.prefix(160)) + "..." : joined
-    }
+    /// A command line as log lines show it, cut at 160 bytes.
+    static func shown(_ commandLine: [String]) -> String { GateDiagnosis.shown(commandLine) }
 }

@@ -8,7 +8,18 @@ public protocol GateDriver: AnyObject {
     var sources: [any EventSource] { get }
     /// Who held the sound devices at the last report (`pid 790 squeezelite`), for status lines.
     var holderSummary: String? { get }
+    /// What the first failed probe of the current wait found, in a few words,
+    /// for the one info line of a wait that ended within the holder grace.
+    var hiccupSummary: String? { get }
+    /// A child was started (an exited one that left dmix state behind can be named).
+    func childStarted(pid: Int32)
     /// A leftover as the log names it (`squeezelite -o lb3c`), or nil when
     /// none is ever ended (`--alsa-device` without `--stale-match`).
     var staleLeftover: String? { get }
+}
+
+extension GateDriver {
+    /// A gate that names nothing (test doubles): no summary, no memory.
+    public var hiccupSummary: String? { nil }
+    public func childStarted(pid: Int32) {}
 }

@@ -31,8 +31,12 @@ public struct LogRenderer: Sendable {
         case .started(_, _, let quiet): return quiet ? .debug : .info
         case .forwarded, .dropped: return .debug
         case .staleSearch: return staleLeftover == nil ? .debug : .info
-        case .finishedCleanly, .stopping, .stopWhileWaiting, .stopped, .deviceReady: return .notice
-        case .exited, .folded, .hurrying, .killedAfterTimeout, .deviceUnavailable, .deviceStillUnavailable: return .warning
+        // Most waits end within the holder grace (a dmix leftover costs one
+        // probe): the first failure is a detail, its end one info line.
+        case .deviceUnavailable: return .debug
+        case .deviceReady(_, _, let warned): return warned ? .notice : .info
+        case .finishedCleanly, .stopping, .stopWhileWaiting, .stopped: return .notice
+        case .exited, .folded, .hurrying, .killedAfterTimeout, .deviceUnavailableAfterGrace, .deviceStillUnavailable: return .warning
         case .spawnFailed, .cannotExecute, .unkillable: return .error
         }
     }
@@ -77,9 +81,13 @@ public struct LogRenderer: Sendable {
             let interval = configuration.gate?.probeInterval.humanReadable ?? "?"
             let schedule = retry == interval ? "probing every \(interval)" : "probing again in \(retry), then less often (at most every \(interval))"
             return "\(pcm) is not available (\(failure)); holding \(name) back, \(schedule)"
+        case .deviceUnavailableAfterGrace(let failure, let probes, let waited):
+            let interval = configuration.gate?.probeInterval.humanReadable ?? "?"
+            let tried = probes == 1 ? "1 probe" : "\(probes) probes"
+            return "\(pcm) is not available (\(failure)) after \(waited.humanReadable), \(tried); holding \(name) back, probing at most every \(interval)"
         case .deviceStillUnavailable(let failure, let probes, let waited):
             return "\(pcm) still unavailable after \(waited.humanReadable), \(probes) probes (\(failure))"
-        case .deviceReady(let after, let probes):
+        case .deviceReady(let after, let probes, _):
             return "\(pcm) ready after \(after.humanReadable), \(probes) probes"
         case .staleSearch(let failedProbes):
             guard let staleLeftover else { return "\(pcm) failed \(failedProbes) probes in a row: no --stale-match, nothing is ended" }

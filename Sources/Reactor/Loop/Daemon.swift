@@ -28,6 +28,7 @@ public final class Daemon {
     let renderer: LogRenderer
     let command: PreparedCommand
     let hooks: DaemonHooks
+    let gate: (any GateDriver)?
 
     /// The running child and the generation its epoll registration carries.
     var child: ChildProcess?
@@ -64,6 +65,7 @@ public final class Daemon {
         self.command = command
         self.logger = logger
         self.hooks = hooks
+        self.gate = gate
         renderer = LogRenderer(commandName: Path.baseName(arguments[0]),
                                commandLine: arguments,
                                device: gate?.device,
@@ -171,7 +173,7 @@ public final class Daemon {
             child?.signal(signal)
         case .killGroup:
             child?.signalGroup(SIGKILL)
-        case .startProbe, .abortProbe, .reportHolders, .reapStalePlayers:
+        case .startProbe, .abortProbe, .reportHolders, .warnHolders, .reapStalePlayers:
             var followUp: SupervisionEvent?
             for source in sources {
                 if let event = source.perform(action) { followUp = event }
@@ -179,7 +181,11 @@ public final class Daemon {
             return followUp
         case .log(let record):
             let level = renderer.level(of: record)
-            if logger.enabled(level) { logger.log(level, renderer.message(record)) }
+            guard logger.enabled(level) else { break }
+            var message = renderer.message(record)
+            // A hiccup's one line says what the first failed probe found.
+            if case .deviceReady(_, _, warned: false) = record, let found = gate?.hiccupSummary { message += ": " + found }
+            logger.log(level, message)
         case .notify(let notification):
             hooks.notify?(notification)
         case .exit(let code):
@@ -202,6 +208,7 @@ public final class Daemon {
                 return .spawnFailed(SpawnFailure(stage: .clone, errno: error.errno))
             }
             child = consume started
+            gate?.childStarted(pid: pid)
             return .spawned(pid: pid)
         } catch {
             return .spawnFailed(error)

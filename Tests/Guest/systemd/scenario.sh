@@ -197,7 +197,7 @@ result "$(verdict "$why")" stop "stop_ms=$stop_ms" "TimeoutStopUSec=$timeout_sto
 # /proc/PID/fd), so the dmix behind lbNc cannot open: monitord's gate waits
 # and warns, and systemd keeps the unit activating (no READY=1 yet).
 why=""
-hold() { # SUB -> pid of an aplay holding it (retried: the EINVAL window after a stop)
+hold() { # SUB -> pid of an aplay holding it (retried: the first open after a stop can fail with EINVAL, docs/gate.md)
     local t p
     for t in $(seq 60); do
         setpriv --reuid=pi --regid=pi --init-groups aplay -q -D "hw:$CARD,0,$1" -f S16_LE -r 48000 -c 2 -t raw /dev/zero </dev/null >/dev/null 2>&1 &

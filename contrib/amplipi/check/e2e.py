@@ -36,6 +36,7 @@ if sys.argv[1] == 'lms':
   s._deactivate()
   print(f'_deactivate: {time.monotonic() - began:.3f} s, supervisor exit {proc.returncode}', flush=True)
   assert proc.returncode == 0
+  s.vsrc = None  # set by _activate(0) without allocating it: nothing for __del__ to free
 else:
   s.vsrc = 0
   s.connect(1)
@@ -49,3 +50,4 @@ else:
   s.disconnect()
   print(f'disconnect: {time.monotonic() - began:.3f} s, supervisor exit {proc.returncode}', flush=True)
   assert proc.returncode == 0
+  s.vsrc = None  # set above without allocating it: nothing for __del__ to free

@@ -1,0 +1,1 @@
+"""Stands in for bluezero (BlueZ over D-Bus; no Bluetooth here), for contrib/amplipi/check: one phone, playing."""
