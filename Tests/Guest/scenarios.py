@@ -33,14 +33,19 @@ PROCESS_MONITOR = "/rig/process_monitor.py"
 # hw:Loopback_K,D with card 2+N%6 and device 0 for N<6, 1 above; ch0 is the
 # DAC stand-in (card 0), ch1..ch3 share the USB card stand-in (card 1).
 # lb0c..lb2c are the same in both.
-PCM = {"lb2x": (4, 0), "ch0": (0, 0), "ch1": (1, 0), "ch2": (1, 0), "ch3": (1, 0)}
+# lb3x..lb5x (amplipi/exclusive.conf) are bare hw substreams next to
+# AmpliPi's layout, like lb2x in the rig's.
+PCM = {"lb2x": (4, 0), "lb3x": (5, 0), "lb4x": (6, 0), "lb5x": (7, 0),
+       "ch0": (0, 0), "ch1": (1, 0), "ch2": (1, 0), "ch3": (1, 0)}
 PCM.update({f"lb{n}c": (2 + n % 6, 0 if n < 6 else 1) for n in range(12)})
 CARD = {name: card for name, (card, _) in PCM.items()}
 LOGDIR = "/tmp/rig"
 # The asound.conf files a scenario can run a process under (alsa_env); the
 # one installed as /etc/asound.conf is named by rig.asound (Tests/Guest/init).
-LAYOUTS = {"rig": "/rig/asound.conf", "amplipi": "/rig/amplipi/asound.conf",
-           "amplipi-keys": "/rig/amplipi/asound-keys.conf"}
+# AmpliPi's layouts come with the rig's exclusive devices (lb3x..lb5x).
+LAYOUTS = {"rig": ["/rig/asound.conf"],
+           "amplipi": ["/rig/amplipi/asound.conf", "/rig/amplipi/exclusive.conf"],
+           "amplipi-keys": ["/rig/amplipi/asound-keys.conf", "/rig/amplipi/exclusive.conf"]}
 # AmpliPi's players run as pi (Tests/Guest/init adds it, in group audio).
 PI_UID = 1000
 
@@ -352,14 +357,15 @@ def as_pi(argv):
 
 
 def alsa_env(layout, base=None):
-    """An environment in which alsa-lib reads LAYOUT's asound.conf (a key of
+    """An environment in which alsa-lib reads LAYOUT's files (a key of
     LAYOUTS) instead of /etc/asound.conf: ALSA_CONFIG_PATH names a copy of
-    alsa.conf whose load hook names that file. Lets one boot run both of
+    alsa.conf whose load hook names them. Lets one boot run both of
     AmpliPi's layouts; give the same env to monitord and its player."""
     path = f"{LOGDIR}/alsa-{layout}.conf"
     if not os.path.exists(path):
         with open("/usr/share/alsa/alsa.conf") as f:
-            text, count = re.subn(r'"/etc/asound\.conf[^"]*"', f'"{LAYOUTS[layout]}"', f.read())
+            files = " ".join(f'"{name}"' for name in LAYOUTS[layout])
+            text, count = re.subn(r'"/etc/asound\.conf[^"]*"', files, f.read())
         if count != 1:
             raise Failure(f"alsa.conf names /etc/asound.conf {count} times, not once")
         with open(path + ".tmp", "w") as f:
@@ -909,6 +915,11 @@ SCENARIOS.update(gate_quiet.scenarios(sys.modules[__name__]))
 def main():
     os.makedirs(LOGDIR, exist_ok=True)
     names = [n for n in PARAMS.get("scenarios", ",".join(DEFAULT_SCENARIOS)).split(",") if n]
+    if any(name.startswith("player-") for name in names):
+        # The player scenarios (scripts/vm-test --players) live in
+        # players.py, which needs the full python3 of the players' root.
+        from players import SCENARIOS as PLAYER_SCENARIOS
+        SCENARIOS.update(PLAYER_SCENARIOS)
     for name in names:
         function = SCENARIOS.get(name)
         if function is None:
