@@ -66,25 +66,26 @@ def monitord_lines(proc):
     return [(int(m.group(1)), m.group(2)) for m in (re.match(r"<(\d)>(.*)", line) for line in lines) if m]
 
 
-def shm(key):
-    """/proc/sysvipc/shm's row for key: {cpid, lpid, nattch}, or None."""
-    with open("/proc/sysvipc/shm") as f:
+def sysvipc_row(table, key):
+    """/proc/sysvipc/TABLE's row for key, by column name, or None."""
+    with open(f"/proc/sysvipc/{table}") as f:
         header = f.readline().split()
         for line in f:
             fields = dict(zip(header, line.split()))
             if int(fields["key"]) == key:
-                return {k: int(fields[k]) for k in ("shmid", "cpid", "lpid", "nattch")}
+                return fields
     return None
+
+
+def shm(key):
+    """/proc/sysvipc/shm's row for key: {shmid, cpid, lpid, nattch}, or None."""
+    fields = sysvipc_row("shm", key)
+    return {k: int(fields[k]) for k in ("shmid", "cpid", "lpid", "nattch")} if fields else None
 
 
 def sem(key):
-    with open("/proc/sysvipc/sem") as f:
-        header = f.readline().split()
-        for line in f:
-            fields = dict(zip(header, line.split()))
-            if int(fields["key"]) == key:
-                return int(fields["semid"])
-    return None
+    fields = sysvipc_row("sem", key)
+    return int(fields["semid"]) if fields else None
 
 
 def ipc_keys():

@@ -213,8 +213,7 @@ public final class ALSAGate: GateDriver, EventSource {
             for pid in [segment.creatorPID, segment.lastPID] where pid > 0 && pid != getpid() {
                 facts.processes.append(GateFacts.Process(pid: pid, commandLine: ProcEntries.commandLine(pid: pid, procRoot: "/proc")))
             }
-            let holders = facts.holdersAndOthers.holders
-            if segment.attachments > 0 && holders.isEmpty, let key = route?.direct?.key {
+            if segment.attachments > 0 && facts.holdersAndOthers.holders.isEmpty, let key = route?.direct?.key {
                 var own: Set<String> = [device]
                 if let name = route?.direct?.name { own.insert(name) }
                 facts.sharingPCMs = PCMRouteLookup.directPCMs(withKey: key, excluding: own)
@@ -229,12 +228,4 @@ public final class ALSAGate: GateDriver, EventSource {
         for line in diagnosis.lines { logger.log(level, line) }
         if let uninspected = diagnosis.uninspected { logger.log(.debug, uninspected) }
     }
-
-    /// The sentence when no process holds a sound device (see GateDiagnosis).
-    static func unheld(device: String, soundDirectory: String, failure: ProbeFailure?) -> String {
-        GateDiagnosis.unheld(device: device, soundDirectory: soundDirectory, route: nil, failure: failure)
-    }
-
-    /// A command line as log lines show it, cut at 160 bytes.
-    static func shown(_ commandLine: [String]) -> String { GateDiagnosis.shown(commandLine) }
 }

@@ -107,7 +107,7 @@ final class StaleReaper: EventSource {
                 continue
             }
             targets.append(Target(process, slot: slot))
-            logger.log(.warning, "ending stale player pid \(pid) (\(ALSAGate.shown(commandLine))): \(inTheWay) and is not monitord's child; sent SIGTERM")
+            logger.log(.warning, "ending stale player pid \(pid) (\(GateDiagnosis.shown(commandLine))): \(inTheWay) and is not monitord's child; sent SIGTERM")
         }
         if !targets.isEmpty {
             lastRound = now

@@ -48,7 +48,7 @@ public enum StalePlayers {
         guard rule.device != nil || !rule.arguments.isEmpty else { return false }
         guard state != "Z", state != "X" else { return false } // zombie or dead: holds nothing
         guard uid == rule.uid else { return false }
-        guard isCommandsExecutable(argv0: argv0, executable: executable, rule: rule) else { return false }
+        guard isCommandsExecutable(argv0: argv0, executable: executable, expected: expected, rule: rule) else { return false }
         if let device = rule.device {
             // The effective output is the last -o, as getopt would take it.
             guard OutputOption.values(in: commandLine).last == device else { return false }
@@ -62,8 +62,7 @@ public enum StalePlayers {
     /// resolves to), and so does /proc/PID/exe when it can be read: its
     /// basename is COMMAND's, or it is the very file COMMAND resolves to
     /// (`python3` → `/usr/bin/python3.11`, whose basename differs).
-    private static func isCommandsExecutable(argv0: String, executable: String?, rule: StalePlayerRule) -> Bool {
-        let expected = Path.baseName(rule.baseName)
+    private static func isCommandsExecutable(argv0: String, executable: String?, expected: String, rule: StalePlayerRule) -> Bool {
         let shown = Path.baseName(argv0)
         guard shown == expected || (rule.executable.map { shown == Path.baseName($0) } ?? false) else { return false }
         guard let executable else { return true }
