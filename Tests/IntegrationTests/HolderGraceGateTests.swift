@@ -39,6 +39,33 @@ import TestSupport
         #expect(monitord.wait() == .exited(0))
     }
 
+    /// The seed's rule under the grace: the first failed probe names the
+    /// process holding this PCM's node at info, before any warning; the
+    /// rest of that first report stays a detail.
+    @Test(.needsTestPlugin) func theFirstFailedProbeNamesTheHolderAtInfo() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch)
+        let holder = try card.startPlayer(named: "aplay", arguments: ["-o", "lb1c"], logName: "holder")
+        var held = true
+        defer { if held { kill(holder, SIGKILL); _ = reap(holder) } }
+        #expect(eventually { card.isHeld(card: 1) })
+        let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--holder-grace", "20s", "--stale-after", "1000",
+                                     "--alsa-device", "lb1c", Self.player(scratch)],
+                                    scratch: scratch, environment: card.environment)
+        #expect(monitord.waitForLog("lb1c holder: pid \(holder) ("), "\(monitord.log)")
+        #expect(monitord.count("lb1c holder: pid") == 1, "\(monitord.log)")
+        #expect(monitord.count("is not available") == 0, "no warning within the grace:\n\(monitord.log)")
+        #expect(scratch.lines("player-starts").isEmpty)
+        kill(holder, SIGTERM)
+        #expect(reap(holder) == .exited(0))
+        held = false
+        #expect(monitord.waitForLog("started player.sh"), "\(monitord.log)")
+        let ready = monitord.logLines.filter { $0.contains("lb1c ready after") }
+        #expect(ready.count == 1 && ready.first?.contains(": held by pid \(holder) aplay") == true, "\(monitord.log)")
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
+
     @Test(.needsTestPlugin) func aHolderStillThereAfterTheGraceIsWarnedAboutByName() throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)

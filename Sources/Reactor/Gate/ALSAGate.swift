@@ -71,9 +71,9 @@ public final class ALSAGate: GateDriver, EventSource {
             closeProbe()
             waitForRelease()
         case .reportHolders:
-            reportHolders(at: .debug)
+            reportHolders(warning: false)
         case .warnHolders:
-            reportHolders(at: .warning)
+            reportHolders(warning: true)
         default:
             break
         }
@@ -197,9 +197,11 @@ public final class ALSAGate: GateDriver, EventSource {
         return (segment, semaphore)
     }
 
-    /// The first failed probe's report goes to debug and its gist to the
-    /// ready line; the grace's end gives it in full at warning.
-    private func reportHolders(at level: Logger.Level) {
+    /// The first failed probe's report (the seed's rule): the processes that
+    /// hold this PCM's node are named at info; the rest is a detail (debug)
+    /// whose gist goes to the ready line, so a dmix leftover met once costs
+    /// that one info line. The grace's end gives the full report at warning.
+    private func reportHolders(warning: Bool) {
         guard let logger = loop?.logger else { return }
         let scan = DeviceHolders.scan(deviceDirectory: settings.soundDirectory, excluding: [getpid()])
         let (segmentNow, semaphoreNow) = directState()
@@ -225,7 +227,9 @@ public final class ALSAGate: GateDriver, EventSource {
         }.joined(separator: ", ")
         let diagnosis = GateDiagnosis(facts)
         hiccupSummary = diagnosis.summary
-        for line in diagnosis.lines { logger.log(level, line) }
+        for line in diagnosis.lines {
+            logger.log(warning ? .warning : diagnosis.holderLines.contains(line) ? .info : .debug, line)
+        }
         if let uninspected = diagnosis.uninspected { logger.log(.debug, uninspected) }
     }
 }
