@@ -10,7 +10,8 @@ public enum SupervisionAction: Equatable, Sendable {
     case startProbe
     case abortProbe
     /// Find out who holds the device and what state is behind it (first
-    /// failed probe); kept for the ready line, logged at debug.
+    /// failed probe): the holders of this PCM at info, the rest at debug and
+    /// kept for the ready line.
     case reportHolders
     /// The same, logged in full at warning (the grace has passed).
     case warnHolders
