@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import Synchronization
 
 /// Where the tests' temporary files go, and the promise that none is left
 /// behind. Every directory is made under `TMPDIR` (`/tmp` without it) and
@@ -63,6 +62,20 @@ public enum TemporaryFiles {
         var paths: Set<String> = []
         var hooked = false
     }
-    /// The tests run in parallel threads.
-    private static let registry = Mutex(State())
+    /// The tests run in parallel threads. An NSLock (a pthread mutex), not
+    /// Synchronization's Mutex: that one locks with futex calls inside an
+    /// uninstrumented stdlib, so ThreadSanitizer sees no ordering between
+    /// two threads' registrations and reports a race that is not there.
+    private static let registry = LockedState()
+
+    private final class LockedState: @unchecked Sendable {
+        private let lock = NSLock()
+        private var state = State()
+
+        func withLock<Result>(_ body: (inout State) -> Result) -> Result {
+            lock.lock()
+            defer { lock.unlock() }
+            return body(&state)
+        }
+    }
 }
