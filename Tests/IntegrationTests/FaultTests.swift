@@ -82,7 +82,8 @@ import TestSupport
         let binary = try shared.copy(Products.monitord, as: "monitord")
         defer { withExtendedLifetime(shared) {} }
         let monitord = try Launched(asOtherUser + ["/usr/bin/prlimit", "--nproc=1:4096", binary]
-                                    + Self.fastBackoff + ["/bin/sleep", "1000"], scratch: scratch)
+                                    + Self.fastBackoff + ["/bin/sleep", "1000"], scratch: scratch,
+                                    environment: shared.sanitizerEnvironment())
         #expect(monitord.waitForLog("cannot start sleep: fork: EAGAIN", count: 3), "\(monitord.log)")
         #expect(monitord.log.contains("restarting in 50 ms (failure 1)"))
         #expect(monitord.log.contains("restarting in 200 ms (failure 3)"))

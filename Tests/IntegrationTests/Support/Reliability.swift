@@ -135,7 +135,56 @@ final class SharedDirectory {
         chmod(path, 0o755)
     }
 
-    deinit { TemporaryFiles.remove(path) }
+    deinit {
+        collectSanitizerReports()
+        TemporaryFiles.remove(path)
+    }
+
+    /// The sanitizer runtime's options for an instrumented process run as
+    /// another user. scripts/sanitize points `log_path` and LSan's
+    /// `suppressions` into the checkout, which another user cannot reach in
+    /// a clone under a 0700 directory: the runtime then dies at start
+    /// ("ERROR: Can't create directory", seen from a clean clone). Here they
+    /// point into this directory instead; what the runtime writes is moved
+    /// back to where scripts/sanitize looks when this directory is released.
+    func sanitizerEnvironment() -> [String: String] {
+        let reports = path + "/sanitizer"
+        mkdir(reports, 0o755)
+        chmod(reports, 0o777)
+        var result: [String: String] = [:]
+        for key in ["ASAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"] {
+            guard let value = ProcessInfo.processInfo.environment[key] else { continue }
+            result[key] = value.split(separator: ":").map { option -> String in
+                let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, parts[0] == "log_path" || parts[0] == "suppressions" else { return String(option) }
+                let moved = reports + "/" + (parts[1] as NSString).lastPathComponent
+                if parts[0] == "suppressions" {
+                    try? FileManager.default.copyItem(atPath: parts[1], toPath: moved)
+                    chmod(moved, 0o644)
+                } else {
+                    reportPrefixes[moved] = parts[1]
+                }
+                return parts[0] + "=" + moved
+            }.joined(separator: ":")
+        }
+        return result
+    }
+
+    /// Moves the reports the runtime wrote here (`PREFIX.PID`) to the
+    /// original `log_path`'s directory.
+    private func collectSanitizerReports() {
+        let reports = path + "/sanitizer"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: reports)) ?? []
+        for (moved, original) in reportPrefixes {
+            let prefix = (moved as NSString).lastPathComponent + "."
+            for name in names where name.hasPrefix(prefix) {
+                let target = (original as NSString).deletingLastPathComponent + "/" + name
+                try? FileManager.default.moveItem(atPath: reports + "/" + name, toPath: target)
+            }
+        }
+    }
+
+    private var reportPrefixes: [String: String] = [:]
 
     /// Copies an executable here under `name` and returns its path.
     func copy(_ executable: String, as name: String) throws -> String {
