@@ -54,6 +54,13 @@ def status(stream):
   return utils.read_monitord_status(stream._status_file) or {}
 
 
+def running_pid(stream):
+  """ The player's pid while the status file says it runs, else None (one read: monitord rewrites the file between
+  two, and a pid read after the state may already be gone) """
+  fields = status(stream)
+  return int(fields['pid']) if fields.get('state') == 'running' and fields.get('pid') else None
+
+
 def alive(pid):
   try:
     with open(f'/proc/{pid}/stat', encoding='utf-8') as stat:
@@ -132,10 +139,9 @@ def release(holder):
 def steady_player(stream):
   """ The player's pid once it has run for 1 s (runvlc.py may exit 1 at once by itself, and be restarted) """
   while True:
-    wait_until('the player to run', lambda: status(stream).get('state') == 'running')
-    pid = int(status(stream)['pid'])
+    pid = wait_until('the player to run', lambda: running_pid(stream))
     time.sleep(1)
-    if status(stream).get('state') == 'running' and int(status(stream)['pid']) == pid:
+    if running_pid(stream) == pid:
       return pid
     say(f'pid {pid} did not last 1 s: {status(stream).get("last_exit")}')
 
@@ -162,13 +168,12 @@ def check_stream(stream, start, stop, device, crash=True, after_start=None, afte
   if crash:
     os.kill(first, signal.SIGSEGV)
     say(f'SIGSEGV to pid {first}')
-    wait_until('the restart', lambda: status(stream).get('state') == 'running' and int(status(stream)['pid']) != first)
-    again = int(status(stream)['pid'])
+    again = wait_until('the restart', lambda: (lambda pid: pid if pid != first else None)(running_pid(stream)))
     say(f'restarted: pid {again}, restarts={status(stream).get("restarts")}, last_exit={status(stream).get("last_exit")}')
     assert not alive(first)
     if after_restart:
       after_restart(again)
-  player = int(status(stream)['pid'])
+  player = wait_until('the player', lambda: running_pid(stream))
   began = time.monotonic()
   stop()
   say(f'stopped in {time.monotonic() - began:.2f} s; monitord exit {monitord.returncode if monitord else "-"}')
@@ -182,32 +187,47 @@ def check_stream(stream, start, stop, device, crash=True, after_start=None, afte
   assert not left and not alive(player)
 
 
-def airplay():
-  from amplipi.streams.airplay import AirPlay
+def mpris_follows(stream):
+  """ A check that the stream's MPRIS reader is attached to the bus name shairport-sync pid owns """
   from dasbus.connection import SessionMessageBus
   bus = SessionMessageBus().proxy
 
-  def owner(name):
-    return bus.GetConnectionUnixProcessID(f'org.mpris.MediaPlayer2.{name}')
+  def check(pid):
+    wait_until('the MPRIS reader', lambda: stream.info() and stream.mpris and stream._mpris_pid == pid)
+    name = stream.mpris.service_suffix
+    owner = bus.GetConnectionUnixProcessID(f'org.mpris.MediaPlayer2.{name}')
+    say(f'MPRIS reader on {name}, owned by pid {owner}')
+    assert owner == pid
+  return check
 
+
+def airplay():
+  from amplipi.streams.airplay import AirPlay
   other = AirPlay('check other', ap2=False)
   other.activate()
   wait_until('the other AirPlay stream', lambda: status(other).get('state') == 'running')
   other_pid = int(status(other)['pid'])
   say(f'another AirPlay stream on vsrc {other.vsrc}: shairport-sync pid {other_pid}')
   stream = AirPlay('check', ap2=False)
-
-  def mpris_follows(pid):
-    wait_until('the MPRIS reader', lambda: stream.info() and stream.mpris and stream._mpris_pid == pid)
-    name = stream.mpris.service_suffix
-    say(f'MPRIS reader on {name}, owned by pid {owner(name)}')
-    assert owner(name) == pid
-
   vsrc = base_streams.vsources._sources.index(None)
-  check_stream(stream, stream.activate, stream.deactivate, f'lb{vsrc}c', after_start=mpris_follows,
-               after_restart=mpris_follows)
+  check_stream(stream, stream.activate, stream.deactivate, f'lb{vsrc}c', after_start=mpris_follows(stream),
+               after_restart=mpris_follows(stream))
   assert stream.mpris is None
   other.deactivate()
+
+
+def airplay2():
+  """ The AirPlay 2 call site: AmpliPi's own shairport-sync-ap2 build (Debian has none; one instance at most), here
+  Debian's shairport-sync under that name (check-patch links it as streams/shairport-sync-ap2) """
+  from amplipi.streams.airplay import AirPlay
+  stream = AirPlay('check2', ap2=True)
+  vsrc = base_streams.vsources._sources.index(None)
+
+  def started(pid):
+    assert status(stream).get('command') == 'shairport-sync-ap2', status(stream).get('command')
+    mpris_follows(stream)(pid)
+  check_stream(stream, stream.activate, stream.deactivate, f'lb{vsrc}c', after_start=started, after_restart=started)
+  assert stream.mpris is None
 
 
 def spotify():
@@ -224,9 +244,17 @@ def dlna():
 
 
 def aux():
-  """ vlc exits 0 at once here (no aux capture card: its input fails, then vlc://quit): restart always """
+  """ Without the aux capture card (on a development machine) vlc exits 0 at once (its input fails, then vlc://quit):
+  restart always brings it back. With one (the guest's snd-aloop card stands in for the USB card) vlc captures and
+  plays: the common run """
   from amplipi.streams.aux import Aux
   stream = Aux('check')
+  capture = subprocess.run(['arecord', '-q', '-D', 'plughw:cmedia8chint,0', '-f', 'S16_LE', '-d', '1', '/dev/null'],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+  if capture.returncode == 0:
+    say('plughw:cmedia8chint,0 captures: vlc plays the aux input')
+    check_stream(stream, lambda: stream.connect(1), stream.disconnect, 'ch1')
+    return
   holder = hold('ch1')
   stream.connect(1)
   monitord = stream.proc
@@ -297,8 +325,8 @@ def stale():
   say('supervisor while the leftover holds ch1:', repr(stream.info().supervisor))
   wait_until('the leftover to be ended', lambda: leftover.poll() is not None, timeout=40)
   say(f'leftover ended: {leftover.returncode}')
-  wait_until('the player to run', lambda: status(stream).get('state') == 'running', timeout=20)
-  say(f'running: pid {status(stream)["pid"]}; supervisor:', repr(stream.info().supervisor))
+  pid = wait_until('the player to run', lambda: running_pid(stream), timeout=20)
+  say(f'running: pid {pid}; supervisor:', repr(stream.info().supervisor))
   assert bystander.poll() is None, 'the bystander holding ch2 was ended'
   say(f'pcm-holder on ch2 (pid {bystander.pid}) still runs')
   release(bystander)
@@ -392,7 +420,7 @@ def without():
       assert not left
 
 
-SCENARIOS = {f.__name__: f for f in (airplay, spotify, dlna, aux, internetradio, stale, fmradio, bluetooth, lms, without)}
+SCENARIOS = {f.__name__: f for f in (airplay, airplay2, spotify, dlna, aux, internetradio, stale, fmradio, bluetooth, lms, without)}
 if __name__ == '__main__':
   SCENARIOS[sys.argv[1]]()
   say(f'{sys.argv[1]}: ok')
