@@ -920,6 +920,10 @@ def main():
         # players.py, which needs the full python3 of the players' root.
         from players import SCENARIOS as PLAYER_SCENARIOS
         SCENARIOS.update(PLAYER_SCENARIOS)
+    if "amplipi-check" in names:
+        # contrib/amplipi/check-patch --guest: its bundle in /rig/amplipi-check.
+        from amplipi_check import SCENARIOS as AMPLIPI_SCENARIOS
+        SCENARIOS.update(AMPLIPI_SCENARIOS)
     for name in names:
         function = SCENARIOS.get(name)
         if function is None:
