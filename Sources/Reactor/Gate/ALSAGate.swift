@@ -227,8 +227,8 @@ public final class ALSAGate: GateDriver, EventSource {
         }.joined(separator: ", ")
         let diagnosis = GateDiagnosis(facts)
         hiccupSummary = diagnosis.summary
-        for line in diagnosis.lines {
-            logger.log(warning ? .warning : diagnosis.holderLines.contains(line) ? .info : .debug, line)
+        for (index, line) in diagnosis.lines.enumerated() {
+            logger.log(warning ? .warning : index < diagnosis.holderLineCount ? .info : .debug, line)
         }
         if let uninspected = diagnosis.uninspected { logger.log(.debug, uninspected) }
     }

@@ -9,9 +9,9 @@ import CLibc
 public struct GateDiagnosis: Equatable, Sendable {
     /// The full report, one line each, most important first.
     public var lines: [String]
-    /// The lines that name processes holding this PCM's device node (the
-    /// first of `lines`): what the first failed probe logs at info.
-    public var holderLines: [String]
+    /// How many of the first `lines` name processes holding this PCM's
+    /// device node: what the first failed probe logs at info.
+    public var holderLineCount: Int
     /// A few words for the one info line of a hiccup ("dmix state left by
     /// squeezelite (pid 118, exited)").
     public var summary: String
@@ -100,7 +100,7 @@ extension GateDiagnosis {
         var lines: [String] = []
         let (holders, others) = facts.holdersAndOthers
         var summary: String
-        var holderLines: [String] = []
+        var holderLineCount = 0
         var namedPIDs: Set<Int32> = []
         let device = facts.device
         let direct = facts.route?.direct
@@ -112,7 +112,7 @@ extension GateDiagnosis {
             if holders.count > Self.maximumHoldersListed {
                 lines.append("\(holders.count - Self.maximumHoldersListed) more processes hold \(device)'s device")
             }
-            holderLines = lines
+            holderLineCount = lines.count
             summary = "held by " + holders.prefix(3).map { "pid \($0.pid) \(Self.name($0.commandLine))" }.joined(separator: ", ")
         } else if let direct, let key = direct.key, let segment = facts.segment {
             let plugin = Self.describe(direct, key: key, route: facts.route)
@@ -162,7 +162,7 @@ extension GateDiagnosis {
             lines.append("other \(facts.soundDirectory) users, not holding \(device)'s device (context only): \(listed)\(more)")
         }
         self.lines = lines
-        self.holderLines = holderLines
+        self.holderLineCount = holderLineCount
         self.summary = summary
         uninspected = facts.scan.unreadableProcesses > 0
             ? "\(facts.scan.unreadableProcesses) processes could not be inspected (not root): holders among them are not listed"
