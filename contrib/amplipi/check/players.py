@@ -311,13 +311,15 @@ def stale():
   server, url = serve_silence()
   script = os.path.join(utils.get_folder('streams'), 'runvlc.py')
   bystander = hold('ch2')
-  for attempt in range(1, 11):
+  for attempt in range(1, 31):
     # runvlc.py often exits 1 at once here ("Stream in an unexpected state: State.NothingSpecial"): start it again
     leftover = subprocess.Popen([sys.executable, script, url, 'ch1'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if wait_until('the leftover to hold ch1 or exit', lambda: leftover.poll() is not None or any(
         link.endswith('/snd/ch1') for link in open_files(leftover.pid))) and leftover.poll() is None:
       break
     say(f'leftover runvlc.py exited {leftover.returncode} before it played (start {attempt})')
+  else:
+    raise AssertionError('no leftover runvlc.py played to ch1 in 30 starts')
   say(f'leftover runvlc.py (pid {leftover.pid}) plays to ch1')
   stream = InternetRadio('check', url, None, validate=False)
   stream.connect(1)
