@@ -62,18 +62,18 @@ let package = Package(
             name: "SyscallDenier",
             cSettings: [.define("_GNU_SOURCE")]
         ),
-        // Shared by both test targets: where the products are, spawning and
-        // reaping real processes, polling. Never linked into monitord.
+        // Shared by the test targets: where the products are, spawning and
+        // reaping real processes, polling, the fake clock. Never linked into monitord.
         .target(
             name: "TestSupport",
-            dependencies: ["CEpoll"],
+            dependencies: ["CEpoll", "Supervision"],
             path: "Tests/TestSupport"
         ),
         // The table, its scenarios and the backoff, on a fake clock: they
         // depend on the pure target alone.
         .testTarget(
             name: "SupervisionUnitTests",
-            dependencies: ["Supervision"]
+            dependencies: ["Supervision", "TestSupport"]
         ),
         .testTarget(
             name: "ReactorTests",

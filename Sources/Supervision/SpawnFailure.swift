@@ -5,6 +5,9 @@ public struct SpawnFailure: Error, Equatable, Sendable {
         case clone
         /// The process was created but exec failed (ENOENT, EACCES, ...).
         case exec
+        /// The process ran but its pidfd could not be watched (epoll_ctl):
+        /// it was ended at once.
+        case watch
     }
 
     public var stage: Stage

@@ -21,3 +21,13 @@ public enum SupervisionAction: Equatable, Sendable {
     case notify(ServiceNotification)
     case exit(Int32)
 }
+
+extension SupervisionAction {
+    /// The gate's actions: the gate carries them out, the reactor the rest.
+    public var isGateAction: Bool {
+        switch self {
+        case .startProbe, .abortProbe, .reportHolders, .warnHolders, .reapStalePlayers: return true
+        case .spawn, .armDeadline, .cancelDeadline, .signalChild, .killGroup, .log, .notify, .exit: return false
+        }
+    }
+}

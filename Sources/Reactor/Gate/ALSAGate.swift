@@ -19,12 +19,8 @@ public final class ALSAGate: GateDriver, EventSource {
     private let reaper: StaleReaper
     private let watcher: DeviceWatcher
     private var loop: LoopHandle?
-    /// An open failed other than with EBUSY: alsa-lib's cached configuration
-    /// may be bad, and is read again before a probe, at most once per
-    /// `configurationRereadSpacing` (fast retries in between reuse it).
-    private var configurationSuspect = false
-    private var configurationReadAt: MonotonicInstant?
-    static let configurationRereadSpacing: Duration = .seconds(2)
+    /// When alsa-lib's cached configuration is read again (a pure table).
+    private var configuration = ConfigurationReread()
     public private(set) var holderSummary: String?
     public private(set) var hiccupSummary: String?
     /// The last probe's failure: what the holder report explains when no
@@ -45,7 +41,7 @@ public final class ALSAGate: GateDriver, EventSource {
 
     public init(settings: GateSettings) throws(SystemError) {
         self.settings = settings
-        reaper = try StaleReaper(settings: settings)
+        reaper = StaleReaper(settings: settings)
         watcher = DeviceWatcher(directory: settings.soundDirectory)
     }
 
@@ -62,10 +58,10 @@ public final class ALSAGate: GateDriver, EventSource {
         return outcome(probe.handle(fd: watched[slot], events: readiness.rawValue))
     }
 
-    public func perform(_ action: SupervisionAction) -> SupervisionEvent? {
+    public func perform(_ action: SupervisionAction, at now: MonotonicInstant) -> SupervisionEvent? {
         switch action {
         case .startProbe:
-            return startProbe()
+            return startProbe(at: now)
         case .abortProbe:
             // The probe deadline (a failure: wait on) or a stop.
             closeProbe()
@@ -74,25 +70,22 @@ public final class ALSAGate: GateDriver, EventSource {
             reportHolders(warning: false)
         case .warnHolders:
             reportHolders(warning: true)
-        default:
-            break
+        case .reapStalePlayers:
+            reaper.reap(at: now)
+        case .spawn, .armDeadline, .cancelDeadline, .signalChild, .killGroup, .log, .notify, .exit:
+            break  // The reactor's.
         }
         return nil
     }
 
     // MARK: The probe
 
-    private func startProbe() -> SupervisionEvent? {
+    private func startProbe(at now: MonotonicInstant) -> SupervisionEvent? {
         guard let loop else { return nil }
         closeProbe()
-        if configurationSuspect {
-            let now = MonotonicInstant.now()
-            if configurationReadAt.map({ now - $0 >= Self.configurationRereadSpacing }) ?? true {
-                snd_config_update_free_global()
-                configurationReadAt = now
-                configurationSuspect = false
-                routeRead = false
-            }
+        if configuration.beforeProbe(at: now) {
+            snd_config_update_free_global()
+            routeRead = false
         }
         if !routeRead {
             ALSAErrorOutput.silenceOnThisThread()
@@ -145,24 +138,14 @@ public final class ALSAGate: GateDriver, EventSource {
             // configuration (~180 kB of heap per instance). While the device
             // stays unavailable it is kept, since every probe would parse it again.
             snd_config_update_free_global()
-            configurationSuspect = false
+            configuration.probeSucceeded()
             _ = cep_release_free_memory()
             watcher.stop()
             return .probeSucceeded
         case .failed(let failure):
             closeProbe()
             lastFailure = failure
-            // alsa-lib caches its parsed configuration even when reading it
-            // failed (EMFILE, ENOMEM) and never re-reads included files such as
-            // /etc/asound.conf: an open that failed for a reason other than a
-            // busy device may have seen a bad configuration, so it is parsed
-            // again before a later probe, no more often than every 2 s (the
-            // seed's probe interval) so that fast retries stay cheap. A later
-            // stage failing means the configuration was fine, and busy waits
-            // (the long ones) keep the cache too: re-reading costs time, and
-            // re-loading an external plugin's library after each re-read
-            // grows the heap a little every time.
-            if failure.stage == .open && failure.errno != EBUSY { configurationSuspect = true }
+            configuration.probeFailed(failure)
             waitForRelease()
             return .probeFailed(failure)
         }
@@ -197,7 +180,7 @@ public final class ALSAGate: GateDriver, EventSource {
         return (segment, semaphore)
     }
 
-    /// The first failed probe's report (the seed's rule): the processes that
+    /// The first failed probe's report: the processes that
     /// hold this PCM's node are named at info; the rest is a detail (debug)
     /// whose gist goes to the ready line, so a dmix leftover met once costs
     /// that one info line. The grace's end gives the full report at warning.

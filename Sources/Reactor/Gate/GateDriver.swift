@@ -1,6 +1,8 @@
+import Supervision
+
 /// The ALSA readiness gate as the reactor sees it: a few event sources (the
-/// PCM probe, the stale-player reaper, the device watcher) and what status
-/// lines say about it.
+/// PCM probe, the stale-player reaper, the device watcher), the owner of the
+/// table's gate actions, and what status lines say about it.
 public protocol GateDriver: AnyObject {
     /// The PCM the gate probes (for log lines).
     var device: String { get }
@@ -11,6 +13,10 @@ public protocol GateDriver: AnyObject {
     /// What the first failed probe of the current wait found, in a few words,
     /// for the one info line of a wait that ended within the holder grace.
     var hiccupSummary: String? { get }
+    /// Carries out one of the table's gate actions (`isGateAction`): the gate
+    /// is their one owner. An action that completes at once (a probe failing
+    /// on open) returns its outcome.
+    func perform(_ action: SupervisionAction, at now: MonotonicInstant) -> SupervisionEvent?
     /// A child was started (an exited one that left dmix state behind can be named).
     func childStarted(pid: Int32)
     /// A leftover as the log names it (`squeezelite -o lb3c`), or nil when
@@ -22,4 +28,5 @@ extension GateDriver {
     /// A gate that names nothing (test doubles): no summary, no memory.
     public var hiccupSummary: String? { nil }
     public func childStarted(pid: Int32) {}
+    public func perform(_ action: SupervisionAction, at now: MonotonicInstant) -> SupervisionEvent? { nil }
 }

@@ -9,8 +9,9 @@ import CLibc
 /// interpreter's script as whole argv elements: StaleRuleInForce), same real
 /// uid, not monitord or its child, not a zombie. The pid is
 /// pinned with a pidfd (PinnedProcess) and the match re-verified through /proc after that, so
-/// a pid recycled between scan and signal is never hit. SIGTERM first, SIGKILL
-/// after the stop timeout; at most one round per stop timeout.
+/// a pid recycled between scan and signal is never hit. When to search and
+/// when to escalate is `StaleEnding`'s (SIGTERM first, SIGKILL after the stop
+/// timeout; at most one round per stop timeout), on the loop's one deadline.
 final class StaleReaper: EventSource {
     /// A signalled player, until it exits or is killed; dropping the last
     /// reference closes its pidfd. A class because Swift 6.0.3 (Debian's
@@ -29,40 +30,43 @@ final class StaleReaper: EventSource {
 
     private let settings: GateSettings
     private let inForce: StaleRuleInForce
-    /// The identity is logged once, at the first search.
-    private var announced = false
-    private let timer: TimerFD
+    private var ending: StaleEnding
     private var targets: [Target] = []
     private var generation: UInt32 = 0
-    private var lastRound: MonotonicInstant?
     private var loop: LoopHandle?
-    /// Slot of the SIGKILL deadline; a target's pidfd uses its index + 1.
-    private static let deadlineSlot: UInt16 = 0
 
-    init(settings: GateSettings) throws(SystemError) {
+    init(settings: GateSettings) {
         self.settings = settings
         inForce = StaleRuleInForce(settings)
-        timer = try TimerFD()
+        ending = StaleEnding(stopTimeout: settings.stopTimeout)
     }
 
     func attach(_ handle: LoopHandle) throws(SystemError) {
         loop = handle
-        try handle.watch(timer.fd, for: .input, LoopHandle.Registration(slot: Self.deadlineSlot))
     }
 
     func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisionEvent? {
-        if registration.slot == Self.deadlineSlot {
-            try deadlinePassed()
-        } else {
-            exited(registration)
-        }
+        exited(registration)
         return nil
     }
 
-    func perform(_ action: SupervisionAction) -> SupervisionEvent? {
-        if action == .reapStalePlayers, let loop {
-            reap(excluding: [getpid()] + (loop.childPID.map { [$0] } ?? []), loop: loop)
+    /// The table's `reapStalePlayers`.
+    func reap(at now: MonotonicInstant) {
+        guard let loop else { return }
+        reap(excluding: [getpid()] + (loop.childPID.map { [$0] } ?? []), at: now, loop: loop)
+    }
+
+    var deadline: MonotonicInstant? { ending.deadline }
+
+    func deadlinePassed(at now: MonotonicInstant) -> SupervisionEvent? {
+        guard ending.deadlinePassed(at: now) else { return nil }
+        for target in targets {
+            if Self.send(SIGKILL, to: target.process, loop?.logger) {
+                loop?.logger.log(.warning, "stale player pid \(target.pid) ignored SIGTERM for \(settings.stopTimeout.humanReadable): sent SIGKILL")
+            }
+            loop?.unwatch(target.process.fd)
         }
+        targets.removeAll()  // Closes every target's pidfd.
         return nil
     }
 
@@ -71,16 +75,20 @@ final class StaleReaper: EventSource {
     /// How a leftover is named, or nil when none is ever ended.
     var leftover: String? { inForce.endsLeftovers ? inForce.leftover : nil }
 
-    private func reap(excluding excluded: [Int32], loop: LoopHandle) {
-        let now = MonotonicInstant.now()
+    private func reap(excluding excluded: [Int32], at now: MonotonicInstant, loop: LoopHandle) {
         let logger = loop.logger
-        if !announced {
-            announced = true
-            logger.log(.info, inForce.announcement)
+        let search = ending.searchRequested(at: now)
+        switch search {
+        case .search(let announce), .stillEnding(let announce), .tooSoon(_, let announce):
+            if announce { logger.log(.info, inForce.announcement) }
         }
         guard inForce.endsLeftovers else { return }
-        if !targets.isEmpty { return }  // The previous round is still ending.
-        if let lastRound, now - lastRound < settings.stopTimeout {
+        switch search {
+        case .search:
+            break
+        case .stillEnding:
+            return
+        case .tooSoon:
             logger.log(.debug, "not looking for a stale \(description): the last one was ended less than \(settings.stopTimeout.humanReadable) ago")
             return
         }
@@ -109,10 +117,7 @@ final class StaleReaper: EventSource {
             targets.append(Target(process, slot: slot))
             logger.log(.warning, "ending stale player pid \(pid) (\(GateDiagnosis.shown(commandLine))): \(inTheWay) and is not monitord's child; sent SIGTERM")
         }
-        if !targets.isEmpty {
-            lastRound = now
-            do { try timer.arm(after: settings.stopTimeout) } catch { loop.fail(error) }
-        }
+        ending.signalled(targets.count, at: now)
     }
 
     /// Why a leftover is taken to be in the gate's way.
@@ -127,18 +132,7 @@ final class StaleReaper: EventSource {
         let target = targets.remove(at: index)  // Its pidfd closes when `target` goes.
         loop?.unwatch(target.process.fd)
         loop?.logger.log(.notice, "stale player pid \(target.pid) has exited; \(settings.parameters.device) should be free")
-        if targets.isEmpty { try? timer.disarm() }
-    }
-
-    private func deadlinePassed() throws(SystemError) {
-        guard try timer.acknowledge() > 0 else { return }
-        for target in targets {
-            if Self.send(SIGKILL, to: target.process, loop?.logger) {
-                loop?.logger.log(.warning, "stale player pid \(target.pid) ignored SIGTERM for \(settings.stopTimeout.humanReadable): sent SIGKILL")
-            }
-            loop?.unwatch(target.process.fd)
-        }
-        targets.removeAll()  // Closes every target's pidfd.
+        _ = ending.targetExited()
     }
 
     /// Pins `pid`; nil when it is gone (ESRCH, silently) or cannot be pinned

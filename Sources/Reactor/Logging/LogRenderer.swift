@@ -109,6 +109,7 @@ public struct LogRenderer: Sendable {
         switch failure.stage {
         case .clone: return "fork: \(Errno.describe(failure.errno))"
         case .exec: return "exec: \(Errno.describe(failure.errno))"
+        case .watch: return "epoll_ctl: \(Errno.describe(failure.errno))"
         }
     }
 }

@@ -2,33 +2,38 @@ import CEpoll
 import Supervision
 import CLibc
 
-/// The reactor: one thread, one epoll. It turns kernel readiness into
-/// `SupervisionEvent`s, feeds them to the pure `SupervisionTable`, and carries out
-/// the actions it returns. Nothing here sleeps; while the child is healthy the
-/// process blocks in epoll_wait with no timer armed but the watchdog's, which
-/// exists only when the service manager asks for pings (WatchdogSec=).
+/// The reactor: one thread, one epoll, one timer. It turns kernel readiness
+/// into `SupervisionEvent`s, feeds them to the pure `SupervisionTable`, and
+/// carries out the actions it returns. The timer is armed for the earliest
+/// deadline of the tables (the supervision table's, the stale round's, the
+/// leftovers', the watchdog's): nothing here sleeps, and while the child is
+/// healthy the process blocks in epoll_wait with no deadline but the
+/// watchdog's, which exists only when the service manager asks for pings.
 public final class Daemon {
     /// The reactor's own sources. Attached sources (`EventSource`: the gate's
-    /// parts) are numbered from `firstAttached` on, in the order given.
+    /// parts, the leftovers) are numbered from `firstAttached` on, in order.
     enum Source: UInt16 {
         case signals = 1
         case deadline
         case child
-        case watchdog
     }
     static let firstAttached: UInt16 = 16
 
     let epoll: Epoll
     let signals: SignalFD
-    let deadline: TimerFD
-    /// Periodic WATCHDOG=1 pings, only when the service manager asked for them.
-    let watchdog: TimerFD?
+    /// The loop's one timer, armed for `armedDeadline`.
+    let timer: TimerFD
+    var armedDeadline: MonotonicInstant?
+    /// The supervision table's deadline (`armDeadline`), as an instant.
+    var tableDeadline: MonotonicInstant?
+    var watchdog: WatchdogSchedule?
     var table: SupervisionTable
     let logger: Logger
     let renderer: LogRenderer
     let command: PreparedCommand
     let hooks: DaemonHooks
     let gate: (any GateDriver)?
+    let leftovers: LeftoverReaper
 
     /// The running child and the generation its epoll registration carries.
     var child: ChildProcess?
@@ -36,8 +41,8 @@ public final class Daemon {
     var exitCode: Int32?
     var childPID: Int32? { child?.pid }
 
-    /// Sources attached through a `LoopHandle` (the gate's parts).
-    private var sources: [any EventSource] = []
+    /// Sources attached through a `LoopHandle`.
+    var sources: [any EventSource] = []
 
     public init(
         command: consuming PreparedCommand,
@@ -52,15 +57,8 @@ public final class Daemon {
         _ = cep_signal_ignore(SIGPIPE)
         signals = try SignalFD(Signals.forwarded)
         epoll = try Epoll()
-        deadline = try TimerFD()
-        if let interval = hooks.watchdogInterval {
-            let timer = try TimerFD()
-            try epoll.add(timer.fd, .input, Epoll.Token(source: Source.watchdog.rawValue))
-            try timer.arm(after: interval, every: interval)
-            watchdog = consume timer
-        } else {
-            watchdog = nil
-        }
+        timer = try TimerFD()
+        watchdog = hooks.watchdogInterval.map { WatchdogSchedule(interval: $0, startingAt: .now()) }
         let arguments = command.arguments
         self.command = command
         self.logger = logger
@@ -71,10 +69,12 @@ public final class Daemon {
                                device: gate?.device,
                                staleLeftover: gate?.staleLeftover,
                                configuration: configuration)
+        leftovers = LeftoverReaper(stopTimeout: configuration.stopTimeout, killGrace: configuration.killGrace,
+                                   commandName: Path.baseName(arguments[0]))
         table = SupervisionTable(configuration: configuration)
         try epoll.add(signals.fd, .input, Epoll.Token(source: Source.signals.rawValue))
-        try epoll.add(deadline.fd, .input, Epoll.Token(source: Source.deadline.rawValue))
-        for source in (gate?.sources ?? []) + extra {
+        try epoll.add(timer.fd, .input, Epoll.Token(source: Source.deadline.rawValue))
+        for source in [leftovers] + (gate?.sources ?? []) + extra {
             let number = Self.firstAttached + UInt16(sources.count)
             sources.append(source)
             try source.attach(LoopHandle(daemon: self, source: number))
@@ -83,9 +83,10 @@ public final class Daemon {
 
     /// Supervises until the state machine says to exit; returns the exit code.
     public func run() -> Int32 {
-        submit(.start)
+        submit(.start, at: .now())
         while exitCode == nil {
             do {
+                try armTimer()
                 try epoll.wait { (event) throws(SystemError) in
                     guard exitCode == nil else { return }
                     try dispatch(event)
@@ -94,6 +95,7 @@ public final class Daemon {
                 internalError(error)
             }
         }
+        leftovers.abandon()
         hooks.tearDown?(table)
         return exitCode ?? ExitCode.software
     }
@@ -104,81 +106,78 @@ public final class Daemon {
         switch Source(rawValue: event.token.source) {
         case .signals:
             while exitCode == nil, let delivery = try signals.next() {
-                submit(.signal(delivery.signal))
+                submit(.signal(delivery.signal), at: .now())
             }
         case .deadline:
-            if try deadline.acknowledge() > 0 { submit(.deadline) }
+            if try timer.acknowledge() > 0 {
+                armedDeadline = nil
+                deadlinesPassed(at: .now())
+            }
         case .child:
             guard event.token.generation == childGeneration, child != nil else { return }
             try childBecameReadable()
-        case .watchdog:
-            if try watchdog?.acknowledge() ?? 0 > 0 { hooks.watchdogPing?() }
         case nil:
             let index = Int(event.token.source) - Int(Self.firstAttached)
             guard index >= 0 && index < sources.count else { return }
             let registration = LoopHandle.Registration(slot: event.token.slot, generation: event.token.generation)
-            if let followUp = try sources[index].ready(registration, event.readiness) { submit(followUp) }
+            if let followUp = try sources[index].ready(registration, event.readiness) { submit(followUp, at: .now()) }
         }
     }
 
-    /// The pidfd is readable: the child has exited, unless the wakeup was spurious.
+    /// The pidfd is readable: the child has exited, unless the wakeup was
+    /// spurious. Its group gets SIGTERM before the reap, while the zombie
+    /// still holds the group id; the exit reaches the table once the group
+    /// is empty (`LeftoverReaper`).
     private func childBecameReadable() throws(SystemError) {
-        guard let status = try childExitStatus() else { return }
-        submit(.childExited(status))
-    }
-
-    /// Reaps the child; nil when it has not exited after all. Its leftovers in
-    /// the process group are killed before the reap, while the group id is
-    /// still reserved by the zombie, so a stale grandchild cannot keep holding
-    /// the device.
-    private func childExitStatus() throws(SystemError) -> TerminationStatus? {
-        guard let running = child.take() else { return nil }
-        running.signalGroup(SIGKILL)
+        guard let running = child.take() else { return }
+        running.signalGroup(SIGTERM)
         guard let status = try running.reap() else {
             // Spurious readiness: keep watching.
             child = consume running
-            return nil
+            return
         }
         epoll.remove(running.fd)
+        let pid = running.pid
         _ = consume running
-        return status
+        if let exit = leftovers.playerReaped(pid: pid, status: status, at: .now()) { submit(exit, at: .now()) }
     }
 
     // MARK: Events → actions
 
     /// Feeds one event and carries out what it asks; an action that completes
-    /// at once (spawn, a probe that fails on open) feeds its outcome straight back.
-    func submit(_ first: SupervisionEvent) {
+    /// at once (spawn, a probe that fails on open) feeds its outcome straight
+    /// back. One action has at most one outcome.
+    func submit(_ first: SupervisionEvent, at time: MonotonicInstant) {
         var next: SupervisionEvent? = first
+        var now = time
         while let event = next, exitCode == nil {
             next = nil
             let before = table.phase
-            let actions = table.handle(event, at: .now())
+            let actions = table.handle(event, at: now)
             for action in actions {
-                if let followUp = perform(action) { next = followUp }
+                if let followUp = perform(action, at: now) {
+                    precondition(next == nil, "two actions of one transition produced an event each")
+                    next = followUp
+                }
             }
             if table.phase != before { hooks.phaseChanged?(table) }
+            if next != nil { now = .now() }
         }
     }
 
-    private func perform(_ action: SupervisionAction) -> SupervisionEvent? {
+    private func perform(_ action: SupervisionAction, at now: MonotonicInstant) -> SupervisionEvent? {
+        if action.isGateAction { return gate?.perform(action, at: now) }
         switch action {
         case .spawn:
             return spawn()
         case .armDeadline(let delay):
-            do { try deadline.arm(after: delay) } catch { internalError(error) }
+            tableDeadline = now + delay
         case .cancelDeadline:
-            do { try deadline.disarm() } catch { internalError(error) }
+            tableDeadline = nil
         case .signalChild(let signal):
             child?.signal(signal)
         case .killGroup:
-            child?.signalGroup(SIGKILL)
-        case .startProbe, .abortProbe, .reportHolders, .warnHolders, .reapStalePlayers:
-            var followUp: SupervisionEvent?
-            for source in sources {
-                if let event = source.perform(action) { followUp = event }
-            }
-            return followUp
+            if child != nil { child?.signalGroup(SIGKILL) } else { leftovers.killNow(at: now) }
         case .log(let record):
             let level = renderer.level(of: record)
             guard logger.enabled(level) else { break }
@@ -190,6 +189,8 @@ public final class Daemon {
             hooks.notify?(notification)
         case .exit(let code):
             exitCode = code
+        case .startProbe, .abortProbe, .reportHolders, .warnHolders, .reapStalePlayers:
+            break  // The gate's (above).
         }
         return nil
     }
@@ -205,7 +206,7 @@ public final class Daemon {
                 // Unwatchable child: end it rather than run it blind.
                 started.signalGroup(SIGKILL)
                 _ = try? started.waitForExit()
-                return .spawnFailed(SpawnFailure(stage: .clone, errno: error.errno))
+                return .spawnFailed(SpawnFailure(stage: .watch, errno: error.errno))
             }
             child = consume started
             gate?.childStarted(pid: pid)

@@ -1,11 +1,12 @@
 import Supervision
 
 /// A part that the reactor watches on behalf of something else (the gate's
-/// probe, its stale-player reaper, its device watcher; later a control
-/// socket). It registers descriptors through the `LoopHandle` it is given,
-/// turns their readiness into events for the table, and carries out the
-/// table's actions that are its own. The reactor needs no case for it: the
-/// handle tags every registration with the source's own number.
+/// probe, its stale-player reaper, its device watcher, the player's group
+/// leftovers). It registers descriptors through the `LoopHandle` it is given
+/// and turns their readiness into events for the table. A source with a
+/// deadline of its own (a pure table's) names it: the loop arms its one timer
+/// for the earliest of them all. The reactor needs no case for it: the handle
+/// tags every registration with the source's own number.
 public protocol EventSource: AnyObject {
     /// Called once, before the loop runs. Keep the handle: registrations made
     /// later (a probe's descriptors, a pidfd) go through it too.
@@ -13,15 +14,16 @@ public protocol EventSource: AnyObject {
     /// A descriptor registered through the handle is ready; returns the event
     /// to feed to the table, if any.
     func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisionEvent?
-    /// An action of the table the reactor does not carry out itself. A source
-    /// ignores the ones that are not its own; an action that completes at
-    /// once (a probe failing on open) returns its outcome.
-    func perform(_ action: SupervisionAction) -> SupervisionEvent?
+    /// The source's next deadline, if it has one.
+    var deadline: MonotonicInstant? { get }
+    /// `deadline` has passed (the loop's clock read `now`); returns the event
+    /// to feed to the table, if any.
+    func deadlinePassed(at now: MonotonicInstant) -> SupervisionEvent?
 }
 
 /// What an event source may do with the reactor, and no more: watch and
-/// unwatch descriptors (a timerfd is a deadline), log, learn the child's pid,
-/// and give up on an internal error.
+/// unwatch descriptors, log, learn the child's pid, and give up on an
+/// internal error.
 public struct LoopHandle {
     /// Which of the source's registrations is ready: the slot and generation
     /// it chose when it registered (a stale event from a closed descriptor
@@ -71,5 +73,6 @@ public struct LoopHandle {
 }
 
 extension EventSource {
-    public func perform(_ action: SupervisionAction) -> SupervisionEvent? { nil }
+    public var deadline: MonotonicInstant? { nil }
+    public func deadlinePassed(at now: MonotonicInstant) -> SupervisionEvent? { nil }
 }

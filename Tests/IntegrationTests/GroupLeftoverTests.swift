@@ -1,0 +1,76 @@
+import Foundation
+import Glibc
+import Testing
+import TestSupport
+
+/// What the player leaves in its process group when it exits: SIGTERM while
+/// its zombie holds the group id, SIGKILL after --stop-timeout, and no new
+/// player while any of them lives.
+@Suite struct GroupLeftoverTests {
+    /// A player that forks a member of its group running `grandchild`
+    /// (after its traps are set it touches `ready`), then exits 1.
+    static func player(_ scratch: Scratch, grandchild: String) -> String {
+        scratch.script("player.sh", """
+        date +%s%N >> "\(scratch.file("starts"))"
+        rm -f "\(scratch.file("ready"))"
+        sh -c '\(grandchild)' &
+        while [ ! -e "\(scratch.file("ready"))" ]; do sleep 0.01; done
+        exit 1
+        """)
+    }
+
+    @Test func aGrandchildThatTrapsTermRunsItsHandlerWhenThePlayerExits() throws {
+        let scratch = Scratch()
+        let player = Self.player(scratch, grandchild: """
+        trap "echo \\$\\$ >> \(scratch.file("handled")); exit 0" TERM; touch \(scratch.file("ready")); while :; do sleep 0.05; done
+        """)
+        let monitord = try Monitord(["--backoff-initial", "1m", "--backoff-max", "1m", "--stop-timeout", "30s", player],
+                                    scratch: scratch)
+        #expect(eventually { scratch.lines("handled").count == 1 }, "\(monitord.log)")
+        // The handler ran, so the group is empty: the exit was handed on long before SIGKILL.
+        #expect(monitord.waitForLog("exited 1 after"), "\(monitord.log)")
+        #expect(!monitord.log.contains("sent SIGKILL"))
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
+
+    @Test func theNextPlayerStartsOnlyOnceTheLeftoversAreGone() throws {
+        let scratch = Scratch()
+        // The member takes 300 ms to close after SIGTERM, and stamps its end.
+        let player = Self.player(scratch, grandchild: """
+        trap "sleep 0.3; date +%s%N >> \(scratch.file("ended")); exit 0" TERM; touch \(scratch.file("ready")); while :; do sleep 0.05; done
+        """)
+        let monitord = try Monitord(["--backoff-initial", "10ms", "--backoff-max", "10ms", "--stop-timeout", "30s", player],
+                                    scratch: scratch)
+        #expect(eventually(timeout: .seconds(30)) { scratch.lines("starts").count >= 3 }, "\(monitord.log)")
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+        let starts = scratch.lines("starts").compactMap { Int64($0) }
+        let ends = scratch.lines("ended").compactMap { Int64($0) }
+        try #require(starts.count >= 3 && ends.count >= 2, "\(monitord.log)")
+        // Each start after the first comes after the previous player's member ended.
+        for index in 1..<min(starts.count, ends.count + 1) {
+            #expect(starts[index] > ends[index - 1], "start \(index) before the member of start \(index - 1) ended")
+        }
+        #expect(monitord.log.contains("left a process in its group"), "\(monitord.log)")
+    }
+
+    @Test func aMemberIgnoringTermIsKilledAfterTheStopTimeout() throws {
+        let scratch = Scratch()
+        let player = Self.player(scratch, grandchild: """
+        trap "" TERM; echo $$ > \(scratch.file("member")); touch \(scratch.file("ready")); exec sleep 1000
+        """)
+        let monitord = try Monitord(["--backoff-initial", "1m", "--backoff-max", "1m", "--stop-timeout", "300ms", player],
+                                    scratch: scratch)
+        #expect(monitord.waitForLog("exited 1 after"), "\(monitord.log)")
+        let member = try #require(pid_t(scratch.read("member").trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(eventually(timeout: .seconds(5)) { !ProcessTable.isAlive(member) })
+        let log = monitord.log
+        let terminated = try #require(log.range(of: "left a process in its group (pid \(member)): sent SIGTERM"))
+        let killed = try #require(log.range(of: "ignored SIGTERM for 300 ms: sent SIGKILL"))
+        let exited = try #require(log.range(of: "exited 1 after"))
+        #expect(terminated.lowerBound < killed.lowerBound && killed.lowerBound < exited.lowerBound)
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
+}
