@@ -7,42 +7,31 @@ import CLibc
 /// and says why it cannot matter.
 public struct SupervisionTable: Sendable {
     public let configuration: SupervisionConfiguration
-    public private(set) var phase: SupervisionPhase = .idle
+    public internal(set) var phase: SupervisionPhase = .idle
 
     /// Consecutive fast failures (runs shorter than the reset window, or failed spawns).
-    public private(set) var consecutiveFailures = 0
+    public internal(set) var consecutiveFailures = 0
     /// Starts after the first one.
-    public private(set) var restarts = 0
+    public internal(set) var restarts = 0
     /// A child has run at least once (exec failures are fatal only before).
     public private(set) var hasStarted = false
-    public private(set) var lastExit: TerminationStatus?
+    public internal(set) var lastExit: TerminationStatus?
     /// Identical capped exits not yet reported, and since when.
-    private var foldedCount = 0
-    private var foldedSince: MonotonicInstant?
-    private var foldedLastAt: MonotonicInstant?
+    var foldedCount = 0
+    var foldedSince: MonotonicInstant?
+    var foldedLastAt: MonotonicInstant?
 
-    /// The gate: consecutive failed probes, since when, and the last reason.
-    public private(set) var failedProbes = 0
-    public private(set) var lastProbeFailure: ProbeFailure?
-    private var firstProbeFailureAt: MonotonicInstant?
-    private var remindersGiven = 0
+    /// The gate's schedule (nil without a gate): failed probes, grace,
+    /// reminders, stale searches and the wait before the next probe.
+    public private(set) var gate: GateSchedule?
+    public var failedProbes: Int { gate?.failedProbes ?? 0 }
+    public var lastProbeFailure: ProbeFailure? { gate?.lastProbeFailure }
     /// The holder grace ended with the device still unavailable: warned.
-    public private(set) var gateWarned = false
-    /// The failed-probe count at which the next stale-player search happens.
-    private var nextStaleSearch = 0
-    /// When the last probe began, and when the next one is due while waiting.
-    private var lastProbeAt: MonotonicInstant?
-    private var nextProbeAt: MonotonicInstant?
-    /// A release was seen and the next probe answers it.
-    private var releaseSeen = false
-    /// Failed probes since one that answered a release (nil: none since).
-    /// The kernel reports a node closed before its driver has let go of the
-    /// device, so a probe right after a release can still find it busy:
-    /// those are retried at the retry, doubling, before the grown wait resumes.
-    private var failuresSinceRelease: Int?
+    public var gateWarned: Bool { gate?.warned ?? false }
 
     public init(configuration: SupervisionConfiguration) {
         self.configuration = configuration
+        gate = configuration.gate.map(GateSchedule.init(timing:))
     }
 
     public var isFinished: Bool {
@@ -74,10 +63,7 @@ public struct SupervisionTable: Sendable {
             switch event {
             case .probeSucceeded:
                 actions.append(.cancelDeadline)
-                if failedProbes > 0, let first = firstProbeFailureAt {
-                    actions.append(.log(.deviceReady(after: now - first, probes: failedProbes + 1, warned: gateWarned)))
-                }
-                resetGate()
+                if let ready = gate?.succeeded(at: now) { actions.append(.log(ready)) }
                 phase = .starting
                 actions.append(.spawn)
             case .probeFailed(let failure):
@@ -103,18 +89,11 @@ public struct SupervisionTable: Sendable {
             case .deadline:
                 beginProbe(at: now, &actions)
             case .deviceMayBeFree:
-                // Probe at once, but never sooner than the release gap after
-                // the last probe began (a device that is opened and closed all
-                // the time must not make the gate spin): then the wait is shortened.
-                let earliest = (lastProbeAt ?? now) + (configuration.gate?.releaseGap ?? .zero)
-                releaseSeen = true
-                if now >= earliest {
-                    beginProbe(at: now, &actions)
-                } else if let due = nextProbeAt, due <= earliest {
-                    break  // The next probe comes sooner anyway.
-                } else {
-                    nextProbeAt = earliest
-                    actions.append(.armDeadline(earliest - now))
+                // Probe at once, or shorten the wait (GateSchedule.released).
+                switch gate?.released(at: now) {
+                case .probeNow: beginProbe(at: now, &actions)
+                case .probeAfter(let delay): actions.append(.armDeadline(delay))
+                case .keepWaiting, nil: break
                 }
             case .signal(let signal) where Signals.isStop(signal):
                 actions.append(.cancelDeadline)
@@ -221,7 +200,7 @@ public struct SupervisionTable: Sendable {
     // MARK: Steps shared by several rows
 
     /// Starts the child, through the gate if there is one.
-    private mutating func beginStart(at now: MonotonicInstant, _ actions: inout SupervisionActions) {
+    mutating func beginStart(at now: MonotonicInstant, _ actions: inout SupervisionActions) {
         if configuration.gate != nil {
             beginProbe(at: now, &actions)
         } else {
@@ -231,159 +210,17 @@ public struct SupervisionTable: Sendable {
     }
 
     private mutating func beginProbe(at now: MonotonicInstant, _ actions: inout SupervisionActions) {
-        guard let gate = configuration.gate else { return }
+        guard let timing = configuration.gate else { return }
         phase = .probing
-        lastProbeAt = now
-        nextProbeAt = nil
-        if releaseSeen {
-            releaseSeen = false
-            failuresSinceRelease = 0
-        }
+        gate?.probeBegins(at: now)
         actions.append(.startProbe)
-        actions.append(.armDeadline(gate.probeDeadline))
+        actions.append(.armDeadline(timing.probeDeadline))
     }
 
     private mutating func probeFailed(_ failure: ProbeFailure, at now: MonotonicInstant, _ actions: inout SupervisionActions) {
-        guard let gate = configuration.gate else { return }
-        failedProbes += 1
-        lastProbeFailure = failure
-        if failedProbes == 1 {
-            firstProbeFailureAt = now
-            remindersGiven = 0
-            gateWarned = false
-            actions.append(.log(.deviceUnavailable(failure)))
-            // The seed's rule: look at the first failed probe. With no grace
-            // the warning below looks at once instead.
-            if gate.holderGrace > .zero { actions.append(.reportHolders) }
-        }
-        let first = firstProbeFailureAt ?? now
-        if !gateWarned && now - first >= gate.holderGrace {
-            gateWarned = true
-            actions.append(.log(.deviceUnavailableAfterGrace(failure, probes: failedProbes, waited: now - first)))
-            actions.append(.warnHolders)
-            // A grace longer than the first reminders: they are not due again.
-            while now >= gate.reminder(remindersGiven, after: first) { remindersGiven += 1 }
-        } else if gateWarned && failedProbes > 1 && now >= gate.reminder(remindersGiven, after: first) {
-            // Catch up silently if the machine slept through several reminders.
-            while now >= gate.reminder(remindersGiven, after: first) { remindersGiven += 1 }
-            actions.append(.log(.deviceStillUnavailable(failure, probes: failedProbes, waited: now - first)))
-        }
-        if failedProbes == 1 { nextStaleSearch = gate.staleAfter }
-        if failedProbes == nextStaleSearch {
-            // A search scans all of /proc (milliseconds on a Pi). When the
-            // holder is not a stale player, searching every few probes only
-            // burns CPU: the gap doubles, up to 32 × stale-after probes.
-            nextStaleSearch += min(failedProbes, gate.staleAfter * 32)
-            actions.append(.log(.staleSearch(failedProbes: failedProbes)))
-            actions.append(.reapStalePlayers)
-        }
+        guard let delay = gate?.failed(failure, at: now, &actions) else { return }
         phase = .waitingForDevice
-        var delay = gate.retryDelay(waited: now - (firstProbeFailureAt ?? now))
-        if let failures = failuresSinceRelease {
-            var followUp = gate.probeRetry
-            for _ in 0..<min(failures, 32) { followUp = followUp + followUp }
-            if followUp < delay {
-                delay = followUp
-                failuresSinceRelease = failures + 1
-            } else {
-                failuresSinceRelease = nil
-            }
-        }
-        // "Still unavailable after the grace" is a probe's finding: one comes
-        // when the grace ends, however long the waits have grown.
-        if !gateWarned, let first = firstProbeFailureAt {
-            let graceLeft = first + gate.holderGrace - now
-            if graceLeft > .zero && graceLeft < delay { delay = graceLeft }
-        }
-        nextProbeAt = now + delay
         actions.append(.armDeadline(delay))
-    }
-
-    private mutating func resetGate() {
-        failedProbes = 0
-        nextStaleSearch = 0
-        firstProbeFailureAt = nil
-        remindersGiven = 0
-        gateWarned = false
-        lastProbeFailure = nil
-        nextProbeAt = nil
-        releaseSeen = false
-        failuresSinceRelease = nil
-    }
-
-    private mutating func childExited(
-        pid: Int32, status: TerminationStatus, runTime: Duration, at now: MonotonicInstant,
-        _ actions: inout SupervisionActions
-    ) {
-        defer { lastExit = status }
-        if status.isSuccess && configuration.restart == .onFailure {
-            finish(0, after: .finishedCleanly(pid: pid, runTime: runTime), &actions)
-            return
-        }
-        // From here on an exit 0 (restart always) is treated as any other:
-        // a short run is a fast failure, so a player that exits 0 at once
-        // because its output is busy backs off instead of looping.
-        if configuration.backoff.isHealthy(runTime: runTime) {
-            consecutiveFailures = 0
-            endFold(&actions)
-            actions.append(.log(.exited(pid: pid, status: status, runTime: runTime, next: .now)))
-            restart(after: .zero, at: now, &actions)
-            return
-        }
-        consecutiveFailures += 1
-        let delay = configuration.backoff.delay(afterFailure: consecutiveFailures)
-        let backoff = configuration.backoff
-        let repeatsAtCap = backoff.isCapped(afterFailure: consecutiveFailures)
-            && backoff.isCapped(afterFailure: consecutiveFailures - 1)
-            && lastExit == status
-        if repeatsAtCap {
-            if foldedSince == nil { foldedSince = now }
-            foldedLastAt = now
-            foldedCount += 1
-            if foldedCount % configuration.foldEvery == 0 {
-                actions.append(.log(.folded(status: status, count: foldedCount, over: now - foldedSince!, next: delay)))
-            }
-        } else {
-            endFold(&actions)
-            actions.append(.log(.exited(pid: pid, status: status, runTime: runTime,
-                                        next: .after(delay, failure: consecutiveFailures))))
-        }
-        restart(after: delay, at: now, &actions)
-    }
-
-    private mutating func spawnFailed(_ failure: SpawnFailure, at now: MonotonicInstant, _ actions: inout SupervisionActions) {
-        if !hasStarted && failure.stage == .exec {
-            // Like a shell: the command cannot run at all, so say so and stop.
-            let code = (failure.errno == ENOENT || failure.errno == ENOTDIR) ? ExitCode.notFound : ExitCode.cannotExecute
-            finish(code, after: .cannotExecute(failure), &actions)
-            return
-        }
-        consecutiveFailures += 1
-        endFold(&actions)
-        let delay = configuration.backoff.delay(afterFailure: consecutiveFailures)
-        actions.append(.log(.spawnFailed(failure, next: .after(delay, failure: consecutiveFailures))))
-        restart(after: delay, at: now, &actions)
-    }
-
-    private mutating func restart(after delay: Duration, at now: MonotonicInstant, _ actions: inout SupervisionActions) {
-        restarts += 1
-        if delay <= .zero {
-            beginStart(at: now, &actions)
-        } else {
-            phase = .backingOff(until: now + delay)
-            actions.append(.armDeadline(delay))
-        }
-    }
-
-    /// Ends a fold. Exits folded since the last summary line are reported
-    /// first, so that every exit is in the log (the line says how many in all).
-    private mutating func endFold(_ actions: inout SupervisionActions) {
-        if foldedCount % configuration.foldEvery != 0, let since = foldedSince, let last = foldedLastAt, let status = lastExit {
-            actions.append(.log(.folded(status: status, count: foldedCount, over: last - since, next: configuration.backoff.maximum)))
-        }
-        foldedCount = 0
-        foldedSince = nil
-        foldedLastAt = nil
     }
 
     /// A stop request while no child runs: nothing to wait for.
@@ -392,7 +229,7 @@ public struct SupervisionTable: Sendable {
         finish(0, after: .stopWhileWaiting(signal: signal), &actions)
     }
 
-    private mutating func finish(_ code: Int32, after record: LogRecord, _ actions: inout SupervisionActions) {
+    mutating func finish(_ code: Int32, after record: LogRecord, _ actions: inout SupervisionActions) {
         phase = .finished(exitCode: code)
         endFold(&actions)
         actions.append(.log(record))
