@@ -30,12 +30,9 @@ const uint32_t CEP_EPOLLIN = EPOLLIN;
 const uint32_t CEP_EPOLLOUT = EPOLLOUT;
 const uint32_t CEP_EPOLLERR = EPOLLERR;
 const uint32_t CEP_EPOLLHUP = EPOLLHUP;
-const uint32_t CEP_EPOLLPRI = EPOLLPRI;
 const int CEP_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
-const int CEP_EPOLL_CTL_MOD = EPOLL_CTL_MOD;
 const int CEP_EPOLL_CTL_DEL = EPOLL_CTL_DEL;
 const int CEP_CLD_EXITED = CLD_EXITED;
-const int CEP_CLD_KILLED = CLD_KILLED;
 const int CEP_CLD_DUMPED = CLD_DUMPED;
 int cep_sigrtmin(void) { return SIGRTMIN; }
 int cep_sigrtmax(void) { return SIGRTMAX; }
@@ -126,12 +123,11 @@ int cep_signalfd_open(const int *signals, int count) {
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-int cep_signalfd_read(int fd, int32_t *signo, int32_t *sender_pid) {
+int cep_signalfd_read(int fd, int32_t *signo) {
     struct signalfd_siginfo info;
     ssize_t n = read(fd, &info, sizeof info);
     if (n == (ssize_t)sizeof info) {
         *signo = (int32_t)info.ssi_signo;
-        *sender_pid = (int32_t)info.ssi_pid;
         return 1;
     }
     if (n < 0 && errno == EAGAIN) return 0;

@@ -44,8 +44,8 @@ enum MonitordMain {
         do {
             let gate = try derived.gate.map { (settings) throws(SystemError) in try ALSAGate(settings: settings) }
             let hooks = ServiceIntegration.hooks(options: options, gate: gate, logger: logger)
-            let daemon = try Daemon(command: command, configuration: derived.table, gate: gate, logger: logger, hooks: hooks)
-            return daemon.run()
+            let loop = try SupervisionLoop(command: command, configuration: derived.table, gate: gate, logger: logger, hooks: hooks)
+            return loop.run()
         } catch {
             logger.log(.error, "internal error: \(error)")
             return ExitCode.software

@@ -5,8 +5,8 @@ import Supervision
 /// sd_notify (READY, STATUS, STOPPING, WATCHDOG) and the status file, plugged
 /// into the reactor's hooks. Both are optional and neither can stop supervision.
 enum ServiceIntegration {
-    static func hooks(options: Options, gate: (any GateDriver)?, logger: Logger) -> DaemonHooks {
-        var hooks = DaemonHooks()
+    static func hooks(options: Options, gate: (any GateDriver)?, logger: Logger) -> LoopHooks {
+        var hooks = LoopHooks()
         let commandName = Path.baseName(options.command[0])
         // Read (and removed from the environment) before the first spawn, so
         // the child does not inherit NOTIFY_SOCKET or the watchdog variables.

@@ -23,7 +23,7 @@ import Glibc
         facts.processes = [GateFacts.Process(pid: 118, commandLine: nil)]
         facts.ownChildren = [118: "squeezelite"]
         let diagnosis = GateDiagnosis(facts)
-        #expect(diagnosis.summary == "dmix state left by squeezelite (pid 118, exited)")
+        #expect(diagnosis.gist == "dmix state left by squeezelite (pid 118, exited)")
         #expect(diagnosis.lines == [
             "lb1c: dmix lb1 (key 0x00003404: ipc_key 1028 on hw:3,0): shared memory and semaphore left with no process attached, "
                 + "created by squeezelite (pid 118, exited); the failed open removed it, so the next open starts afresh",
@@ -38,7 +38,7 @@ import Glibc
         facts.segmentBefore = segment
         facts.segmentNow = segment
         let diagnosis = GateDiagnosis(facts)
-        #expect(diagnosis.summary == "dmix state left by pid 90 (exited)")
+        #expect(diagnosis.gist == "dmix state left by pid 90 (exited)")
         #expect(diagnosis.lines.first?.hasSuffix("created by pid 90 (exited); still there (the next open of lb1c by its owner's user removes it)") == true)
     }
 
@@ -53,7 +53,7 @@ import Glibc
             "lb1c: dmix lb1 (key 0x00003404: ipc_key 1028 on hw:3,0): shared memory attached by 1 process not holding lb1c's device: "
                 + "pid 300 (squeezelite -o lb2c) playing to pcmC4D0p; lb2 has the same key (0x00003404) in the ALSA configuration",
         ])
-        #expect(diagnosis.summary == "dmix key 0x00003404 in use by pid 300 (squeezelite -o lb2c) playing to pcmC4D0p")
+        #expect(diagnosis.gist == "dmix key 0x00003404 in use by pid 300 (squeezelite -o lb2c) playing to pcmC4D0p")
     }
 
     @Test func holdersOfThisPCMComeFirstAndOthersAreOnlyContext() {
@@ -65,7 +65,7 @@ import Glibc
             "lb1c holder: pid 400 (aplay -D hw:3,0,0 x.wav) has pcmC3D0p open",
             "other /dev/snd users, not holding lb1c's device (context only): pid 217 monitord (pcmC4D0p,timer)",
         ])
-        #expect(diagnosis.summary == "held by pid 400 aplay")
+        #expect(diagnosis.gist == "held by pid 400 aplay")
     }
 
     @Test func nobodyAndNoDmixStateFoldsTheUninspectedCountIntoTheSentence() {
@@ -74,7 +74,7 @@ import Glibc
         #expect(diagnosis.lines.first == "no process holds /dev/snd/pcmC3D0p: lb1c fails unheld (open: EINVAL (Invalid argument)): "
                 + "a configuration or driver problem, or another user's process (47 processes of other users could not be inspected)")
         #expect(diagnosis.lines.count == 2)
-        #expect(diagnosis.summary == "open: EINVAL (Invalid argument), no holder found")
+        #expect(diagnosis.gist == "open: EINVAL (Invalid argument), no holder found")
     }
 
     @Test func withoutARouteEverySoundDeviceUserIsAHolderAsBefore() {

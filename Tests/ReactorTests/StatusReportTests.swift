@@ -9,7 +9,7 @@ import Supervision
     final class FakeGate: GateDriver {
         let device = "lb3c"
         let sources: [any EventSource] = []
-        var holderSummary: String? = "pid 812 squeezelite"
+        var heldBy: String? = "pid 812 squeezelite"
         var staleLeftover: String? = "squeezelite -o lb3c"
     }
 

@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// Reactor dispatch: a minimal loop built from the Reactor's own kernel
-/// pieces (`Epoll`, `TimerFD`, `SignalFD`), shaped like `Daemon`'s: one
+/// pieces (`Epoll`, `TimerFD`, `SignalFD`), shaped like `SupervisionLoop`'s: one
 /// epoll set, sources told apart by the token, one `wait` per event.
 ///
 /// Create it on the thread that measures: `SignalFD` blocks the signal for

@@ -27,9 +27,7 @@ extern const uint32_t CEP_EPOLLIN;
 extern const uint32_t CEP_EPOLLOUT;
 extern const uint32_t CEP_EPOLLERR;
 extern const uint32_t CEP_EPOLLHUP;
-extern const uint32_t CEP_EPOLLPRI;
 extern const int CEP_EPOLL_CTL_ADD;
-extern const int CEP_EPOLL_CTL_MOD;
 extern const int CEP_EPOLL_CTL_DEL;
 
 int cep_epoll_create(void);
@@ -65,7 +63,7 @@ int cep_sigrtmax(void);
 /// non-blocking, close-on-exec signalfd over them.
 int cep_signalfd_open(const int *signals, int count);
 /// Reads one pending signal; returns 1 on success, 0 when none is pending.
-int cep_signalfd_read(int fd, int32_t *signo, int32_t *sender_pid);
+int cep_signalfd_read(int fd, int32_t *signo);
 /// Sets the disposition of `signo` to SIG_IGN.
 int cep_signal_ignore(int signo);
 
@@ -75,7 +73,6 @@ int cep_pidfd_open(pid_t pid);
 int cep_pidfd_send_signal(int pidfd, int signo);
 
 extern const int CEP_CLD_EXITED;
-extern const int CEP_CLD_KILLED;
 extern const int CEP_CLD_DUMPED;
 
 /// Reaps the exited child behind `pidfd`; with `block` 0 it does not wait.

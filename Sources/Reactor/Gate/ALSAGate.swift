@@ -21,8 +21,8 @@ public final class ALSAGate: GateDriver, EventSource {
     private var loop: LoopHandle?
     /// When alsa-lib's cached configuration is read again (a pure table).
     private var configuration = ConfigurationReread()
-    public private(set) var holderSummary: String?
-    public private(set) var hiccupSummary: String?
+    public private(set) var heldBy: String?
+    public private(set) var firstFinding: String?
     /// The last probe's failure: what the holder report explains when no
     /// process holds a device.
     private var lastFailure: ProbeFailure?
@@ -193,23 +193,21 @@ public final class ALSAGate: GateDriver, EventSource {
                               semaphoreBefore: semaphoreBeforeProbe, semaphoreNow: semaphoreNow)
         let name = settings.commandBaseName
         for pid in ownChildren { facts.ownChildren[pid] = name }
+        let split = facts.holdersAndOthers
         if let segment = facts.segment {
             // The last to attach is often this monitord's own probe: not a user.
             for pid in [segment.creatorPID, segment.lastPID] where pid > 0 && pid != getpid() {
                 facts.processes.append(GateFacts.Process(pid: pid, commandLine: ProcEntries.commandLine(pid: pid, procRoot: "/proc")))
             }
-            if segment.attachments > 0 && facts.holdersAndOthers.holders.isEmpty, let key = route?.direct?.key {
+            if segment.attachments > 0 && split.holders.isEmpty, let key = route?.direct?.key {
                 var own: Set<String> = [device]
                 if let name = route?.direct?.name { own.insert(name) }
                 facts.sharingPCMs = PCMRouteLookup.directPCMs(withKey: key, excluding: own)
             }
         }
-        let holders = facts.holdersAndOthers.holders
-        holderSummary = holders.isEmpty ? nil : holders.prefix(3).map {
-            "pid \($0.pid) \(Path.baseName($0.commandLine.first ?? "?"))"
-        }.joined(separator: ", ")
-        let diagnosis = GateDiagnosis(facts)
-        hiccupSummary = diagnosis.summary
+        let diagnosis = GateDiagnosis(facts, split: split)
+        heldBy = diagnosis.heldBy
+        firstFinding = diagnosis.gist
         for (index, line) in diagnosis.lines.enumerated() {
             logger.log(warning ? .warning : index < diagnosis.holderLineCount ? .info : .debug, line)
         }

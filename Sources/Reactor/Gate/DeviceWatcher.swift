@@ -26,8 +26,6 @@ final class DeviceWatcher: EventSource {
         self.directory = directory
     }
 
-    var isWatching: Bool { descriptor != nil }
-
     func attach(_ handle: LoopHandle) throws(SystemError) {
         loop = handle
     }

@@ -14,7 +14,10 @@ public struct GateDiagnosis: Equatable, Sendable {
     public var holderLineCount: Int
     /// A few words for the one info line of a hiccup ("dmix state left by
     /// squeezelite (pid 118, exited)").
-    public var summary: String
+    public var gist: String
+    /// Up to three holders of this PCM's node for status lines ("pid 790
+    /// squeezelite"); nil when no process holds it.
+    public var heldBy: String?
     /// Said once per report at debug, never as a warning of its own.
     public var uninspected: String?
 }
@@ -97,9 +100,15 @@ extension GateDiagnosis {
     public static let maximumHoldersListed = 16
 
     public init(_ facts: GateFacts) {
+        self.init(facts, split: facts.holdersAndOthers)
+    }
+
+    /// `split`: `facts.holdersAndOthers`, when the caller has it already.
+    init(_ facts: GateFacts, split: (holders: [DeviceHolder], others: [DeviceHolder])) {
         var lines: [String] = []
-        let (holders, others) = facts.holdersAndOthers
+        let (holders, others) = split
         var summary: String
+        var heldBy: String?
         var holderLineCount = 0
         var namedPIDs: Set<Int32> = []
         let device = facts.device
@@ -113,7 +122,8 @@ extension GateDiagnosis {
                 lines.append("\(holders.count - Self.maximumHoldersListed) more processes hold \(device)'s device")
             }
             holderLineCount = lines.count
-            summary = "held by " + holders.prefix(3).map { "pid \($0.pid) \(Self.name($0.commandLine))" }.joined(separator: ", ")
+            heldBy = holders.prefix(3).map { "pid \($0.pid) \(Self.name($0.commandLine))" }.joined(separator: ", ")
+            summary = "held by " + (heldBy ?? "?")
         } else if let direct, let key = direct.key, let segment = facts.segment {
             let plugin = Self.describe(direct, key: key, route: facts.route)
             if segment.attachments == 0 {
@@ -163,7 +173,8 @@ extension GateDiagnosis {
         }
         self.lines = lines
         self.holderLineCount = holderLineCount
-        self.summary = summary
+        gist = summary
+        self.heldBy = heldBy
         uninspected = facts.scan.unreadableProcesses > 0
             ? "\(facts.scan.unreadableProcesses) processes could not be inspected (not root): holders among them are not listed"
             : nil

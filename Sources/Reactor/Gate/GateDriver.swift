@@ -9,10 +9,10 @@ public protocol GateDriver: AnyObject {
     /// The gate's parts, each attached to the loop as a source of its own.
     var sources: [any EventSource] { get }
     /// Who held the sound devices at the last report (`pid 790 squeezelite`), for status lines.
-    var holderSummary: String? { get }
+    var heldBy: String? { get }
     /// What the first failed probe of the current wait found, in a few words,
     /// for the one info line of a wait that ended within the holder grace.
-    var hiccupSummary: String? { get }
+    var firstFinding: String? { get }
     /// Carries out one of the table's gate actions (`isGateAction`): the gate
     /// is their one owner. An action that completes at once (a probe failing
     /// on open) returns its outcome.
@@ -26,7 +26,7 @@ public protocol GateDriver: AnyObject {
 
 extension GateDriver {
     /// A gate that names nothing (test doubles): no summary, no memory.
-    public var hiccupSummary: String? { nil }
+    public var firstFinding: String? { nil }
     public func childStarted(pid: Int32) {}
     public func perform(_ action: SupervisionAction, at now: MonotonicInstant) -> SupervisionEvent? { nil }
 }

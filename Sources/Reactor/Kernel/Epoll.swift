@@ -31,7 +31,6 @@ public struct Epoll: ~Copyable {
         public init(rawValue: UInt32) { self.rawValue = rawValue }
         public static let input = Readiness(rawValue: CEP_EPOLLIN)
         public static let output = Readiness(rawValue: CEP_EPOLLOUT)
-        public static let priority = Readiness(rawValue: CEP_EPOLLPRI)
         public static let error = Readiness(rawValue: CEP_EPOLLERR)
         public static let hangup = Readiness(rawValue: CEP_EPOLLHUP)
     }
@@ -57,12 +56,6 @@ public struct Epoll: ~Copyable {
     public func add(_ fd: Int32, _ interest: Readiness, _ token: Token) throws(SystemError) {
         _ = try retryingInterrupts("epoll_ctl(ADD)") {
             cep_epoll_ctl(descriptor.rawValue, CEP_EPOLL_CTL_ADD, fd, interest.rawValue, token.packed)
-        }
-    }
-
-    public func modify(_ fd: Int32, _ interest: Readiness, _ token: Token) throws(SystemError) {
-        _ = try retryingInterrupts("epoll_ctl(MOD)") {
-            cep_epoll_ctl(descriptor.rawValue, CEP_EPOLL_CTL_MOD, fd, interest.rawValue, token.packed)
         }
     }
 

@@ -32,7 +32,4 @@ public struct PreparedCommand: ~Copyable {
         for index in 0..<arguments.count { free(argv[index]) }
         argv.deallocate()
     }
-
-    /// The command name as a player is known by: `squeezelite` for `/usr/bin/squeezelite`.
-    public var baseName: String { Path.baseName(arguments[0]) }
 }

@@ -6,7 +6,6 @@ import CLibc
 public struct SignalFD: ~Copyable {
     public struct Delivery: Equatable, Sendable {
         public var signal: Int32
-        public var senderPID: Int32
     }
 
     private let descriptor: Descriptor
@@ -23,8 +22,7 @@ public struct SignalFD: ~Copyable {
     /// The next pending signal, or nil when none is left.
     public func next() throws(SystemError) -> Delivery? {
         var signal: Int32 = 0
-        var sender: Int32 = 0
-        let got = try retryingInterrupts("read(signalfd)") { cep_signalfd_read(fd, &signal, &sender) }
-        return got == 1 ? Delivery(signal: signal, senderPID: sender) : nil
+        let got = try retryingInterrupts("read(signalfd)") { cep_signalfd_read(fd, &signal) }
+        return got == 1 ? Delivery(signal: signal) : nil
     }
 }

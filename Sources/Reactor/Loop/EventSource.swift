@@ -38,37 +38,37 @@ public struct LoopHandle {
         }
     }
 
-    /// Not retained: the daemon owns its sources, and a source keeps its
-    /// handle, so a strong reference would be a cycle. The daemon outlives
+    /// Not retained: the loop owns its sources, and a source keeps its
+    /// handle, so a strong reference would be a cycle. The loop outlives
     /// every handle it gives out. (Unmanaged rather than `unowned`, which
     /// Embedded Swift does not have.)
-    private let owner: Unmanaged<Daemon>
+    private let owner: Unmanaged<SupervisionLoop>
     private let source: UInt16
-    private var daemon: Daemon { owner.takeUnretainedValue() }
+    private var loop: SupervisionLoop { owner.takeUnretainedValue() }
 
-    init(daemon: Daemon, source: UInt16) {
-        self.owner = .passUnretained(daemon)
+    init(loop: SupervisionLoop, source: UInt16) {
+        self.owner = .passUnretained(loop)
         self.source = source
     }
 
     public func watch(_ fd: Int32, for interest: Epoll.Readiness, _ registration: Registration = Registration()) throws(SystemError) {
-        try daemon.epoll.add(fd, interest, Epoll.Token(source: source, slot: registration.slot, generation: registration.generation))
+        try loop.epoll.add(fd, interest, Epoll.Token(source: source, slot: registration.slot, generation: registration.generation))
     }
 
     /// Before the descriptor is closed (a closed one leaves epoll by itself,
     /// but only once every duplicate of it is closed too).
     public func unwatch(_ fd: Int32) {
-        daemon.epoll.remove(fd)
+        loop.epoll.remove(fd)
     }
 
-    public var logger: Logger { daemon.logger }
+    public var logger: Logger { loop.logger }
 
     /// The running child, which no source may ever signal on its own.
-    public var childPID: Int32? { daemon.childPID }
+    public var childPID: Int32? { loop.childPID }
 
     /// The reactor's own machinery failed: the child is stopped and monitord exits 70.
     public func fail(_ error: SystemError) {
-        daemon.internalError(error)
+        loop.internalError(error)
     }
 }
 

@@ -49,7 +49,7 @@ public struct StatusReport: Equatable, Sendable {
         case .probing, .waitingForDevice:
             fields.append(Field("state", "waiting-for-device"))
             let reason = table.lastProbeFailure?.shortReason ?? "?"
-            let holders = gate?.holderSummary.map { ", held by \($0)" } ?? ""
+            let holders = gate?.heldBy.map { ", held by \($0)" } ?? ""
             let probes = table.failedProbes == 1 ? "1 failed probe" : "\(table.failedProbes) failed probes"
             text = "waiting for \(gate?.device ?? "the device"): \(reason)\(holders) (\(probes))"
         case .stopping(let pid), .killing(let pid):
@@ -71,7 +71,7 @@ public struct StatusReport: Equatable, Sendable {
             if let failure = table.lastProbeFailure {
                 fields.append(Field("gate_reason", failure.description))
                 fields.append(Field("gate_failed_probes", "\(table.failedProbes)"))
-                if let holders = gate.holderSummary { fields.append(Field("gate_holders", holders)) }
+                if let holders = gate.heldBy { fields.append(Field("gate_holders", holders)) }
             }
         }
         // The sentence itself, last: an app shows what `systemctl status`

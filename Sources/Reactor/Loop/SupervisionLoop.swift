@@ -9,7 +9,7 @@ import CLibc
 /// leftovers', the watchdog's): nothing here sleeps, and while the child is
 /// healthy the process blocks in epoll_wait with no deadline but the
 /// watchdog's, which exists only when the service manager asks for pings.
-public final class Daemon {
+public final class SupervisionLoop {
     /// The reactor's own sources. Attached sources (`EventSource`: the gate's
     /// parts, the leftovers) are numbered from `firstAttached` on, in order.
     enum Source: UInt16 {
@@ -31,7 +31,7 @@ public final class Daemon {
     let logger: Logger
     let renderer: LogRenderer
     let command: PreparedCommand
-    let hooks: DaemonHooks
+    let hooks: LoopHooks
     let gate: (any GateDriver)?
     let leftovers: LeftoverReaper
 
@@ -50,7 +50,7 @@ public final class Daemon {
         gate: (any GateDriver)?,
         sources extra: [any EventSource] = [],
         logger: Logger,
-        hooks: DaemonHooks = DaemonHooks()
+        hooks: LoopHooks = LoopHooks()
     ) throws(SystemError) {
         // SIGPIPE is ignored (not blocked): a write to a closed stderr must come
         // back as EPIPE, and a SIGPIPE we caused must never be forwarded.
@@ -77,7 +77,7 @@ public final class Daemon {
         for source in [leftovers] + (gate?.sources ?? []) + extra {
             let number = Self.firstAttached + UInt16(sources.count)
             sources.append(source)
-            try source.attach(LoopHandle(daemon: self, source: number))
+            try source.attach(LoopHandle(loop: self, source: number))
         }
     }
 
@@ -183,7 +183,7 @@ public final class Daemon {
             guard logger.enabled(level) else { break }
             var message = renderer.message(record)
             // A hiccup's one line says what the first failed probe found.
-            if case .deviceReady(_, _, warned: false) = record, let found = gate?.hiccupSummary { message += ": " + found }
+            if case .deviceReady(_, _, warned: false) = record, let found = gate?.firstFinding { message += ": " + found }
             logger.log(level, message)
         case .notify(let notification):
             hooks.notify?(notification)

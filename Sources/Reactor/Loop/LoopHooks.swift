@@ -2,7 +2,7 @@ import Supervision
 
 /// Optional behaviour the executable plugs in (sd_notify, status file, watchdog),
 /// kept out of the core so the reactor works, and is tested, without them.
-public struct DaemonHooks {
+public struct LoopHooks {
     public var phaseChanged: ((SupervisionTable) -> Void)?
     public var notify: ((ServiceNotification) -> Void)?
     public var tearDown: ((SupervisionTable) -> Void)?

@@ -3,7 +3,7 @@ import Supervision
 /// The loop's one deadline: the earliest of the tables' deadlines, on the
 /// one timer. The tables decide when; this only arms the timer for the
 /// earliest instant and tells each table whose instant has come.
-extension Daemon {
+extension SupervisionLoop {
     /// The earliest deadline of the supervision table, the watchdog and the
     /// attached sources (nil: none, the loop blocks until a descriptor wakes it).
     var earliestDeadline: MonotonicInstant? {
