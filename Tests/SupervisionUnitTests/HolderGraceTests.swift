@@ -124,7 +124,7 @@ import Testing
         #expect(!again.contains(.warnHolders))
     }
 
-    @Test func withTheSeedsFixedScheduleTheGraceStillEndsOnTime() {
+    @Test func withAFixedScheduleTheGraceStillEndsOnTime() {
         // retry = interval = 2 s: the wait after the first failure is cut to
         // the grace's end, so the warning is not a whole interval late.
         let gate = GateTiming(probeDuration: .seconds(1), probeRetry: .seconds(2), probeInterval: .seconds(2), staleAfter: 4)

@@ -11,8 +11,8 @@ import Testing
     static let t0 = MonotonicInstant(nanoseconds: 1_000_000_000_000)
     static let pid: Int32 = 100
     static let ungated = SupervisionConfiguration(backoff: .standard, stopTimeout: .seconds(3), killGrace: .seconds(1))
-    // A fixed 2 s between probes (retry = interval), as the seed had: the
-    // growing schedule has tests of its own below.
+    // A fixed 2 s between probes (retry = interval): the growing schedule
+    // has tests of its own below.
     /// The schedule on its own: a holder grace that never ends in these tests
     /// (HolderGraceTests covers the probe that comes when it does).
     static let gate = GateTiming(probeDuration: .seconds(1), probeRetry: .seconds(2), probeInterval: .seconds(2), staleAfter: 4,
@@ -233,7 +233,7 @@ import Testing
         #expect(zip(waits, waits.dropFirst()).allSatisfy { $0 <= $1 })
         #expect(waits.last == .seconds(4))
         #expect(waits.prefix(4).allSatisfy { $0 == .milliseconds(50) }, "fast retries first: \(waits.prefix(6))")
-        // About as many probes in the first minute as the seed's fixed 2 s made (30).
+        // About as many probes in the first minute as a fixed 2 s makes (30).
         #expect(waits.count <= 36, "\(waits.count) probes in the first minute")
     }
 
@@ -284,12 +284,12 @@ import Testing
             _ = machine.handle(.deadline, at: now)
         }
         #expect(searches.map(\.probe) == [20, 40])
-        // The first search comes after seconds of waiting, as the seed's 4
-        // probes 2 s apart did, not among the fast retries.
+        // The first search comes after seconds of waiting, as 4 probes 2 s
+        // apart do, not among the fast retries.
         #expect(searches[0].waited > .seconds(4) && searches[0].waited < .seconds(10), "\(searches[0].waited)")
     }
 
-    @Test func withTheSeedsFixedScheduleAReleaseIsStillActedOnWithin50ms() throws {
+    @Test func withAFixedScheduleAReleaseIsStillActedOnWithin50ms() throws {
         var machine = SupervisionTable(configuration: Self.gated)  // retry = interval = 2 s
         _ = machine.handle(.start, at: Self.t0)
         #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: Self.t0)) == .seconds(2))

@@ -38,7 +38,7 @@ public struct GateFacts: Sendable {
     public var soundDirectory: String
     public var failure: ProbeFailure?
     /// nil: the route is not known (an external plugin): every sound device
-    /// user counts as a holder, as the seed did.
+    /// user counts as a holder (none can be ruled out).
     public var route: PCMRoute?
     public var scan: HolderScan
     /// The route's direct-plugin segment and semaphore just before the
