@@ -23,7 +23,7 @@ extension SupervisionLoop {
         let due = earliestDeadline
         guard due != armedDeadline else { return }
         if let due {
-            try timer.arm(after: due - .now())
+            try timer.arm(after: due - clock())
         } else {
             try timer.disarm()
         }

@@ -34,6 +34,11 @@ public final class SupervisionLoop {
     let hooks: LoopHooks
     let gate: (any GateDriver)?
     let leftovers: LeftoverReaper
+    /// CLOCK_MONOTONIC, or a test's fake clock: the loop's only clock.
+    let clock: () -> MonotonicInstant
+    /// See `ChildProcess.spawn`: true when no signal with a handler can
+    /// reach this thread (monitord; not a test process).
+    let spawnHandlersBlocked: Bool
 
     /// The running child and the generation its epoll registration carries.
     var child: ChildProcess?
@@ -50,15 +55,19 @@ public final class SupervisionLoop {
         gate: (any GateDriver)?,
         sources extra: [any EventSource] = [],
         logger: Logger,
-        hooks: LoopHooks = LoopHooks()
+        hooks: LoopHooks = LoopHooks(),
+        clock: @escaping () -> MonotonicInstant = { .now() },
+        spawnHandlersBlocked: Bool = true
     ) throws(SystemError) {
+        self.clock = clock
+        self.spawnHandlersBlocked = spawnHandlersBlocked
         // SIGPIPE is ignored (not blocked): a write to a closed stderr must come
         // back as EPIPE, and a SIGPIPE we caused must never be forwarded.
         _ = cep_signal_ignore(SIGPIPE)
         signals = try SignalFD(Signals.forwarded)
         epoll = try Epoll()
         timer = try TimerFD()
-        watchdog = hooks.watchdogInterval.map { WatchdogSchedule(interval: $0, startingAt: .now()) }
+        watchdog = hooks.watchdogInterval.map { WatchdogSchedule(interval: $0, startingAt: clock()) }
         let arguments = command.arguments
         self.command = command
         self.logger = logger
@@ -83,18 +92,33 @@ public final class SupervisionLoop {
 
     /// Supervises until the state machine says to exit; returns the exit code.
     public func run() -> Int32 {
-        submit(.start, at: .now())
-        while exitCode == nil {
-            do {
-                try armTimer()
-                try epoll.wait { (event) throws(SystemError) in
-                    guard exitCode == nil else { return }
-                    try dispatch(event)
-                }
-            } catch {
-                internalError(error)
+        start()
+        while exitCode == nil { turn() }
+        return finish()
+    }
+
+    /// Supervision begins (the first probe or spawn).
+    func start() {
+        submit(.start, at: clock())
+    }
+
+    /// One turn of the loop: arms the timer for the earliest deadline, waits
+    /// for readiness (at most `timeoutMilliseconds`; -1 is forever) and
+    /// carries out what it leads to.
+    func turn(timeoutMilliseconds: Int32 = -1) {
+        do {
+            try armTimer()
+            try epoll.wait(timeoutMilliseconds: timeoutMilliseconds) { (event) throws(SystemError) in
+                guard exitCode == nil else { return }
+                try dispatch(event)
             }
+        } catch {
+            internalError(error)
         }
+    }
+
+    /// Supervision is over: what is left is ended, the hooks told.
+    func finish() -> Int32 {
         leftovers.abandon()
         hooks.tearDown?(table)
         return exitCode ?? ExitCode.software
@@ -106,12 +130,12 @@ public final class SupervisionLoop {
         switch Source(rawValue: event.token.source) {
         case .signals:
             while exitCode == nil, let delivery = try signals.next() {
-                submit(.signal(delivery.signal), at: .now())
+                submit(.signal(delivery.signal), at: clock())
             }
         case .deadline:
             if try timer.acknowledge() > 0 {
                 armedDeadline = nil
-                deadlinesPassed(at: .now())
+                deadlinesPassed(at: clock())
             }
         case .child:
             guard event.token.generation == childGeneration, child != nil else { return }
@@ -120,7 +144,7 @@ public final class SupervisionLoop {
             let index = Int(event.token.source) - Int(Self.firstAttached)
             guard index >= 0 && index < sources.count else { return }
             let registration = LoopHandle.Registration(slot: event.token.slot, generation: event.token.generation)
-            if let followUp = try sources[index].ready(registration, event.readiness) { submit(followUp, at: .now()) }
+            if let followUp = try sources[index].ready(registration, event.readiness) { submit(followUp, at: clock()) }
         }
     }
 
@@ -139,7 +163,7 @@ public final class SupervisionLoop {
         epoll.remove(running.fd)
         let pid = running.pid
         _ = consume running
-        if let exit = leftovers.playerReaped(pid: pid, status: status, at: .now()) { submit(exit, at: .now()) }
+        if let exit = leftovers.playerReaped(pid: pid, status: status, at: clock()) { submit(exit, at: clock()) }
     }
 
     // MARK: Events → actions
@@ -161,7 +185,7 @@ public final class SupervisionLoop {
                 }
             }
             if table.phase != before { hooks.phaseChanged?(table) }
-            if next != nil { now = .now() }
+            if next != nil { now = clock() }
         }
     }
 
@@ -197,7 +221,7 @@ public final class SupervisionLoop {
 
     private func spawn() -> SupervisionEvent {
         do {
-            let started = try ChildProcess.spawn(command, handlersBlocked: true)
+            let started = try ChildProcess.spawn(command, handlersBlocked: spawnHandlersBlocked)
             childGeneration &+= 1
             let pid = started.pid
             do {
