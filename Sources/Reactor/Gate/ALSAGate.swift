@@ -4,10 +4,10 @@ import Supervision
 import CLibc
 
 /// The ALSA readiness gate in the reactor: runs the non-blocking PCM probe on
-/// the loop's epoll, names who holds the sound devices, and ends stale players.
-/// The probe is this object's own event source; the stale-player reaper and
-/// the device watcher (which wakes a waiting gate when a device is released)
-/// are two more.
+/// the loop's epoll and owns the table's gate actions. Who holds the device
+/// is its `HolderReport`'s to say; the stale-player reaper and the device
+/// watcher (which wakes a waiting gate when a device is released) are event
+/// sources beside the probe.
 public final class ALSAGate: GateDriver, EventSource {
     public let settings: GateSettings
     public var device: String { settings.parameters.device }
@@ -21,21 +21,12 @@ public final class ALSAGate: GateDriver, EventSource {
     private var loop: LoopHandle?
     /// When alsa-lib's cached configuration is read again (a pure table).
     private var configuration = ConfigurationReread()
-    public private(set) var heldBy: String?
-    public private(set) var firstFinding: String?
-    /// The last probe's failure: what the holder report explains when no
-    /// process holds a device.
-    private var lastFailure: ProbeFailure?
-    /// The PCM's hw end and dmix (from alsa-lib's configuration), read at
-    /// the first probe and again whenever the configuration is.
-    private var route: PCMRoute?
+    /// The PCM's route (from alsa-lib's configuration) is read at the first
+    /// probe and again whenever the configuration is.
     private var routeRead = false
-    /// The dmix's shared memory and semaphore just before the latest probe:
-    /// a failed open removes an unattached leftover, so afterwards it is gone.
-    private var segmentBeforeProbe: SharedMemorySegment?
-    private var semaphoreBeforeProbe: SemaphoreSet?
-    /// This monitord's recent children, to name one that left dmix state behind.
-    private var ownChildren: [Int32] = []
+    private let holders: HolderReport
+    public var heldBy: String? { holders.heldBy }
+    public var firstFinding: String? { holders.firstFinding }
     public var sources: [any EventSource] { [self, reaper, watcher] }
     public var staleLeftover: String? { reaper.leftover }
 
@@ -43,6 +34,7 @@ public final class ALSAGate: GateDriver, EventSource {
         self.settings = settings
         reaper = StaleReaper(settings: settings)
         watcher = DeviceWatcher(directory: settings.soundDirectory)
+        holders = HolderReport(settings: settings)
     }
 
     public func attach(_ handle: LoopHandle) throws(SystemError) {
@@ -67,9 +59,9 @@ public final class ALSAGate: GateDriver, EventSource {
             closeProbe()
             waitForRelease()
         case .reportHolders:
-            reportHolders(warning: false)
+            if let logger = loop?.logger { holders.report(warning: false, logger) }
         case .warnHolders:
-            reportHolders(warning: true)
+            if let logger = loop?.logger { holders.report(warning: true, logger) }
         case .reapStalePlayers:
             reaper.reap(at: now)
         case .spawn, .armDeadline, .cancelDeadline, .signalChild, .killGroup, .log, .notify, .exit:
@@ -89,10 +81,10 @@ public final class ALSAGate: GateDriver, EventSource {
         }
         if !routeRead {
             ALSAErrorOutput.silenceOnThisThread()
-            route = PCMRouteLookup.resolve(device)
+            holders.route = PCMRouteLookup.resolve(device)
             routeRead = true
         }
-        (segmentBeforeProbe, semaphoreBeforeProbe) = directState()
+        holders.probeBegins()
         let probe = PCMProbe(settings.parameters)
         self.probe = probe
         probeGeneration &+= 1
@@ -144,7 +136,7 @@ public final class ALSAGate: GateDriver, EventSource {
             return .probeSucceeded
         case .failed(let failure):
             closeProbe()
-            lastFailure = failure
+            holders.lastFailure = failure
             configuration.probeFailed(failure)
             waitForRelease()
             return .probeFailed(failure)
@@ -165,52 +157,7 @@ public final class ALSAGate: GateDriver, EventSource {
         probe = nil
     }
 
-    // MARK: Who holds the device
-
     public func childStarted(pid: Int32) {
-        ownChildren.append(pid)
-        if ownChildren.count > 8 { ownChildren.removeFirst() }
-    }
-
-    /// The route's dmix segment and semaphore now (read only).
-    private func directState() -> (SharedMemorySegment?, SemaphoreSet?) {
-        guard let key = route?.direct?.key else { return (nil, nil) }
-        let segment = ProcEntries.contents("/proc/sysvipc/shm").flatMap { SysVIPC.sharedMemory($0).first { $0.key == key } }
-        let semaphore = ProcEntries.contents("/proc/sysvipc/sem").flatMap { SysVIPC.semaphores($0).first { $0.key == key } }
-        return (segment, semaphore)
-    }
-
-    /// The first failed probe's report: the processes that
-    /// hold this PCM's node are named at info; the rest is a detail (debug)
-    /// whose gist goes to the ready line, so a dmix leftover met once costs
-    /// that one info line. The grace's end gives the full report at warning.
-    private func reportHolders(warning: Bool) {
-        guard let logger = loop?.logger else { return }
-        let scan = DeviceHolders.scan(deviceDirectory: settings.soundDirectory, excluding: [getpid()])
-        let (segmentNow, semaphoreNow) = directState()
-        var facts = GateFacts(device: device, soundDirectory: settings.soundDirectory, failure: lastFailure, route: route,
-                              scan: scan, segmentBefore: segmentBeforeProbe, segmentNow: segmentNow,
-                              semaphoreBefore: semaphoreBeforeProbe, semaphoreNow: semaphoreNow)
-        let name = settings.commandBaseName
-        for pid in ownChildren { facts.ownChildren[pid] = name }
-        let split = facts.holdersAndOthers
-        if let segment = facts.segment {
-            // The last to attach is often this monitord's own probe: not a user.
-            for pid in [segment.creatorPID, segment.lastPID] where pid > 0 && pid != getpid() {
-                facts.processes.append(GateFacts.Process(pid: pid, commandLine: ProcEntries.commandLine(pid: pid, procRoot: "/proc")))
-            }
-            if segment.attachments > 0 && split.holders.isEmpty, let key = route?.direct?.key {
-                var own: Set<String> = [device]
-                if let name = route?.direct?.name { own.insert(name) }
-                facts.sharingPCMs = PCMRouteLookup.directPCMs(withKey: key, excluding: own)
-            }
-        }
-        let diagnosis = GateDiagnosis(facts, split: split)
-        heldBy = diagnosis.heldBy
-        firstFinding = diagnosis.gist
-        for (index, line) in diagnosis.lines.enumerated() {
-            logger.log(warning ? .warning : index < diagnosis.holderLineCount ? .info : .debug, line)
-        }
-        if let uninspected = diagnosis.uninspected { logger.log(.debug, uninspected) }
+        holders.childStarted(pid: pid)
     }
 }
