@@ -81,7 +81,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CEpoll", "TestSupport"]
+            dependencies: ["CEpoll", "Reactor", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]
