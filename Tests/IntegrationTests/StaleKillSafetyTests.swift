@@ -96,8 +96,8 @@ import TestSupport
         let squeezelite = try shared.copy(URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path, as: "squeezelite")
         var spawned: [pid_t] = []
         defer {
-            for pid in spawned { kill(pid, SIGKILL); _ = reap(pid) }
-            kill(stale, SIGKILL); _ = reap(stale)
+            for pid in spawned { kill(pid, SIGKILL); _ = waitForExit(pid) }
+            kill(stale, SIGKILL); _ = waitForExit(stale)
         }
         func start(_ argv: [String]) throws -> pid_t {
             let pid = try spawnProcess(argv, environment: ProcessInfo.processInfo.environment,
@@ -159,7 +159,7 @@ import TestSupport
 
         #expect(monitord.waitForLog("ending stale player pid \(stale) "), "\(monitord.log)")
         #expect(monitord.waitForLog("ending stale player pid \(joined) "), "\(monitord.log)")
-        #expect(reap(stale) == .exited(0), "the stale player got SIGTERM and closed its device")
+        #expect(waitForExit(stale) == .exited(0), "the stale player got SIGTERM and closed its device")
         // Many more searches with the decoys still there (searches back off:
         // probes 1, 2, 4, ..., 32, then every 32th).
         #expect(monitord.waitForLog(identity.nothingFound(device), count: 10, timeout: .seconds(60)), "\(monitord.log)")

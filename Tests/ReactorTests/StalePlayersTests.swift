@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import Reactor
+import TestSupport
 
 @Suite struct StalePlayersTests {
     static let rule = StalePlayerRule(baseName: "squeezelite", device: "lb0c", uid: 1000, excluded: [])
@@ -116,7 +117,7 @@ import Reactor
         // Each player that opens lb0c needs its own fake device, or the
         // plugin's lock would make all but one exit with EBUSY.
         func environment(_ label: String, devices: [String] = ["lb0c", "lb1c"]) -> [String: String] {
-            ALSATestRig.childEnvironment(directory: ALSATestRig.makeDirectory("stale-\(label)"), devices: devices)
+            ALSATestRig.card("stale-\(label)", devices: devices).childEnvironment
         }
         let stale = try PlayerProcess.launch(squeezelite, ["-n", "Old", "-o", "lb0c"], environment: environment("target"))
         let otherDevice = try PlayerProcess.launch(squeezelite, ["-n", "Other", "-o", "lb1c"], environment: environment("lb1c"))
@@ -128,14 +129,14 @@ import Reactor
         let found = StalePlayers.find(rule)
         #expect(found.contains(stale.pid))
         for decoy in [otherDevice, similarDevice, otherName, ownChild] {
-            #expect(!found.contains(decoy.pid), "decoy \(decoy.process.arguments ?? []) must not match")
+            #expect(!found.contains(decoy.pid), "decoy \(decoy.arguments) must not match")
         }
         #expect(StalePlayers.verify(pid: stale.pid, rule: rule))
         #expect(!StalePlayers.verify(pid: ownChild.pid, rule: rule))
 
         // After the player exited (and was reaped) the pid no longer verifies.
         stale.kill(SIGTERM)
-        #expect(stale.waitForExit(timeout: 5) == 0)
+        #expect(stale.waitForExit(timeout: .seconds(5)) == .exited(0))
         #expect(!StalePlayers.verify(pid: stale.pid, rule: rule))
         #expect(!StalePlayers.find(rule).contains(stale.pid))
     }
