@@ -5,7 +5,7 @@ import Reactor
 import TestSupport
 
 /// Test rig for the ALSA pieces: a fake sound device backed by the
-/// `monitordtest` ioplug plugin (Sources/ALSATestPlugin), and the
+/// `monitordtest` ioplug plugin (Tests/Rig/MonitordTestPCM), and the
 /// `pcm-holder` stand-in player. There is no sound hardware on the build
 /// machines; the plugin's state file decides how the "device" behaves.
 enum ALSATestRig {
