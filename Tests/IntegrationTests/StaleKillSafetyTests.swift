@@ -122,6 +122,8 @@ import TestSupport
         // as a user, root's own processes are the other user's).
         if canRunAsOtherUser {
             decoys["other user"] = try start(asOtherUser + [squeezelite, "-c", Self.idle] + leftover.holder)
+        } else {
+            RootOnly.partSkipped("the other-user decoy (needs root and a /tmp that others can reach)")
         }
         // A zombie: an exact match that exited, whose parent never waits.
         let zombieParent = try start(["/bin/sh", "-c", "\"$0\" -c 'exit 0' \(exact) & exec sleep 1000", squeezelite])
