@@ -188,7 +188,7 @@ import TestSupport
         #expect(monitord.wait() == .exited(0))
     }
 
-    // MARK: Latency (issue 10): orderings and generous bounds; the numbers are in BENCHMARKS.md
+    // MARK: Latency: orderings and generous bounds; the numbers are in BENCHMARKS.md
 
     /// With the timed probes a minute apart, only the release itself can
     /// start the player soon: the gate watches the sound directory while it

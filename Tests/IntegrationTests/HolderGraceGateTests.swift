@@ -39,8 +39,8 @@ import TestSupport
         #expect(monitord.wait() == .exited(0))
     }
 
-    /// The seed's rule under the grace: the first failed probe names the
-    /// process holding this PCM's node at info, before any warning; the
+    /// Within the grace the first failed probe still names the process
+    /// holding this PCM's node, at info and before any warning; the
     /// rest of that first report stays a detail.
     @Test(.needsTestPlugin) func theFirstFailedProbeNamesTheHolderAtInfo() throws {
         let scratch = Scratch()

@@ -35,8 +35,9 @@ import Testing
         #expect(try Self.options(["--restart=on-failure", "x"]).restart == .onFailure)
     }
 
-    /// Issue 10's defaults: a short probe, fast first retries growing to 4 s.
-    @Test func gateDefaultsAndTheSeedsScheduleStillSelectable() throws {
+    /// The gate's defaults are a short probe and fast first retries growing
+    /// to 4 s; a fixed 1 s probe every 2 s can still be asked for.
+    @Test func gateDefaultsAreShortProbesAndAFixedScheduleIsSelectable() throws {
         let defaults = try Self.options(["squeezelite", "-o", "lb0c"])
         #expect(defaults.probeDuration == .milliseconds(50))
         #expect(defaults.probeRetry == nil)
@@ -44,8 +45,8 @@ import Testing
         #expect(defaults.staleAfter == 20)
         #expect(defaults.holderGrace == .seconds(1))
         #expect(defaults.derived.table.gate?.holderGrace == .seconds(1))
-        let seed = try Self.options(["--probe-duration", "1s", "--probe-retry", "2s", "--probe-interval", "2s", "x"])
-        #expect(seed.probeDuration == .seconds(1) && seed.probeRetry == .seconds(2) && seed.probeInterval == .seconds(2))
+        let fixed = try Self.options(["--probe-duration", "1s", "--probe-retry", "2s", "--probe-interval", "2s", "x"])
+        #expect(fixed.probeDuration == .seconds(1) && fixed.probeRetry == .seconds(2) && fixed.probeInterval == .seconds(2))
         // A short interval alone is fine: the default retry is cut to it.
         #expect(try Self.options(["--probe-interval", "10ms", "x"]).probeRetry == nil)
         #expect(GateTiming(probeInterval: .milliseconds(10)).probeRetry == .milliseconds(10))

@@ -10,7 +10,8 @@ import Reactor
     static let shairportConf = "/home/pi/.config/amplipi/srcs/v2/shairport.conf"
     static let runvlc = "/home/pi/amplipi-dev/streams/runvlc.py"
 
-    /// The two examples, as StaleRuleInForce builds them.
+    /// The two examples of --help and the man page (AirPlay, internet
+    /// radio), as StaleRuleInForce builds them.
     static let shairport = StalePlayerRule(baseName: "shairport-sync", executable: "/usr/bin/shairport-sync", device: nil,
                                            arguments: [shairportConf], uid: 1000, excluded: [])
     static let radio = StalePlayerRule(baseName: "python3", executable: "/usr/bin/python3.11", device: nil,
