@@ -111,6 +111,20 @@ import Testing
         #expect(try Self.options(["--alsa-device", "hw:0", "aplay", "x.wav"]).gateDevice == "hw:0")
     }
 
+    /// The output device as getopt reads `-o`: joined or not, the last one
+    /// wins, never argv[0], never a long option.
+    @Test func outputDeviceFollowsGetopt() {
+        #expect(GateDetection.outputDevice(in: ["/usr/bin/squeezelite", "-n", "Z", "-o", "lb3c", "-f", "log"]) == "lb3c")
+        #expect(GateDetection.outputDevice(in: ["squeezelite", "-olb3c"]) == "lb3c")
+        #expect(GateDetection.outputDevice(in: ["squeezelite", "-o", "lb3c", "-o", "lb4c"]) == "lb4c", "getopt: the last wins")
+        #expect(GateDetection.outputDevice(in: ["alsaloop", "-C", "lb3p", "-P", "ch1", "-t", "100000"]) == nil)
+        #expect(GateDetection.outputDevice(in: ["squeezelite", "-o"]) == nil)
+        #expect(GateDetection.outputDevice(in: ["-o", "lb3c"]) == nil, "argv[0] is never an option")
+        #expect(GateDetection.outputDevice(in: ["squeezelite", "--output", "lb3c"]) == nil)
+        #expect(GateDetection.outputDevice(in: ["squeezelite", "-o=lb3c"]) == "=lb3c", "the caller's lb prefix check rejects it")
+        #expect(GateDetection.outputDevice(in: []) == nil)
+    }
+
     /// `--stale-match` is repeatable, keeps each value whole (`--x=v`, a value
     /// that starts with `-`), and picks the identity; without it the `-o`
     /// gate keeps its old identity and `--alsa-device` ends nothing.
