@@ -7,14 +7,16 @@ let package = Package(
         .executable(name: "monitord", targets: ["monitord"]),
         .library(name: "Supervision", targets: ["Supervision"]),
         .library(name: "Reactor", targets: ["Reactor"]),
-        // Test rig only: an alsa-lib ioplug plugin loaded by tests through a
-        // private ALSA config (`pcm_type.monitordtest { lib ".../libMonitordTestPCM.so" }`).
-        .library(name: "MonitordTestPCM", type: .dynamic, targets: ["ALSATestPlugin"]),
-        // Test rig only: a player stand-in that opens a PCM and holds it.
-        .executable(name: "pcm-holder", targets: ["PCMHolder"]),
-        // Test rig only: runs a command with close_range(2) failing, as on a
+        // The test rig (Tests/Rig), one name each for target, product and
+        // directory. MonitordTestPCM: an alsa-lib ioplug plugin that fakes a
+        // sound device, loaded by tests through a private ALSA config
+        // (`pcm_type.monitordtest { lib ".../libMonitordTestPCM.so" }`).
+        .library(name: "MonitordTestPCM", type: .dynamic, targets: ["MonitordTestPCM"]),
+        // pcm-holder: a player stand-in that opens a PCM and holds it.
+        .executable(name: "pcm-holder", targets: ["pcm-holder"]),
+        // deny-syscall: runs a command with close_range(2) failing, as on a
         // kernel older than 5.11 (seccomp), so the fallback is taken.
-        .executable(name: "deny-syscall", targets: ["SyscallDenier"]),
+        .executable(name: "deny-syscall", targets: ["deny-syscall"]),
     ],
     targets: [
         // The C library as the Swift code imports it, the same module in the
@@ -49,17 +51,20 @@ let package = Package(
             dependencies: ["Reactor", "Supervision", "CLibc", "CEpoll"]
         ),
         .target(
-            name: "ALSATestPlugin",
+            name: "MonitordTestPCM",
+            path: "Tests/Rig/MonitordTestPCM",
             cSettings: [.define("_GNU_SOURCE"), .define("PIC")],
             linkerSettings: [.linkedLibrary("asound")]
         ),
         .executableTarget(
-            name: "PCMHolder",
+            name: "pcm-holder",
+            path: "Tests/Rig/pcm-holder",
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("asound")]
         ),
         .executableTarget(
-            name: "SyscallDenier",
+            name: "deny-syscall",
+            path: "Tests/Rig/deny-syscall",
             cSettings: [.define("_GNU_SOURCE")]
         ),
         // Shared by the test targets: where the products are, spawning and
@@ -81,7 +86,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CEpoll", "TestSupport"]
+            dependencies: ["CEpoll", "Reactor", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -25,17 +25,10 @@ import TestSupport
 
         /// debian_mirror's exit status, stdout and stderr.
         func mirror() throws -> (Int32, String, String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = ["-c", "source \"$0\" && debian_mirror \"$1\"", DebianMirrorTests.library, path]
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let error = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, output, error)
+            let run = try runCapturing(["/bin/bash", "-c", "source \"$0\" && debian_mirror \"$1\"",
+                                        DebianMirrorTests.library, path])
+            guard case .exited(let status) = run.ended else { return (-1, run.stdout, run.stderr) }
+            return (status, run.stdout, run.stderr)
         }
     }
 

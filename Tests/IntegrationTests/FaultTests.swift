@@ -76,7 +76,7 @@ import TestSupport
     /// limit is raised as that user (raising a soft limit up to the hard one
     /// needs no privilege). nobody runs a copy of monitord in a directory it
     /// can reach, wherever the clone is.
-    @Test(.notEmulated(.ownThreads), .enabled(if: canRunAsOtherUser, "needs root (setpriv) and a /tmp that others can reach"))
+    @Test(.notEmulated(.ownThreads), .rootOnly(canRunAsOtherUser, "needs root (setpriv) and a /tmp that others can reach"))
     func processLimitIsAFailureWithBackoffAndRecovers() throws {
         let scratch = Scratch()
         let shared = try SharedDirectory()

@@ -16,18 +16,18 @@ import TestSupport
         """)
     }
 
-    static func monitord(_ card: FakeSoundCard, _ options: [String], command: [String]) throws -> Monitord {
+    static func monitord(_ card: FakeSoundCard, in scratch: Scratch, _ options: [String], command: [String]) throws -> Monitord {
         try Monitord(["--snd-dir", card.soundDirectory] + fastProbes + options + ["--"] + command,
-                     scratch: card.scratch, environment: card.environment)
+                     scratch: scratch, environment: card.environment)
     }
 
     @Test(.needsTestPlugin) func aBusyDeviceHoldsTheChildBackNamesTheHolderAndReleasesItWhenFree() throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         let holder = try card.startPlayer(named: "other-app", arguments: ["-o", "lb0c"], logName: "holder")
-        defer { kill(holder, SIGKILL); _ = reap(holder) }
+        defer { kill(holder, SIGKILL); _ = waitForExit(holder) }
         #expect(eventually { card.isHeld(card: 0) })
-        let monitord = try Self.monitord(card, ["--alsa-device", "lb0c", "--stale-after", "1000"],
+        let monitord = try Self.monitord(card, in: scratch, ["--alsa-device", "lb0c", "--stale-after", "1000"],
                                          command: [Self.player(scratch)])
         #expect(monitord.waitForLog("is not available (open: EBUSY"))
         #expect(monitord.waitForLog("holder: pid \(holder) ("))
@@ -39,7 +39,7 @@ import TestSupport
         let linesWhileWaiting = monitord.logLines.count
 
         kill(holder, SIGTERM)
-        #expect(reap(holder) == .exited(0))
+        #expect(waitForExit(holder) == .exited(0))
         // Within about one probe interval (plus the probe itself); generous bound.
         #expect(eventually(timeout: .seconds(5)) { scratch.lines("player-starts").count == 1 })
         #expect(monitord.waitForLog("lb0c ready after"))
@@ -64,7 +64,7 @@ import TestSupport
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         card.set("lb0c", state)
-        let monitord = try Self.monitord(card, ["--stale-after", "1000"],
+        let monitord = try Self.monitord(card, in: scratch, ["--stale-after", "1000"],
                                          command: [Self.player(scratch), "-o", "lb0c"])
         #expect(monitord.waitForLog("lb0c is not available (\(reason)"), "\(monitord.log)")
         #expect(monitord.waitForLog("no process holds"))
@@ -89,7 +89,7 @@ import TestSupport
         let otherName = try spawnProcess(["/bin/bash", "-c", "exec -a shairport-sync /bin/sh -c 'sleep 1000; :' -o lb90c"],
                                          environment: card.environment, stdout: "/dev/null", stderr: "/dev/null")
         defer {
-            for pid in [stale, otherDevice, otherName] { kill(pid, SIGKILL); _ = reap(pid) }
+            for pid in [stale, otherDevice, otherName] { kill(pid, SIGKILL); _ = waitForExit(pid) }
         }
         #expect(eventually { card.isHeld(card: 0) && card.isHeld(card: 1) })
 
@@ -97,10 +97,10 @@ import TestSupport
         let binary = scratch.file("real/squeezelite")
         try FileManager.default.createDirectory(atPath: scratch.file("real"), withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Products.pcmHolder, toPath: binary)
-        let monitord = try Self.monitord(card, ["--stale-after", "2", "--stop-timeout", "2s"],
+        let monitord = try Self.monitord(card, in: scratch, ["--stale-after", "2", "--stop-timeout", "2s"],
                                          command: [binary, "-n", "zone1", "-o", "lb90c"])
         #expect(monitord.waitForLog("ending stale player pid \(stale) "), "\(monitord.log)")
-        #expect(reap(stale) == .exited(0), "the stale player got SIGTERM and exited")
+        #expect(waitForExit(stale) == .exited(0), "the stale player got SIGTERM and exited")
         #expect(monitord.waitForLog("started squeezelite"), "\(monitord.log)")
         let child = try #require(monitord.firstStartedPID())
         #expect(eventually { card.isHeld(card: 0) }, "monitord's own player holds lb0c now")
@@ -117,12 +117,12 @@ import TestSupport
         let scratch = Scratch()
         let card = FakeSoundCard(scratch, devices: ["lb92c"])
         let stale = try card.startPlayer(named: "squeezelite", arguments: ["-o", "lb92c", "--ignore-term"], logName: "stale")
-        defer { kill(stale, SIGKILL); _ = reap(stale) }
+        defer { kill(stale, SIGKILL); _ = waitForExit(stale) }
         #expect(eventually { card.isHeld(card: 0) })
-        let monitord = try Self.monitord(card, ["--stale-after", "2", "--stop-timeout", "300ms"],
+        let monitord = try Self.monitord(card, in: scratch, ["--stale-after", "2", "--stop-timeout", "300ms"],
                                          command: [scratch.file("bin-stale/squeezelite"), "-o", "lb92c"])
         #expect(monitord.waitForLog("stale player pid \(stale) ignored SIGTERM for 300 ms: sent SIGKILL"), "\(monitord.log)")
-        #expect(reap(stale) == .signaled(SIGKILL))
+        #expect(waitForExit(stale) == .signaled(SIGKILL))
         #expect(monitord.waitForLog("started squeezelite"))
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
@@ -197,7 +197,7 @@ import TestSupport
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         let holder = try card.startPlayer(named: "other-app", arguments: ["-o", "lb0c"], logName: "holder")
-        defer { kill(holder, SIGKILL); _ = reap(holder) }
+        defer { kill(holder, SIGKILL); _ = waitForExit(holder) }
         #expect(eventually { card.isHeld(card: 0) })
         // No holder grace: the warning (and its wait for the release) starts
         // at the first failed probe, not at a probe the grace's end would add.
@@ -212,7 +212,7 @@ import TestSupport
         #expect(watching(), "the gate watches the sound directory while it waits: \(Footprint(of: monitord.pid))")
         let clock = ContinuousClock()
         kill(holder, SIGTERM)
-        #expect(reap(holder) == .exited(0))
+        #expect(waitForExit(holder) == .exited(0))
         let released = clock.now
         #expect(eventually(timeout: .seconds(20)) { scratch.lines("player-starts").count == 1 }, "\(monitord.log)")
         #expect(clock.now - released < .seconds(20), "the next timed probe was a minute away")

@@ -39,15 +39,15 @@ import TestSupport
         #expect(monitord.wait() == .exited(0))
     }
 
-    /// The rule under the grace: the first failed probe names the
-    /// process holding this PCM's node at info, before any warning; the
+    /// Within the grace the first failed probe still names the process
+    /// holding this PCM's node, at info and before any warning; the
     /// rest of that first report stays a detail.
     @Test(.needsTestPlugin) func theFirstFailedProbeNamesTheHolderAtInfo() throws {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         let holder = try card.startPlayer(named: "aplay", arguments: ["-o", "lb1c"], logName: "holder")
         var held = true
-        defer { if held { kill(holder, SIGKILL); _ = reap(holder) } }
+        defer { if held { kill(holder, SIGKILL); _ = waitForExit(holder) } }
         #expect(eventually { card.isHeld(card: 1) })
         let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--holder-grace", "20s", "--stale-after", "1000",
                                      "--alsa-device", "lb1c", Self.player(scratch)],
@@ -57,7 +57,7 @@ import TestSupport
         #expect(monitord.count("is not available") == 0, "no warning within the grace:\n\(monitord.log)")
         #expect(scratch.lines("player-starts").isEmpty)
         kill(holder, SIGTERM)
-        #expect(reap(holder) == .exited(0))
+        #expect(waitForExit(holder) == .exited(0))
         held = false
         #expect(monitord.waitForLog("started player.sh"), "\(monitord.log)")
         let ready = monitord.logLines.filter { $0.contains("lb1c ready after") }
@@ -70,7 +70,7 @@ import TestSupport
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         let holder = try card.startPlayer(named: "aplay", arguments: ["-o", "lb1c"], logName: "holder")
-        defer { kill(holder, SIGKILL); _ = reap(holder) }
+        defer { kill(holder, SIGKILL); _ = waitForExit(holder) }
         #expect(eventually { card.isHeld(card: 1) })
         let clock = ContinuousClock()
         let start = clock.now
@@ -83,7 +83,7 @@ import TestSupport
         #expect(monitord.count("is not available") == 1)
         #expect(scratch.lines("player-starts").isEmpty)
         kill(holder, SIGTERM)
-        #expect(reap(holder) == .exited(0))
+        #expect(waitForExit(holder) == .exited(0))
         #expect(monitord.waitForLog("lb1c ready after"))
         // The end of a warned wait says no more than that.
         #expect(monitord.logLines.first { $0.contains("lb1c ready after") }?.hasSuffix(" probes") == true, "\(monitord.log)")

@@ -163,7 +163,7 @@ enum StatusLine {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         let holder = try card.startPlayer(named: "other-app", arguments: ["-o", "lb0c"], logName: "holder")
-        defer { kill(holder, SIGKILL); _ = reap(holder) }
+        defer { kill(holder, SIGKILL); _ = waitForExit(holder) }
         #expect(eventually { card.isHeld(card: 0) })
         let listener = NotifyListener(abstract: false, scratch: scratch)
         let path = scratch.file("status")
@@ -184,7 +184,7 @@ enum StatusLine {
             return status.contains("pid \(holder) other-app") && summary() == status
         }, "\(lastStatus() ?? "-") / \(summary() ?? "-")")
         kill(holder, SIGTERM)
-        #expect(reap(holder) == .exited(0))
+        #expect(waitForExit(holder) == .exited(0))
         let child = try #require(monitord.firstStartedPID())
         let running = "running sleep (pid \(child)), 0 restarts"
         #expect(eventually { lastStatus() == running && summary() == running }, "\(lastStatus() ?? "-") / \(summary() ?? "-")")

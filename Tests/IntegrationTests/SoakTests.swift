@@ -115,7 +115,7 @@ import TestSupport
         } else {
             card.set(device, "fail-open EBUSY")
         }
-        defer { if let holder { kill(holder, SIGKILL); _ = reap(holder) } }
+        defer { if let holder { kill(holder, SIGKILL); _ = waitForExit(holder) } }
         let statusPath = scratch.file("status")
         let target = (mode == "fail-open" ? 3000 : 1500) / (Sanitizer.kind == nil ? 1 : 3)
         let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--probe-interval", "1ms", "--probe-duration", "10ms",
@@ -174,7 +174,7 @@ import TestSupport
         // The device comes back: one probe later the child runs.
         if let holder {
             kill(holder, SIGTERM)
-            #expect(reap(holder) == .exited(0))
+            #expect(waitForExit(holder) == .exited(0))
         } else {
             card.set(device, "ok")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Reactor
 import Testing
 import TestSupport
 
@@ -31,10 +32,9 @@ import TestSupport
         let shipped = try String(contentsOf: Self.unitDirectory.appendingPathComponent(unit), encoding: .utf8)
         #expect(shipped.contains("ExecStart=/usr/local/bin/monitord "))
 
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("monitord-unit-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
+        let directory = TemporaryFiles.makeDirectory("unit")
+        defer { TemporaryFiles.remove(directory) }
+        let scratch = URL(fileURLWithPath: directory)
         let standIn = scratch.appendingPathComponent("monitord")
         try "#!/bin/sh\nexit 0\n".write(to: standIn, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: standIn.path)
@@ -43,8 +43,11 @@ import TestSupport
         try shipped.replacingOccurrences(of: "/usr/local/bin/monitord", with: standIn.path)
             .write(to: instance, atomically: true, encoding: .utf8)
 
-        let (status, output) = try run(Self.analyzer!, ["verify", "--man=no", instance.path])
-        #expect(status == 0 && output.isEmpty, "systemd-analyze verify \(unit):\n\(output)")
+        // No pager, no colour, and no attempt to talk to a (missing) systemd manager.
+        let run = try runCapturing([Self.analyzer!, "verify", "--man=no", instance.path],
+                                   environment: ["PATH": "/usr/bin:/bin", "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0", "LANG": "C"])
+        let output = run.stdout + run.stderr
+        #expect(run.ended == .exited(0) && output.isEmpty, "systemd-analyze verify \(unit):\n\(output)")
     }
 
     @Test(arguments: units)
@@ -57,24 +60,10 @@ import TestSupport
             #expect(settings.contains(required), "\(unit) lacks \(required)")
         }
         #expect(settings.contains { $0.hasPrefix("WatchdogSec=") })
-        // systemd's SIGKILL must come after monitord's own 3 s stop escalation.
+        // systemd's SIGKILL must come after monitord's own stop escalation.
         let stop = settings.first { $0.hasPrefix("TimeoutStopSec=") }
         let seconds = stop.flatMap { Int($0.dropFirst("TimeoutStopSec=".count).dropLast()) }
-        #expect((seconds ?? 0) > 3, "TimeoutStopSec must exceed monitord's --stop-timeout (3 s)")
-    }
-
-    private func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        // No pager, no colour, and no attempt to talk to a (missing) systemd manager.
-        process.environment = ["PATH": "/usr/bin:/bin", "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0", "LANG": "C"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        #expect(Duration.seconds(seconds ?? 0) > OptionDefaults.stopTimeout,
+                "TimeoutStopSec must exceed monitord's --stop-timeout (\(OptionDefaults.stopTimeout.commandLineText))")
     }
 }

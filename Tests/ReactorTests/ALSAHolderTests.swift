@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import Reactor
+import TestSupport
 
 /// The rig's products are built by `swift test` (they are products of this
 /// package); the tests that need them are skipped without them, so their
@@ -17,61 +18,45 @@ import Reactor
 @Suite(.enabled(if: ALSATestRig.productsAvailable))
 struct ALSAHolderTests {
     @Test func holdsTheDeviceUntilSIGTERM() throws {
-        let directory = ALSATestRig.makeDirectory("holder-term")
-        let device = FixedDevice(directory: directory, name: "lb0c", card: 0)
-        let environment = ALSATestRig.childEnvironment(directory: directory)
-        let holder = try PlayerProcess.launch(ALSATestRig.holderPath, ["-o", "lb0c"], environment: environment)
-        #expect(!FakeDevice.lockIsFree(device.deviceFile))
+        let card = ALSATestRig.card("holder-term")
+        let holder = try PlayerProcess.launch(ALSATestRig.holderPath, ["-o", "lb0c"], environment: card.childEnvironment)
+        #expect(card.isHeld(card: 0))
 
         // A second opener of the same device gets EBUSY and exits 1.
-        let second = Process()
-        second.executableURL = URL(fileURLWithPath: ALSATestRig.holderPath)
-        second.arguments = ["-o", "lb0c"]
-        second.environment = environment
-        second.standardError = FileHandle.nullDevice
-        try second.run()
-        second.waitUntilExit()
-        #expect(second.terminationStatus == 1)
+        let second = try runCapturing([ALSATestRig.holderPath, "-o", "lb0c"], environment: card.childEnvironment)
+        #expect(second.ended == .exited(1))
 
         holder.kill(SIGTERM)
-        #expect(holder.waitForExit(timeout: 5) == 0)
-        #expect(FakeDevice.lockIsFree(device.deviceFile))
+        #expect(holder.waitForExit(timeout: .seconds(5)) == .exited(0))
+        #expect(!card.isHeld(card: 0))
     }
 
     @Test func ignoreTermNeedsSIGKILL() throws {
-        let directory = ALSATestRig.makeDirectory("holder-kill")
-        let device = FixedDevice(directory: directory, name: "lb0c", card: 0)
+        let card = ALSATestRig.card("holder-kill")
         let holder = try PlayerProcess.launch(ALSATestRig.holderPath, ["-o", "lb0c", "--ignore-term"],
-                                              environment: ALSATestRig.childEnvironment(directory: directory))
+                                              environment: card.childEnvironment)
         holder.kill(SIGTERM)
-        #expect(holder.waitForExit(timeout: 0.3) == nil, "SIGTERM is ignored")
-        #expect(!FakeDevice.lockIsFree(device.deviceFile))
+        #expect(holder.waitForExit(timeout: .milliseconds(300)) == nil, "SIGTERM is ignored")
+        #expect(card.isHeld(card: 0))
         holder.kill(SIGKILL)
-        #expect(holder.waitForExit(timeout: 5) == 128 + SIGKILL)
-        #expect(FakeDevice.lockIsFree(device.deviceFile))
+        #expect(holder.waitForExit(timeout: .seconds(5)) == .signaled(SIGKILL))
+        #expect(!card.isHeld(card: 0))
     }
 
     @Test func stateFileIsReadOnEveryOpen() throws {
-        let directory = ALSATestRig.makeDirectory("holder-state")
-        let device = FixedDevice(directory: directory, name: "lb0c", card: 0)
-        let environment = ALSATestRig.childEnvironment(directory: directory)
-        try "fail-open EBUSY\n".write(toFile: device.stateFile, atomically: true, encoding: .utf8)
+        let card = ALSATestRig.card("holder-state")
+        card.set("lb0c", "fail-open EBUSY")
         #expect(throws: RigError.self) {
-            _ = try PlayerProcess.launch(ALSATestRig.holderPath, ["-o", "lb0c"], environment: environment)
+            _ = try PlayerProcess.launch(ALSATestRig.holderPath, ["-o", "lb0c"], environment: card.childEnvironment)
         }
-        try "ok\n".write(toFile: device.stateFile, atomically: true, encoding: .utf8)
-        let holder = try PlayerProcess.launch(ALSATestRig.holderPath, ["-o", "lb0c"], environment: environment)
+        card.set("lb0c", "ok")
+        let holder = try PlayerProcess.launch(ALSATestRig.holderPath, ["-o", "lb0c"], environment: card.childEnvironment)
         holder.kill(SIGINT)
-        #expect(holder.waitForExit(timeout: 5) == 0)
+        #expect(holder.waitForExit(timeout: .seconds(5)) == .exited(0))
     }
 
     @Test func usageErrorWithoutDevice() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ALSATestRig.holderPath)
-        process.arguments = ["-n", "x"]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 2)
+        let run = try runCapturing([ALSATestRig.holderPath, "-n", "x"])
+        #expect(run.ended == .exited(2))
     }
 }

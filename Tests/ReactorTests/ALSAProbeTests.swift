@@ -112,7 +112,7 @@ struct ALSAProbeTests {
         #expect(busy.start() == .failed(ProbeFailure(stage: .open, errno: EBUSY)))
 
         holder.kill(SIGTERM)
-        #expect(holder.waitForExit(timeout: 5) == 0, "pcm-holder exits 0 on SIGTERM")
+        #expect(holder.waitForExit(timeout: .seconds(5)) == .exited(0), "pcm-holder exits 0 on SIGTERM")
         let free = PCMProbe(PCMParameters(device: device.pcmName, duration: .milliseconds(200)))
         #expect(drive(free, timeout: 5).progress == .succeeded)
     }

@@ -5,7 +5,7 @@ import Reactor
 import TestSupport
 
 /// Test rig for the ALSA pieces: a fake sound device backed by the
-/// `monitordtest` ioplug plugin (Sources/ALSATestPlugin), and the
+/// `monitordtest` ioplug plugin (Tests/Rig/MonitordTestPCM), and the
 /// `pcm-holder` stand-in player. There is no sound hardware on the build
 /// machines; the plugin's state file decides how the "device" behaves.
 enum ALSATestRig {
@@ -26,12 +26,12 @@ enum ALSATestRig {
         return directory
     }
 
-    /// The ALSA configuration text: the plugin type, `mdtest` (a PCM taking
-    /// its state file and device file as arguments, so every in-process test
-    /// gets its own device without reloading the config), and the given
-    /// fixed names (`lb0c`, `lb1c`, ...) with files in `directory`.
-    static func configuration(directory: URL?, devices: [String]) -> String {
-        var text = """
+    /// This process's own ALSA configuration: the plugin type, `mdtest` (a
+    /// PCM taking its state file and device file as arguments, so every
+    /// in-process test gets its own device without reloading the config) and
+    /// the route definitions. Child processes see a `FakeSoundCard` instead.
+    static let inProcessConfiguration: String = {
+        """
             pcm_type.monitordtest { lib "\(pluginPath)" }
             pcm.!mdtest {
                 @args [ STATE DEVICE ]
@@ -49,15 +49,7 @@ enum ALSATestRig {
             }
 
             """ + routeDefinitions
-        if let directory {
-            for (index, name) in devices.enumerated() {
-                let fixed = FixedDevice(directory: directory, name: name, card: index)
-                // `!` replaces any system PCM of that name instead of merging into it.
-                text += "pcm.!\(name) { type monitordtest state \"\(fixed.stateFile)\" device_file \"\(fixed.deviceFile)\" }\n"
-            }
-        }
-        return text
-    }
+    }()
 
     /// PCMs for PCMRouteLookup's tests (never opened): AmpliPi's shape
     /// (plug on a dmix with ipc_key 1028), a twin sharing its key on the
@@ -79,18 +71,11 @@ enum ALSATestRig {
 
         """
 
-    /// Writes `alsa.conf` into `directory` for child processes and returns
-    /// the environment that makes them use it (ALSA_CONFIG_PATH and an
-    /// empty HOME, so no ~/.asoundrc interferes).
-    static func childEnvironment(directory: URL, devices: [String] = ["lb0c", "lb1c"]) -> [String: String] {
-        let path = directory.appendingPathComponent("alsa.conf").path
-        try! configuration(directory: directory, devices: devices).write(toFile: path, atomically: true, encoding: .utf8)
-        let home = directory.appendingPathComponent("home")
-        try? FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        var environment = ProcessInfo.processInfo.environment
-        environment["ALSA_CONFIG_PATH"] = "/usr/share/alsa/alsa.conf:\(path)"
-        environment["HOME"] = home.path
-        return environment
+    /// A `FakeSoundCard` for child processes in a fresh directory (removed
+    /// at the test process's exit: players of parallel tests may use it
+    /// until then).
+    static func card(_ label: String, devices: [String] = ["lb0c", "lb1c"]) -> FakeSoundCard {
+        FakeSoundCard(in: makeDirectory(label).path, devices: devices)
     }
 
     /// Points this test process's alsa-lib at the rig's configuration. Done
@@ -99,7 +84,7 @@ enum ALSATestRig {
     static let installedInProcess: Bool = {
         let directory = makeDirectory("alsa-config")
         let path = directory.appendingPathComponent("alsa.conf").path
-        try! configuration(directory: nil, devices: []).write(toFile: path, atomically: true, encoding: .utf8)
+        try! inProcessConfiguration.write(toFile: path, atomically: true, encoding: .utf8)
         setenv("ALSA_CONFIG_PATH", "/usr/share/alsa/alsa.conf:\(path)", 1)
         _ = snd_config_update_free_global()
         return true
@@ -147,79 +132,47 @@ struct FakeDevice {
     static func lockIsFree(_ path: String) -> Bool { !isFlocked(path) }
 }
 
-/// `lb0c` → state-lb0c and snd/pcmC0D0p, `lb1c` → state-lb1c and snd/pcmC1D0p.
-struct FixedDevice {
-    let stateFile: String
-    let deviceFile: String
-
-    init(directory: URL, name: String, card: Int) {
-        stateFile = directory.appendingPathComponent("state-\(name)").path
-        deviceFile = directory.appendingPathComponent("snd/pcmC\(card)D0p").path
-    }
-}
-
-/// A running `pcm-holder` (possibly copied under another name).
+/// A running `pcm-holder` (possibly copied under another name), started
+/// with `spawnProcess`; SIGKILLed and reaped when dropped.
 final class PlayerProcess {
-    let process: Process
-    var pid: Int32 { process.processIdentifier }
+    let pid: pid_t
+    let arguments: [String]
+    private var ended: Ended?
 
-    /// Launches and waits until it printed "ready" (it holds the PCM).
-    /// Returns nil if it exited instead, with its exit status in `failure`.
+    /// Launches and waits until it printed "ready" (it holds the PCM); throws
+    /// `RigError.notReady` if it exited or stayed silent instead.
     static func launch(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> PlayerProcess {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let player = PlayerProcess(process: process)
-        guard Self.readReady(output.fileHandleForReading.fileDescriptor, timeout: 5) else {
-            player.kill(SIGKILL)
-            _ = player.waitForExit(timeout: 5)
-            throw RigError.notReady(executable, arguments)
-        }
+        let directory = TemporaryFiles.makeDirectory("player")
+        defer { TemporaryFiles.remove(directory) }
+        let output = directory + "/stdout"
+        let pid = try spawnProcess([executable] + arguments, environment: environment, stdout: output, stderr: "/dev/null")
+        let player = PlayerProcess(pid: pid, arguments: arguments)
+        let ready = { (try? String(contentsOfFile: output, encoding: .utf8))?.contains("ready\n") == true }
+        eventually(timeout: .seconds(5)) { ready() || player.waitForExit(timeout: .zero) != nil }
+        guard ready() else { throw RigError.notReady(executable, arguments) }
         return player
     }
 
-    private init(process: Process) {
-        self.process = process
+    private init(pid: pid_t, arguments: [String]) {
+        self.pid = pid
+        self.arguments = arguments
     }
 
     deinit {
-        if process.isRunning {
+        if ended == nil {
             kill(SIGKILL)
-            process.waitUntilExit()
+            _ = waitForExit(timeout: .seconds(5))
         }
     }
 
     func kill(_ signal: Int32) {
-        _ = Glibc.kill(pid, signal)
+        if ended == nil { _ = Glibc.kill(pid, signal) }
     }
 
-    /// The exit status (or the signal number + 128) once it exited, or nil.
-    func waitForExit(timeout: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(5_000) }
-        if process.isRunning { return nil }
-        return process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
-    }
-
-    private static func readReady(_ fd: Int32, timeout: Double) -> Bool {
-        var collected = ""
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&descriptor, 1, 50) >= 0 else { return false }
-            guard descriptor.revents != 0 else { continue }
-            var buffer = [UInt8](repeating: 0, count: 256)
-            let count = read(fd, &buffer, buffer.count)
-            if count <= 0 { return false }
-            collected += String(decoding: buffer[0..<count], as: UTF8.self)
-            if collected.contains("ready\n") { return true }
-        }
-        return false
+    /// How it ended, once it has (reaped then); nil while it runs after `timeout`.
+    func waitForExit(timeout: Duration) -> Ended? {
+        if ended == nil { ended = TestSupport.waitForExit(pid, timeout: timeout, killOnTimeout: false) }
+        return ended
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import Reactor
+import TestSupport
 
 @Suite struct DeviceHoldersTests {
     /// A /proc-shaped tree whose fd links point wherever the test says.
@@ -62,10 +63,9 @@ import Reactor
 
     @Test(.enabled(if: ALSATestRig.productsAvailable))
     func findsARealPlayerHoldingTheFakeDevice() throws {
-        let directory = ALSATestRig.makeDirectory("holders")
-        let environment = ALSATestRig.childEnvironment(directory: directory)
-        let snd = directory.appendingPathComponent("snd").path
-        let player = try PlayerProcess.launch(ALSATestRig.holderPath, ["-n", "Kitchen", "-o", "lb0c"], environment: environment)
+        let card = ALSATestRig.card("holders")
+        let snd = card.soundDirectory
+        let player = try PlayerProcess.launch(ALSATestRig.holderPath, ["-n", "Kitchen", "-o", "lb0c"], environment: card.childEnvironment)
 
         let started = monotonicSeconds()
         let scan = DeviceHolders.scan(deviceDirectory: snd)
@@ -77,7 +77,7 @@ import Reactor
         print("DeviceHolders: scanned /proc in \(String(format: "%.2f", elapsed * 1000)) ms, \(scan.unreadableProcesses) unreadable")
 
         player.kill(SIGTERM)
-        #expect(player.waitForExit(timeout: 5) == 0)
+        #expect(player.waitForExit(timeout: .seconds(5)) == .exited(0))
         #expect(DeviceHolders.scan(deviceDirectory: snd).holders.isEmpty)
     }
 }

@@ -4,22 +4,22 @@ import Glibc
 import Testing
 import Reactor
 
-/// Property tests of DurationParser over seeded random values: every case is
-/// reproducible from the seed printed in a failure (set
-/// DURATION_PROPERTY_SEED=<n> to replay another one).
+/// Property tests of DurationParser over pseudo-random values: every case is
+/// reproducible from the generator's start state printed in a failure (set
+/// DURATION_PROPERTY_STATE=<n> to run from another one).
 @Suite struct DurationPropertyTests {
     static let cases = 4000
     static let day: UInt64 = 24 * 3600 * 1_000_000_000
 
-    static let seed: UInt64 = {
-        if let text = getenv("DURATION_PROPERTY_SEED"), let value = UInt64(String(cString: text)) { return value }
+    static let startState: UInt64 = {
+        if let text = getenv("DURATION_PROPERTY_STATE"), let value = UInt64(String(cString: text)) { return value }
         return 0x6d6f_6e69_746f_7264
     }()
 
     /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast and good enough here.
     struct SplitMix64: RandomNumberGenerator {
         var state: UInt64
-        init(seed: UInt64) { state = seed }
+        init(state: UInt64) { self.state = state }
         mutating func next() -> UInt64 {
             state &+= 0x9E37_79B9_7F4A_7C15
             var z = state
@@ -30,7 +30,7 @@ import Reactor
     }
 
     /// A generator per test, so one test's draws do not shift another's.
-    static func generator(_ salt: UInt64) -> SplitMix64 { SplitMix64(seed: seed ^ (salt &* 0x9E37_79B9_7F4A_7C15)) }
+    static func generator(_ salt: UInt64) -> SplitMix64 { SplitMix64(state: startState ^ (salt &* 0x9E37_79B9_7F4A_7C15)) }
 
     /// Random nanoseconds in 0...24h, biased towards the round values people write.
     static func randomNanoseconds(_ random: inout SplitMix64) -> UInt64 {
@@ -76,7 +76,7 @@ import Reactor
             // Compound with a fractional last part: 4m12.5s.
             texts.append("\(seconds / 60)m\(seconds % 60).\(Self.nineDigits(fraction))s")
             for text in texts {
-                #expect(Self.parsed(text) == ns, "case \(index), seed \(Self.seed): '\(text)' should be \(ns) ns")
+                #expect(Self.parsed(text) == ns, "case \(index), state \(Self.startState): '\(text)' should be \(ns) ns")
             }
         }
     }
@@ -93,7 +93,7 @@ import Reactor
             text = "0." + String(repeating: "0", count: digits - text.count) + text
             for (unit, scale) in [("h", UInt64(3_600_000_000_000)), ("m", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000)] {
                 let expected = UInt64(UInt128(numerator) * UInt128(scale) / UInt128(power))
-                #expect(Self.parsed(text + unit) == expected, "case \(index), seed \(Self.seed): '\(text)\(unit)'")
+                #expect(Self.parsed(text + unit) == expected, "case \(index), state \(Self.startState): '\(text)\(unit)'")
             }
         }
     }
@@ -111,7 +111,7 @@ import Reactor
                 text += "\(count)\(unit)"
                 total += count * scale
             }
-            #expect(Self.parsed(text) == total, "case \(index), seed \(Self.seed): '\(text)'")
+            #expect(Self.parsed(text) == total, "case \(index), state \(Self.startState): '\(text)'")
         }
     }
 
@@ -126,11 +126,11 @@ import Reactor
             for unit in units {
                 guard let small = Self.parsed("\(a).\(fraction)\(unit)"), let large = Self.parsed("\(b).\(fraction)\(unit)") else {
                     // Only past 24h may a value be refused.
-                    #expect(unit == "h" && b >= 24, "case \(index), seed \(Self.seed): \(a)/\(b).\(fraction)\(unit) refused")
+                    #expect(unit == "h" && b >= 24, "case \(index), state \(Self.startState): \(a)/\(b).\(fraction)\(unit) refused")
                     continue
                 }
-                #expect(small <= large, "case \(index), seed \(Self.seed): \(a) vs \(b) \(unit)")
-                #expect(small >= previous, "case \(index), seed \(Self.seed): \(a).\(fraction)\(unit) below the smaller unit")
+                #expect(small <= large, "case \(index), state \(Self.startState): \(a) vs \(b) \(unit)")
+                #expect(small >= previous, "case \(index), state \(Self.startState): \(a).\(fraction)\(unit) below the smaller unit")
                 previous = small
             }
         }
@@ -146,7 +146,7 @@ import Reactor
                          "23h\(UInt64.random(in: 3_600_000_000_001...UInt64.max / 2, using: &random))ns",
                          String(ns) + String(UInt64.random(in: 0...UInt64.max, using: &random)) + "ns"]
             for text in texts {
-                #expect(throws: DurationParser.Failure.tooLarge, "case \(index), seed \(Self.seed): '\(text)'") {
+                #expect(throws: DurationParser.Failure.tooLarge, "case \(index), state \(Self.startState): '\(text)'") {
                     try DurationParser.parse(text)
                 }
             }

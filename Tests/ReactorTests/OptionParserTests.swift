@@ -35,9 +35,9 @@ import Testing
         #expect(try Self.options(["--restart=on-failure", "x"]).restart == .onFailure)
     }
 
-    /// The gate's defaults: a short probe, fast first retries growing to 4 s;
-    /// a fixed schedule is still selectable.
-    @Test func gateDefaultsAndAFixedScheduleStillSelectable() throws {
+    /// The gate's defaults are a short probe and fast first retries growing
+    /// to 4 s; a fixed 1 s probe every 2 s can still be asked for.
+    @Test func gateDefaultsAreShortProbesAndAFixedScheduleIsSelectable() throws {
         let defaults = try Self.options(["squeezelite", "-o", "lb0c"])
         #expect(defaults.probeDuration == .milliseconds(50))
         #expect(defaults.probeRetry == nil)
@@ -109,6 +109,20 @@ import Testing
         #expect(try Self.options(["squeezelite", "-o", "default"]).gateDevice == nil)
         #expect(try Self.options(["--alsa-gate", "off", "squeezelite", "-o", "lb3c"]).gateDevice == nil)
         #expect(try Self.options(["--alsa-device", "hw:0", "aplay", "x.wav"]).gateDevice == "hw:0")
+    }
+
+    /// The output device as getopt reads `-o`: joined or not, the last one
+    /// wins, never argv[0], never a long option.
+    @Test func outputDeviceFollowsGetopt() {
+        #expect(GateDetection.outputDevice(in: ["/usr/bin/squeezelite", "-n", "Z", "-o", "lb3c", "-f", "log"]) == "lb3c")
+        #expect(GateDetection.outputDevice(in: ["squeezelite", "-olb3c"]) == "lb3c")
+        #expect(GateDetection.outputDevice(in: ["squeezelite", "-o", "lb3c", "-o", "lb4c"]) == "lb4c", "getopt: the last wins")
+        #expect(GateDetection.outputDevice(in: ["alsaloop", "-C", "lb3p", "-P", "ch1", "-t", "100000"]) == nil)
+        #expect(GateDetection.outputDevice(in: ["squeezelite", "-o"]) == nil)
+        #expect(GateDetection.outputDevice(in: ["-o", "lb3c"]) == nil, "argv[0] is never an option")
+        #expect(GateDetection.outputDevice(in: ["squeezelite", "--output", "lb3c"]) == nil)
+        #expect(GateDetection.outputDevice(in: ["squeezelite", "-o=lb3c"]) == "=lb3c", "the caller's lb prefix check rejects it")
+        #expect(GateDetection.outputDevice(in: []) == nil)
     }
 
     /// `--stale-match` is repeatable, keeps each value whole (`--x=v`, a value

@@ -88,18 +88,46 @@ public func copyExecutable(_ source: String, to target: String) throws {
     guard written == data.count else { throw POSIXError(.EIO) }
 }
 
-/// Reaps a child of the test process, waiting at most `timeout`; on timeout
-/// it is SIGKILLed (and reaped) and the result is nil.
-public func waitForExit(_ pid: pid_t, timeout: Duration = .seconds(10)) -> Ended? {
+/// Reaps a child of the test process, waiting at most `timeout` (on its
+/// pidfd: no polling). On timeout the result is nil, and the child is
+/// SIGKILLed and reaped unless `killOnTimeout` is false (then it is left
+/// running, for a later call).
+public func waitForExit(_ pid: pid_t, timeout: Duration = .seconds(10), killOnTimeout: Bool = true) -> Ended? {
     let pidfd = cep_pidfd_open(pid)
     guard pidfd >= 0 else { return nil }
     defer { close(pidfd) }
     var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
     let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
     let ready = poll(&descriptor, 1, ms) == 1
-    if !ready { kill(pid, SIGKILL) }
+    if !ready {
+        guard killOnTimeout else { return nil }
+        kill(pid, SIGKILL)
+    }
     var code: Int32 = 0
     var status: Int32 = 0
     guard cep_pidfd_reap(pidfd, 1, &code, &status) == 1, ready else { return nil }
     return code == CEP_CLD_EXITED ? .exited(status) : .signaled(status)
+}
+
+/// What a command run to its end left: how it ended (nil: it outlived the
+/// timeout and was killed), and its standard output and error.
+public struct Finished: Sendable {
+    public var ended: Ended?
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs `argv` to its end with `spawnProcess`, its output captured in a
+/// temporary directory that is removed before this returns.
+public func runCapturing(_ argv: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+                         stdin: String = "/dev/null", timeout: Duration = .seconds(20)) throws -> Finished {
+    let directory = TemporaryFiles.makeDirectory("run")
+    defer { TemporaryFiles.remove(directory) }
+    let pid = try spawnProcess(argv, environment: environment, stdin: stdin,
+                               stdout: directory + "/stdout", stderr: directory + "/stderr")
+    let ended = waitForExit(pid, timeout: timeout)
+    func read(_ name: String) -> String {
+        (try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? ""
+    }
+    return Finished(ended: ended, stdout: read("stdout"), stderr: read("stderr"))
 }

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// Readiness probes against the `monitordtest` plugin
-/// (Sources/ALSATestPlugin, built next to this executable as
+/// (Tests/Rig/MonitordTestPCM, built next to this executable as
 /// libMonitordTestPCM.so) and alsa-lib's `null` PCM, and the same against an
 /// `aplay` subprocess for comparison.
 ///

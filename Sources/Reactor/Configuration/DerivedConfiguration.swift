@@ -14,7 +14,7 @@ extension Options {
         var table = SupervisionConfiguration(backoff: backoff, restart: restart, stopTimeout: stopTimeout)
         guard let device = gateDevice else { return DerivedConfiguration(table: table, gate: nil) }
         let timing = GateTiming(probeDuration: probeDuration,
-                                probeRetry: probeRetry ?? GateTiming.defaultProbeRetry,
+                                probeRetry: probeRetry ?? OptionDefaults.probeRetry,
                                 probeInterval: probeInterval,
                                 staleAfter: staleAfter,
                                 holderGrace: holderGrace)

@@ -1,3 +1,5 @@
+import Supervision
+
 /// Parses the command line's durations: `150ms`, `2s`, `1.5s`, `1m`, `1m30s`,
 /// `2h`, `250us`; a bare number is seconds, but only as the whole text
 /// (`1h30` is refused rather than read as 1h0m30s). Exact: no floating
@@ -105,5 +107,22 @@ public enum DurationParser {
         let (sum, overflow2) = wholePart.addingReportingOverflow(fractionPart)
         if overflow2 { throw .tooLarge }
         return sum
+    }
+}
+
+extension Duration {
+    /// The duration as the command line writes it, in its largest exact unit
+    /// (`2s`, `50ms`, `1m`); `DurationParser.parse` reads it back unchanged.
+    public var commandLineText: String {
+        let nanoseconds = saturatingNanoseconds
+        if nanoseconds % 1_000_000 != 0 {
+            return nanoseconds % 1000 == 0 ? "\(nanoseconds / 1000)us" : "\(nanoseconds)ns"
+        }
+        let milliseconds = nanoseconds / 1_000_000
+        if milliseconds % 1000 != 0 { return "\(milliseconds)ms" }
+        let seconds = milliseconds / 1000
+        if seconds != 0 && seconds % 3600 == 0 { return "\(seconds / 3600)h" }
+        if seconds != 0 && seconds % 60 == 0 { return "\(seconds / 60)m" }
+        return "\(seconds)s"
     }
 }

@@ -43,10 +43,11 @@ public enum OptionParser {
                     inlineValue = String(name[name.index(after: equals)...])
                     name = String(name[..<equals])
                 }
-                guard let option = LongOption(rawValue: name) else {
+                guard let option = OptionName(rawValue: name) else {
                     throw UsageError("unknown option '--\(printable(name))' (see monitord --help)")
                 }
-                if !option.takesValue {
+                let entry = OptionTable.entry(option)
+                if entry.value == nil {
                     if inlineValue != nil { throw UsageError("option '--\(name)' takes no value") }
                     switch option {
                     case .help: return .help
@@ -68,14 +69,14 @@ public enum OptionParser {
                 if undecodable.contains(index - 1) {
                     throw UsageError("--\(name) '\(printable(value))': not valid UTF-8")
                 }
-                try apply(option, value, to: &options)
+                try apply(entry, value, to: &options)
             } else {
                 // Short flags, combinable: -qv.
                 for flag in word.dropFirst() {
-                    switch flag {
-                    case "h": return .help
-                    case "q": options.verbosity = .quiet
-                    case "v": options.verbosity = .verbose
+                    switch OptionTable.option(short: flag) {
+                    case .help: return .help
+                    case .quiet: options.verbosity = .quiet
+                    case .verbose: options.verbosity = .verbose
                     default: throw UsageError("unknown option '-\(printable(String(flag)))' (see monitord --help)")
                     }
                 }
@@ -85,69 +86,33 @@ public enum OptionParser {
         return .run(options)
     }
 
-    enum LongOption: String, CaseIterable {
-        case backoffInitial = "backoff-initial"
-        case backoffMax = "backoff-max"
-        case backoffReset = "backoff-reset"
-        case restart
-        case stopTimeout = "stop-timeout"
-        case alsaGate = "alsa-gate"
-        case alsaDevice = "alsa-device"
-        case probeDuration = "probe-duration"
-        case probeInterval = "probe-interval"
-        case probeRetry = "probe-retry"
-        case probeRate = "probe-rate"
-        case probeChannels = "probe-channels"
-        case staleAfter = "stale-after"
-        case holderGrace = "holder-grace"
-        case staleMatch = "stale-match"
-        case sndDir = "snd-dir"
-        case statusFile = "status-file"
-        case quiet, verbose, help, version
-
-        var takesValue: Bool {
-            switch self {
-            case .quiet, .verbose, .help, .version: return false
-            default: return true
-            }
-        }
-    }
-
-    private static func apply(_ option: LongOption, _ value: String, to options: inout Options) throws(UsageError) {
-        let flag = "--\(option.rawValue)"
-        switch option {
-        case .backoffInitial: options.backoff.initial = try duration(flag, value)
-        case .backoffMax: options.backoff.maximum = try duration(flag, value)
-        case .backoffReset: options.backoff.reset = try duration(flag, value)
-        case .stopTimeout: options.stopTimeout = try duration(flag, value)
+    private static func apply(_ entry: OptionEntry, _ value: String, to options: inout Options) throws(UsageError) {
+        let flag = entry.long
+        switch entry.name {
+        case .backoffInitial: options.backoff.initial = try duration(entry, value)
+        case .backoffMax: options.backoff.maximum = try duration(entry, value)
+        case .backoffReset: options.backoff.reset = try duration(entry, value)
+        case .stopTimeout: options.stopTimeout = try duration(entry, value)
         case .restart:
             guard let policy = RestartPolicy(rawValue: value) else {
                 throw UsageError("\(flag) '\(printable(value))': expected 'on-failure' or 'always'")
             }
             options.restart = policy
-        case .probeDuration:
-            options.probeDuration = try duration(flag, value)
-            if options.probeDuration <= .zero { throw UsageError("\(flag) '\(value)': must be longer than 0") }
-        case .probeInterval:
-            options.probeInterval = try duration(flag, value)
-            // A zero interval would probe a busy device in a tight loop: the
-            // CPU burn monitord exists to prevent.
-            if options.probeInterval < .milliseconds(1) { throw UsageError("\(flag) '\(printable(value))': must be at least 1ms") }
-        case .probeRetry:
-            let retry = try duration(flag, value)
-            options.probeRetry = retry
-            if retry < .milliseconds(1) { throw UsageError("\(flag) '\(printable(value))': must be at least 1ms") }
+        // A zero probe proves nothing; a zero wait would probe a busy device
+        // in a tight loop: the CPU burn monitord exists to prevent.
+        case .probeDuration: options.probeDuration = try duration(entry, value)
+        case .probeInterval: options.probeInterval = try duration(entry, value)
+        case .probeRetry: options.probeRetry = try duration(entry, value)
         case .alsaGate:
-            switch value {
-            case "auto": options.gateMode = .auto
-            case "off": options.gateMode = .off
-            default: throw UsageError("\(flag) '\(printable(value))': expected 'auto' or 'off'")
+            guard let mode = Options.GateMode(rawValue: value) else {
+                throw UsageError("\(flag) '\(printable(value))': expected 'auto' or 'off'")
             }
+            options.gateMode = mode
         case .alsaDevice: options.alsaDevice = try nonEmpty(flag, value)
-        case .probeRate: options.probeRate = try integer(flag, value, in: 8000...384_000)
-        case .probeChannels: options.probeChannels = try integer(flag, value, in: 1...32)
-        case .staleAfter: options.staleAfter = Int(try integer(flag, value, in: 1...1_000_000))
-        case .holderGrace: options.holderGrace = try duration(flag, value)
+        case .probeRate: options.probeRate = try integer(entry, value)
+        case .probeChannels: options.probeChannels = try integer(entry, value)
+        case .staleAfter: options.staleAfter = Int(try integer(entry, value))
+        case .holderGrace: options.holderGrace = try duration(entry, value)
         // An empty ARG would be an element of almost no argv, but it reads as
         // "match anything" and is always a mistake.
         case .staleMatch: options.staleMatch.append(try nonEmpty(flag, value))
@@ -175,9 +140,12 @@ public enum OptionParser {
         }
     }
 
-    private static func duration(_ flag: String, _ value: String) throws(UsageError) -> Duration {
+    /// A duration within the entry's limit.
+    private static func duration(_ entry: OptionEntry, _ value: String) throws(UsageError) -> Duration {
+        let flag = entry.long
+        let parsed: Duration
         do {
-            return try DurationParser.parse(value)
+            parsed = try DurationParser.parse(value)
         } catch {
             let shown = printable(value)
             switch error {
@@ -188,11 +156,20 @@ public enum OptionParser {
             case .malformed: throw UsageError("\(flag) '\(shown)': not a duration (examples: 150ms, 2s, 1.5s, 1m)")
             }
         }
+        switch entry.limit {
+        case .positive where parsed <= .zero:
+            throw UsageError("\(flag) '\(printable(value))': must be longer than 0")
+        case .atLeast(let least) where parsed < least:
+            throw UsageError("\(flag) '\(printable(value))': must be \(entry.limit.text ?? "")")
+        default: return parsed
+        }
     }
 
-    private static func integer(_ flag: String, _ value: String, in range: ClosedRange<UInt32>) throws(UsageError) -> UInt32 {
+    /// A whole number within the entry's range.
+    private static func integer(_ entry: OptionEntry, _ value: String) throws(UsageError) -> UInt32 {
+        guard case .range(let range) = entry.limit else { preconditionFailure("an integer option without a range") }
         guard let number = UInt32(value), range.contains(number) else {
-            throw UsageError("\(flag) '\(printable(value))': expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw UsageError("\(entry.long) '\(printable(value))': expected a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return number
     }

@@ -1,28 +1,28 @@
 import Supervision
 
-/// Everything the command line can say.
+/// Everything the command line can say; what is not said is `OptionDefaults`.
 public struct Options: Equatable, Sendable {
     public enum Verbosity: Equatable, Sendable { case quiet, normal, verbose }
-    public enum GateMode: Equatable, Sendable { case auto, off }
+    public enum GateMode: String, Equatable, Sendable { case auto, off }
 
-    public var backoff = BackoffPolicy.standard
-    public var restart = RestartPolicy.onFailure
-    public var stopTimeout: Duration = .seconds(3)
+    public var backoff = OptionDefaults.backoff
+    public var restart = OptionDefaults.restart
+    public var stopTimeout = OptionDefaults.stopTimeout
     public var verbosity = Verbosity.normal
-    public var gateMode = GateMode.auto
+    public var gateMode = OptionDefaults.gateMode
     public var alsaDevice: String?
-    public var probeDuration = GateTiming.defaultProbeDuration
+    public var probeDuration = OptionDefaults.probeDuration
     /// nil: the default retry, or the interval if that is shorter.
     public var probeRetry: Duration?
-    public var probeInterval = GateTiming.defaultProbeInterval
-    public var probeRate: UInt32 = 48000
-    public var probeChannels: UInt32 = 2
-    public var staleAfter = GateTiming.defaultStaleAfter
-    public var holderGrace = GateTiming.defaultHolderGrace
+    public var probeInterval = OptionDefaults.probeInterval
+    public var probeRate = OptionDefaults.probeRate
+    public var probeChannels = OptionDefaults.probeChannels
+    public var staleAfter = OptionDefaults.staleAfter
+    public var holderGrace = OptionDefaults.holderGrace
     /// `--stale-match ARG`, in order: the argv elements a leftover instance
     /// of this player has (see `staleIdentity`).
     public var staleMatch: [String] = []
-    public var soundDirectory = "/dev/snd"
+    public var soundDirectory = OptionDefaults.soundDirectory
     public var statusFile: String?
     /// COMMAND and its arguments, untouched.
     public var command: [String] = []

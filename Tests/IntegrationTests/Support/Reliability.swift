@@ -207,7 +207,7 @@ final class SharedDirectory {
 }
 
 /// Root can start processes as another user, and that user can reach /tmp.
-let canRunAsOtherUser = getuid() == 0 && SharedDirectory.isReachableByOthers("/tmp")
+let canRunAsOtherUser = RootOnly.isRoot && SharedDirectory.isReachableByOthers("/tmp")
 
 /// The path with symbolic links and repeated slashes resolved, as /proc shows it.
 func canonicalPath(_ path: String) -> String {

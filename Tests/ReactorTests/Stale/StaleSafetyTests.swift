@@ -277,7 +277,8 @@ import TestSupport
 
     /// Real pid reuse: the player exits, and a different program is made to
     /// get the same pid (through ns_last_pid, root only). verify must say no.
-    @Test(.enabled(if: getuid() == 0 && access("/proc/sys/kernel/ns_last_pid", W_OK) == 0), arguments: Identity.allCases)
+    @Test(.rootOnly(RootOnly.isRoot && access("/proc/sys/kernel/ns_last_pid", W_OK) == 0,
+                    "needs root to write /proc/sys/kernel/ns_last_pid"), arguments: Identity.allCases)
     func verifyIsFalseForAReusedPid(identity: Identity) throws {
         let binary = try Self.squeezelite("reused")
         let player = try Player(binary, script: "while :; do sleep 0.05; done", arguments: identity.arguments)

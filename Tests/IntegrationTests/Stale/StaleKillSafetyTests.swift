@@ -96,8 +96,8 @@ import TestSupport
         let squeezelite = try shared.copy(URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path, as: "squeezelite")
         var spawned: [pid_t] = []
         defer {
-            for pid in spawned { kill(pid, SIGKILL); _ = reap(pid) }
-            kill(stale, SIGKILL); _ = reap(stale)
+            for pid in spawned { kill(pid, SIGKILL); _ = waitForExit(pid) }
+            kill(stale, SIGKILL); _ = waitForExit(stale)
         }
         func start(_ argv: [String]) throws -> pid_t {
             let pid = try spawnProcess(argv, environment: ProcessInfo.processInfo.environment,
@@ -122,6 +122,8 @@ import TestSupport
         // as a user, root's own processes are the other user's).
         if canRunAsOtherUser {
             decoys["other user"] = try start(asOtherUser + [squeezelite, "-c", Self.idle] + leftover.holder)
+        } else {
+            RootOnly.partSkipped("the other-user decoy (needs root and a /tmp that others can reach)")
         }
         // A zombie: an exact match that exited, whose parent never waits.
         let zombieParent = try start(["/bin/sh", "-c", "\"$0\" -c 'exit 0' \(exact) & exec sleep 1000", squeezelite])
@@ -159,7 +161,7 @@ import TestSupport
 
         #expect(monitord.waitForLog("ending stale player pid \(stale) "), "\(monitord.log)")
         #expect(monitord.waitForLog("ending stale player pid \(joined) "), "\(monitord.log)")
-        #expect(reap(stale) == .exited(0), "the stale player got SIGTERM and closed its device")
+        #expect(waitForExit(stale) == .exited(0), "the stale player got SIGTERM and closed its device")
         // Many more searches with the decoys still there (searches back off:
         // probes 1, 2, 4, ..., 32, then every 32th).
         #expect(monitord.waitForLog(identity.nothingFound(device), count: 10, timeout: .seconds(60)), "\(monitord.log)")

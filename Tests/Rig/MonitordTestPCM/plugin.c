@@ -58,7 +58,7 @@
  * Build note: alsa-lib only exports the versioned open symbol when PIC is
  * defined, hence `-DPIC` in Package.swift.
  */
-#include "ALSATestPlugin.h"
+#include "MonitordTestPCM.h"
 
 #include <alsa/asoundlib.h>
 #include <alsa/pcm_external.h>

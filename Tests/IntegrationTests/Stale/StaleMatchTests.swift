@@ -39,7 +39,7 @@ import TestSupport
         let stale = try card.startPlayer(named: "shairport-sync", arguments: ["-c", conf, "-o", device], logName: "stale")
         var spawned: [pid_t] = []
         defer {
-            for pid in spawned + [stale] { kill(pid, SIGKILL); _ = reap(pid) }
+            for pid in spawned + [stale] { kill(pid, SIGKILL); _ = waitForExit(pid) }
         }
         #expect(eventually { card.isHeld(card: 0) })
 
@@ -63,7 +63,7 @@ import TestSupport
         #expect(monitord.count("stale rule for \(device): a leftover is shairport-sync (\(canonicalPath(binary))) whose arguments include '\(conf)'") == 1,
                 "\(monitord.log)")
         #expect(monitord.count("probes in a row: looking for a stale shairport-sync with \(conf)") >= 1, "\(monitord.log)")
-        #expect(reap(stale) == .exited(0), "the leftover got SIGTERM and closed its device")
+        #expect(waitForExit(stale) == .exited(0), "the leftover got SIGTERM and closed its device")
         #expect(monitord.waitForLog("started shairport-sync"), "\(monitord.log)")
         let child = try #require(monitord.firstStartedPID())
         #expect(eventually { card.isHeld(card: 0) }, "monitord's own player holds the device now")
@@ -124,7 +124,7 @@ import TestSupport
         let decoy = try spawnProcess(["/usr/bin/python3", other, "http://radio/stream", device], environment: environment,
                                      stdout: "/dev/null", stderr: "/dev/null")
         defer {
-            for pid in [stale, decoy] { kill(pid, SIGKILL); _ = reap(pid) }
+            for pid in [stale, decoy] { kill(pid, SIGKILL); _ = waitForExit(pid) }
         }
         #expect(eventually { !scratch.read("stale.out").isEmpty }, "\(scratch.read("stale.err"))")
         #expect(eventually { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(decoy)/exe"))?.hasPrefix("/usr/bin/python3.") == true })
@@ -140,7 +140,7 @@ import TestSupport
         let python = canonicalPath("/usr/bin/python3")
         #expect(monitord.count("stale rule for \(device): a leftover is python3 (\(python)) whose arguments include '\(device)', '\(player)', run by the same user and not started by monitord; the script \(player) is part of it because COMMAND runs it") == 1,
                 "\(monitord.log)")
-        #expect(reap(stale) == .exited(0), "the leftover closed its device on SIGTERM")
+        #expect(waitForExit(stale) == .exited(0), "the leftover closed its device on SIGTERM")
         card.set(device, "ok")
         #expect(monitord.waitForLog("started python3"), "\(monitord.log)")
         let child = try #require(monitord.firstStartedPID())
@@ -165,7 +165,7 @@ import TestSupport
         let other = try StaleKillSafetyTests.shellNamed("other-player", in: scratch.file("bin"))
         var spawned: [pid_t] = []
         defer {
-            for pid in spawned { kill(pid, SIGKILL); _ = reap(pid) }
+            for pid in spawned { kill(pid, SIGKILL); _ = waitForExit(pid) }
         }
         let leftover = try Self.decoy(player, ["lb63c", "--zone=den"], into: &spawned)
         let decoys: [String: pid_t] = [
@@ -178,7 +178,7 @@ import TestSupport
                                      "--alsa-device", "monitord_test_undefined_pcm", "--stale-match", "--zone=den", "--stale-match", "lb63c",
                                      "--", player, "-c", Self.idle, "--zone=den", "lb63c"], scratch: scratch)
         #expect(monitord.waitForLog("ending stale player pid \(leftover) "), "\(monitord.log)")
-        #expect(reap(leftover) == .signaled(SIGTERM))
+        #expect(waitForExit(leftover) == .signaled(SIGTERM))
         // More searches with the decoys still there.
         #expect(monitord.waitForLog("no stale zone-player with --zone=den, lb63c found", count: 2, timeout: .seconds(30)), "\(monitord.log)")
         #expect(monitord.count("ending stale player") == 1, "\(monitord.log)")
@@ -198,7 +198,7 @@ import TestSupport
         let device = "lb62c"
         let card = FakeSoundCard(scratch, devices: [device])
         let stale = try card.startPlayer(named: "squeezelite", arguments: ["-o", device], logName: "stale")
-        defer { kill(stale, SIGKILL); _ = reap(stale) }
+        defer { kill(stale, SIGKILL); _ = waitForExit(stale) }
         #expect(eventually { card.isHeld(card: 0) })
         let binary = scratch.file("bin-stale/squeezelite")
         let monitord = try Monitord(["-v", "--snd-dir", card.soundDirectory, "--probe-duration", "50ms",
@@ -218,7 +218,7 @@ import TestSupport
 
         // The holder goes away on its own: the player starts.
         kill(stale, SIGTERM)
-        #expect(reap(stale) == .exited(0))
+        #expect(waitForExit(stale) == .exited(0))
         #expect(monitord.waitForLog("started squeezelite"), "\(monitord.log)")
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
