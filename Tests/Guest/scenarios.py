@@ -619,7 +619,7 @@ def scenario_alsaloop_ungated(p):
 
 def scenario_restart_always(p):
     if not monitord_has_restart():
-        raise Skip("this monitord has no --restart (issue 9 item 3)")
+        raise Skip("this monitord has no --restart")
     device = "lb2x"
     wait_device_idle(device)
     wait_device_idle("lb1c")
@@ -705,7 +705,7 @@ def wait_opens(device, timeout=60.0, env=None):
 
 
 def scenario_gate_latency(p):
-    """Issue 10: what the gate adds to a start (lb1c free, monitord's default
+    """What the gate adds to a start (lb1c free, monitord's default
     probe vs --alsa-gate off: from monitord's launch to its `started` line,
     median of ROUNDS), and recovery: squeezelite waits for lb2x while aplay
     holds it; after a hold time aplay gets SIGTERM; from its reaped exit to
@@ -908,7 +908,7 @@ SCENARIOS = {
     "amplipi-layout": scenario_amplipi_layout,
 }
 DEFAULT_SCENARIOS = list(SCENARIOS)
-# Issue 21's (run only when named; scripts/vm-test --scenario gate-quiet).
+# The gate's priorities (run only when named; scripts/vm-test --scenario gate-quiet).
 SCENARIOS.update(gate_quiet.scenarios(sys.modules[__name__]))
 
 
