@@ -283,6 +283,10 @@ main=$(prop MainPID)
 sleep 30
 held_state=$(systemctl is-active "$UNIT")
 held_status=$(prop StatusText)
+# No start job left running: nothing ordered after the unit (a target at
+# boot) waits for it.
+jobs=$(systemctl list-jobs --no-legend 2>/dev/null | grep -c "$UNIT")
+[ "$jobs" = 0 ] || why+=" ${jobs}_jobs_for_the_unit"
 [ "$held_state" = active ] || why+=" state_while_held=$held_state"
 [[ "$held_status" == "waiting for $DEVICE: "* ]] || why+=" status_while_held"
 [ "$(prop MainPID)" = "$main" ] || why+=" monitord_replaced"
@@ -298,7 +302,7 @@ starts=$(journalctl -u "$UNIT" --since "@$since" -o cat --no-pager | grep -c '^s
 [ "$starts" = 1 ] || why+=" ${starts}_squeezelite_starts"
 systemd_lines=$(journalctl --since "@$since" --no-pager -o cat | grep -F "$UNIT" | grep -e 'timed out' -e 'Killing process' -e 'Scheduled restart' -e 'Failed with result' || true)
 [ -z "$systemd_lines" ] || { why+=" systemd_intervened"; printf '%s\n' "$systemd_lines" | sed 's/^/  journal: /'; }
-result "$(verdict "$why")" long-wait "TimeoutStartSec=10s" "start_ms=$start_ms" "held_s=30" "state=$held_state" "status=\"$held_status\"" "NRestarts=$nrestarts" "monitord=$main" "squeezelite_after_release_ms=$freed_ms" "squeezelite_starts=$starts" ${why:+"why=${why// /,}"}
+result "$(verdict "$why")" long-wait "TimeoutStartSec=10s" "start_ms=$start_ms" "held_s=30" "state=$held_state" "jobs=$jobs" "status=\"$held_status\"" "NRestarts=$nrestarts" "monitord=$main" "squeezelite_after_release_ms=$freed_ms" "squeezelite_starts=$starts" ${why:+"why=${why// /,}"}
 systemctl stop "$UNIT"
 rm -f "/run/systemd/system/$UNIT.d/timeout.conf"
 systemctl daemon-reload
