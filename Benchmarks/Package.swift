@@ -1,5 +1,5 @@
 // swift-tools-version:6.1
-// Micro-benchmarks for monitord (issue 5). A package of its own so that
+// Micro-benchmarks for monitord. A package of its own so that
 // package-benchmark and its dependencies stay out of the root package's
 // graph: `swift build` and `swift test` at the root never build this.
 //

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Instructions (callgrind Ir, user space) per transition and per crash cycle,
-# for monitord builds side by side (issue 16 item 5). Counts are exact and do
+# for monitord builds side by side. Counts are exact and do
 # not depend on the machine's load.
 #
 #   Benchmarks/callgrind.sh [NAME=MONITORD ...]

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Whole-process comparison of monitord with s6-supervise, runsv, daemontools'
-# supervise and the Python original (issue 5). Writes BENCHMARKS.md.
+# supervise and the Python original. Writes BENCHMARKS.md.
 # Usage: Benchmarks/compare.sh [--quick] [--help for the options]
 # Needs root for apt-get (only if s6, runit, daemontools or strace are missing)
 # and for strace -p. Python 3 standard library only; no network.

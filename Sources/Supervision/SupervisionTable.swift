@@ -50,6 +50,11 @@ public struct SupervisionTable: Sendable {
         case .idle:
             switch event {
             case .start:
+                // Ready as soon as supervision runs, before the gate: a device
+                // held or absent for minutes must not hold a service manager's
+                // start job (systemd would time it out, kill and restart
+                // monitord, and delay boot). The wait is reported in STATUS=.
+                actions.append(.notify(.ready))
                 beginStart(at: now, &actions)
             case .signal(let signal) where Signals.isStop(signal):
                 stopWithoutChild(signal, &actions)
@@ -109,10 +114,7 @@ public struct SupervisionTable: Sendable {
             case .spawned(let pid):
                 phase = .running(pid: pid, since: now)
                 actions.append(.log(.started(pid: pid, restart: hasStarted ? restarts : 0, quiet: isFolding)))
-                if !hasStarted {
-                    hasStarted = true
-                    actions.append(.notify(.ready))
-                }
+                hasStarted = true
             case .spawnFailed(let failure):
                 spawnFailed(failure, at: now, &actions)
             case .start, .childExited, .deadline, .signal, .probeSucceeded, .probeFailed, .deviceMayBeFree:

@@ -1,4 +1,4 @@
-"""Guest scenarios for the gate's priorities on AmpliPi's loopback layout, run as
+"""The gate's priorities in the guest: the gate on AmpliPi's loopback layout, run as
 a non-root user (uid 1000, group audio), as AmpliPi runs its players.
 
   gate-quiet-leftover    what the EINVAL after a stop is: squeezelite's dmix

@@ -908,8 +908,7 @@ SCENARIOS = {
     "amplipi-layout": scenario_amplipi_layout,
 }
 DEFAULT_SCENARIOS = list(SCENARIOS)
-# The gate's priorities on AmpliPi's layout (run only when named;
-# scripts/vm-test --scenario gate-quiet).
+# The gate's priorities (run only when named; scripts/vm-test --scenario gate-quiet).
 SCENARIOS.update(gate_quiet.scenarios(sys.modules[__name__]))
 
 

@@ -94,6 +94,44 @@ enum StatusLine {
         #expect(!environment.contains("WATCHDOG_USEC"))
     }
 
+    /// READY=1 comes when supervision starts, not after the gate: a device
+    /// held for minutes must not hold systemd's start job (docs/systemd.md).
+    /// While the gate waits, STATUS= says so; the child starts once the
+    /// device opens, and READY=1 is never sent again.
+    @Test(.needsTestPlugin) func readyComesBeforeTheGateAndStatusCarriesTheWait() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch)
+        card.set("lb0c", "fail-open EBUSY")
+        let listener = NotifyListener(abstract: false, scratch: scratch)
+        var environment = card.environment
+        environment["NOTIFY_SOCKET"] = listener.address
+        let player = scratch.script("player.sh", """
+        echo started >> "\(scratch.file("player-starts"))"
+        exec sleep 1000
+        """)
+        let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--probe-duration", "100ms",
+                                     "--probe-interval", "200ms", "--alsa-device", "lb0c", "--stale-after", "1000",
+                                     "--", player], scratch: scratch, environment: environment)
+        // Every wait drains the socket, as systemd does: a full datagram
+        // queue would drop monitord's messages.
+        #expect(listener.waitFor { $0.contains("READY=1") })
+        #expect(listener.waitFor { $0.contains { $0.hasPrefix("STATUS=waiting for lb0c: EBUSY (3 failed probes)") } })
+        #expect(scratch.lines("player-starts").isEmpty)
+        #expect(monitord.count("started ") == 0)
+
+        card.set("lb0c", "ok")
+        #expect(listener.waitFor { _ in scratch.lines("player-starts").count == 1 })
+        #expect(listener.waitFor { $0.contains { $0.hasPrefix("STATUS=running player.sh (pid ") } }, "\(listener.drain())")
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+        let messages = listener.drain()
+        let ready = try #require(messages.firstIndex(of: "READY=1"))
+        let waiting = try #require(messages.firstIndex { $0.hasPrefix("STATUS=waiting for lb0c: ") })
+        let running = try #require(messages.firstIndex { $0.hasPrefix("STATUS=running player.sh (pid ") })
+        #expect(ready < waiting && waiting < running, "\(messages)")
+        #expect(messages.filter { $0 == "READY=1" }.count == 1)
+    }
+
     @Test func watchdogPingsAtHalfThePeriod() throws {
         let scratch = Scratch()
         let listener = NotifyListener(abstract: false, scratch: scratch)

@@ -40,7 +40,9 @@ import TestSupport
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: standIn.path)
 
         let instance = scratch.appendingPathComponent(unit.replacingOccurrences(of: "@.", with: "@3."))
+        // The squeezelite unit's ExecStartPre helper is verified as shipped, from contrib/systemd.
         try shipped.replacingOccurrences(of: "/usr/local/bin/monitord", with: standIn.path)
+            .replacingOccurrences(of: "/usr/local/libexec/monitord/", with: Self.unitDirectory.path + "/")
             .write(to: instance, atomically: true, encoding: .utf8)
 
         // No pager, no colour, and no attempt to talk to a (missing) systemd manager.
@@ -60,6 +62,7 @@ import TestSupport
             #expect(settings.contains(required), "\(unit) lacks \(required)")
         }
         #expect(settings.contains { $0.hasPrefix("WatchdogSec=") })
+        #expect(settings.contains("Documentation=man:monitord(1)"), "\(unit) does not point at monitord's man page")
         // systemd's SIGKILL must come after monitord's own stop escalation.
         let stop = settings.first { $0.hasPrefix("TimeoutStopSec=") }
         let seconds = stop.flatMap { Int($0.dropFirst("TimeoutStopSec=".count).dropLast()) }

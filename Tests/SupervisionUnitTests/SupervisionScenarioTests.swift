@@ -172,14 +172,37 @@ import Testing
         #expect(actions.contains(.exit(126)))
     }
 
-    @Test func readyIsNotifiedOnceOnly() {
+    @Test func readyIsNotifiedOnceOnlyAtStart() {
         var clock = Clock()
         var machine = SupervisionTable(configuration: SupervisionConfiguration())
-        _ = machine.handle(.start, at: clock.now)
-        #expect(machine.handle(.spawned(pid: 1), at: clock.now).contains(.notify(.ready)))
+        #expect(machine.handle(.start, at: clock.now).contains(.notify(.ready)))
+        #expect(!machine.handle(.spawned(pid: 1), at: clock.now).contains(.notify(.ready)))
         clock.advance(.seconds(20))
         _ = machine.handle(.childExited(.exited(2)), at: clock.now)
         #expect(!machine.handle(.spawned(pid: 2), at: clock.now).contains(.notify(.ready)))
+    }
+
+    /// A device held for ten minutes: READY came at the start, and never again
+    /// through every failed probe and the spawn that finally follows.
+    @Test func aLongGateWaitComesAfterReady() {
+        var clock = Clock()
+        let gate = GateTiming(probeDuration: .milliseconds(50), probeRetry: .milliseconds(50), probeInterval: .seconds(4),
+                              staleAfter: 20)
+        var machine = SupervisionTable(configuration: SupervisionConfiguration(gate: gate))
+        let start = clock.now
+        var all = Array(machine.handle(.start, at: clock.now))
+        #expect(all.first == .notify(.ready))
+        var probes = 0
+        while clock.now - start < .seconds(600) {
+            all += Array(machine.handle(.probeFailed(ProbeFailure(stage: .open, errno: EBUSY)), at: clock.now))
+            probes += 1
+            clock.advance(.seconds(4))
+            all += Array(machine.handle(.deadline, at: clock.now))
+        }
+        all += Array(machine.handle(.probeSucceeded, at: clock.now))
+        all += Array(machine.handle(.spawned(pid: 9), at: clock.now))
+        #expect(probes >= 150 && machine.phase == .running(pid: 9, since: clock.now))
+        #expect(all.filter { $0 == .notify(.ready) }.count == 1)
     }
 }
 

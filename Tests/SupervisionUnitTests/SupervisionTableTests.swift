@@ -74,14 +74,15 @@ import Testing
         let dropped = { (signal: Int32) in SupervisionAction.log(.dropped(signal: signal)) }
         switch (phase, event) {
         // idle: only start and stop signals mean anything.
-        case (.idle, .start): return (.starting, [.spawn])
+        // READY=1 at supervision start, whatever the gate will find.
+        case (.idle, .start): return (.starting, [.notify(.ready), .spawn])
         case (.idle, .stop): return (.finished(exitCode: 0), [stopping, stopWhileWaiting, .exit(0)])
         case (.idle, .hup): return (nil, [dropped(SIGHUP)])
         case (.idle, _): return (nil, [])
 
         // starting: the reactor answers the spawn before anything else.
         case (.starting, .spawned):
-            return (.running(pid: pid, since: now), [.log(.started(pid: pid, restart: 0, quiet: false)), .notify(.ready)])
+            return (.running(pid: pid, since: now), [.log(.started(pid: pid, restart: 0, quiet: false))])
         case (.starting, .execFailed):
             return (.finished(exitCode: 127), [.log(.cannotExecute(SpawnFailure(stage: .exec, errno: ENOENT))), .exit(127)])
         case (.starting, .cloneFailed):
@@ -170,9 +171,12 @@ import Testing
         #expect(actions == SupervisionActions(expectedActions), "actions for \(event) in \(phase)")
     }
 
-    @Test func gatedStartProbesFirst() {
+    /// Ready before the first probe: a held or absent device never holds the
+    /// service manager's start job; STATUS= carries the wait instead.
+    @Test func gatedStartIsReadyThenProbes() {
         var machine = SupervisionTable(configuration: Self.gated)
-        #expect(machine.handle(.start, at: Self.t0) == SupervisionActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
+        #expect(machine.handle(.start, at: Self.t0)
+                == SupervisionActions([.notify(.ready), .startProbe, .armDeadline(Self.gate.probeDeadline)]))
         #expect(machine.phase == .probing)
     }
 

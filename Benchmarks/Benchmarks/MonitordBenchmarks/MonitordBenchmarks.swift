@@ -1,4 +1,4 @@
-// monitord micro-benchmarks (issue 5). Run: `cd Benchmarks && ./run-micro`
+// monitord micro-benchmarks. Run: `cd Benchmarks && ./run-micro`
 // or `swift package benchmark`. What each measures: Benchmarks/README.md.
 import Benchmark
 import MicroScenarios

@@ -2,7 +2,8 @@
 # The systemd guest's scenario (scripts/vm-test --systemd). systemd is PID 1;
 # rig-systemd.service runs this once the system is up. It installs the
 # monitord package, runs the packaged monitord-squeezelite@0 unit (a real
-# squeezelite on lb0c = dmix on hw:Loopback,0, card 2) and reports each
+# squeezelite on lb0c = dmix on hw:Loopback,0, card 2), then upgrades,
+# removes and purges the package (/rig holds two revisions), and reports each
 # check on the serial console as one line
 #   RIG result systemd-NAME pass|fail key=value...
 # then powers the guest off. Facts are read from systemd (systemctl show,
@@ -70,7 +71,9 @@ note "$(systemd-analyze time 2>&1 | head -n 1)"
 
 # --- install ---------------------------------------------------------------------
 why=""
-deb=$(ls /rig/monitord_*.deb 2>/dev/null | head -n 1)
+# Two revisions of one version: -1 is installed, -2 is the upgrade.
+deb=$(ls /rig/monitord_*-1_*.deb 2>/dev/null | head -n 1)
+deb2=$(ls /rig/monitord_*-2_*.deb 2>/dev/null | head -n 1)
 if [ -z "$deb" ]; then
     why="no_package_in_/rig"
 # As an operator installs it: apt with the file's path (no network: the
@@ -88,15 +91,27 @@ udevadm settle -t 30 2>/dev/null
 wait_for 30 test -e "$NODE" || why+=" no_$NODE"
 group=$(stat -c %G "$NODE" 2>/dev/null)
 [ "$group" = audio ] || why+=" ${NODE}_group=$group"
-result "$(verdict "$why")" install "package=$(basename "${deb:-none}")" "by=apt-get" "status=$(dpkg-query -W -f='${Status}' monitord 2>/dev/null | tr ' ' '_')" "version=$version" "exec=$exec_start" "node_group=$group" ${why:+"why=${why// /,}"}
+# What the package adds besides the binary: the example env file as a
+# conffile, the maintainer scripts, the MAC helper, the units' man page.
+example=/etc/monitord/squeezelite.env.example
+[ -f "$example" ] || why+=" no_$example"
+grep -qx "$example" /var/lib/dpkg/info/monitord.conffiles 2>/dev/null || why+=" example_not_a_conffile"
+for script in postinst prerm postrm; do [ -x "/var/lib/dpkg/info/monitord.$script" ] || why+=" no_$script"; done
+[ -x /usr/libexec/monitord/squeezelite-mac ] || why+=" no_squeezelite-mac"
+docs=$(prop Documentation | tr -d '"')
+[ "$docs" = "man:monitord(1)" ] || why+=" Documentation=$docs"
+result "$(verdict "$why")" install "package=$(basename "${deb:-none}")" "by=apt-get" "status=$(dpkg-query -W -f='${Status}' monitord 2>/dev/null | tr ' ' '_')" "version=$version" "exec=$exec_start" "node_group=$group" "conffile=$example" "Documentation=$docs" ${why:+"why=${why// /,}"}
 
-# --- start: returns once READY=1 was sent --------------------------------------------
+# --- start: returns once READY=1 was sent (supervision runs), the player follows ----
 why=""
 t0=$(now_ms)
 systemctl start "$UNIT"; rc=$?
 start_ms=$(($(now_ms) - t0))
 # Read at once: systemd made `start` return, nothing else happened since.
 active=$(systemctl is-active "$UNIT")
+# READY=1 comes before the gate's probe: the player follows within moments.
+wait_for 30 player >/dev/null
+player_ms=$(($(now_ms) - t0))
 pid=$(player)
 main=$(prop MainPID)
 user=$( [ -n "$pid" ] && ps -o user= -p "$pid")
@@ -104,13 +119,10 @@ user=$( [ -n "$pid" ] && ps -o user= -p "$pid")
 [ "$active" = active ] || why+=" active=$active"
 [ -n "$pid" ] || why+=" no_squeezelite_child"
 [ "$user" = pi ] || why+=" user=$user"
-# systemd logs "Started ..." when READY=1 arrives: it must come after
-# monitord's own "started squeezelite" (the spawn after the gate).
-order=$(journal | grep -n -e '^started squeezelite' -e '^Started ' | head -n 2 | cut -d: -f2 | cut -c1-8 | tr '\n' ',')
-[ "$order" = "started ,Started ," ] || why+=" journal_order=$order"
+wait_for 10 bash -c "cut -d' ' -f1 $STATUS_FILE 2>/dev/null | grep -qx state=running"
 state=$(cut -d' ' -f1 "$STATUS_FILE" 2>/dev/null)
 [ "$state" = state=running ] || why+=" status_file=$state"
-result "$(verdict "$why")" start "start_ms=$start_ms" "active=$active" "monitord=$main" "squeezelite=${pid:-none}" "user=$user" "status_file=$state" ${why:+"why=${why// /,}"}
+result "$(verdict "$why")" start "start_ms=$start_ms" "player_ms=$player_ms" "active=$active" "monitord=$main" "squeezelite=${pid:-none}" "user=$user" "status_file=$state" ${why:+"why=${why// /,}"}
 
 # --- status: monitord's STATUS= line -------------------------------------------------
 why=""
@@ -195,7 +207,8 @@ result "$(verdict "$why")" stop "stop_ms=$stop_ms" "TimeoutStopUSec=$timeout_sto
 # Every playback substream of the loopback's device 0 is held by an aplay
 # (as pi, so that monitord, also pi, can name the holders from
 # /proc/PID/fd), so the dmix behind lbNc cannot open: monitord's gate waits
-# and warns, and systemd keeps the unit activating (no READY=1 yet).
+# and warns; the unit is active (READY=1 came at once) and its status says
+# what it waits for.
 why=""
 hold() { # SUB -> pid of an aplay holding it (retried: the first open after a stop can fail with EINVAL, docs/gate.md)
     local t p
@@ -220,17 +233,17 @@ waiting_state=$(systemctl is-active "$UNIT")
 # STATUS= follows the log line: give systemd a moment to read it.
 wait_for 10 bash -c "systemctl show -p StatusText --value $UNIT | grep -q '^waiting for $DEVICE: '"
 waiting_status=$(prop StatusText)
-[ "$waiting_state" = activating ] || why+=" state_while_waiting=$waiting_state"
+[ "$waiting_state" = active ] || why+=" state_while_waiting=$waiting_state"
 [[ "$waiting_status" == "waiting for $DEVICE: "* ]] || why+=" status_while_waiting"
-# Held for at least three failed probes: the unit stays activating.
+# Held for at least three failed probes: the unit stays active, waiting.
 wait_for 60 bash -c "systemctl show -p StatusText --value $UNIT | grep -Eq '\\(([3-9]|[1-9][0-9]+) failed probes\\)\$'" || why+=" not_3_failed_probes"
 later_state=$(systemctl is-active "$UNIT")
 later_status=$(prop StatusText)
-[ "$later_state" = activating ] || why+=" state_after_3_probes=$later_state"
+[ "$later_state" = active ] || why+=" state_after_3_probes=$later_state"
 pgrep -x squeezelite >/dev/null && why+=" squeezelite_started_while_busy"
 kill "${aplays[@]}" 2>/dev/null
 t0=$(now_ms)
-wait_for 90 bash -c "[ \"\$(systemctl is-active $UNIT)\" = active ]" || why+=" not_active_after_release"
+wait_for 90 player >/dev/null || why+=" no_player_after_release"
 ready_ms=$(($(now_ms) - t0))
 warnings=$(journalctl -u "$UNIT" -p warning -o cat --no-pager)
 infos=$(journalctl -u "$UNIT" -p info -o cat --no-pager)
@@ -243,6 +256,86 @@ printf '%s\n' "$infos" | grep -q '^started squeezelite' || why+=" info_lines_mis
 printf '%s\n' "$infos" | grep -q "^$DEVICE ready after" || why+=" ready_notice_missing_at_info"
 result "$(verdict "$why")" journal "substreams_held=${#aplays[@]}/$total_subs" "warning_lines=$(printf '%s\n' "$warnings" | grep -c .)" "info_lines=$(printf '%s\n' "$infos" | grep -c .)" "while_busy=$waiting_state,$later_state" "status=\"$waiting_status\"" "later=\"$later_status\"" "ready_after_release_ms=$ready_ms" ${why:+"why=${why// /,}"}
 systemctl stop "$UNIT"
+
+# --- long wait: a device held past TimeoutStartSec= -----------------------------------
+# With a drop-in TimeoutStartSec=10s and lb0c held for 30 s (three times the
+# timeout): `systemctl start` returns at once (READY=1 at supervision start),
+# the unit is active and says what it waits for, systemd neither times the
+# start out nor kills or restarts monitord, and squeezelite starts once,
+# when the device is freed.
+why=""
+mkdir -p "/run/systemd/system/$UNIT.d"
+printf '[Service]\nTimeoutStartSec=10s\n' >"/run/systemd/system/$UNIT.d/timeout.conf"
+systemctl daemon-reload
+aplays=()
+for sub in /proc/asound/card$CARD/pcm0p/sub*; do
+    a=$(hold "${sub##*/sub}") && aplays+=("$a") || why+=" could_not_hold_${sub##*/}"
+done
+[ "$(open_substreams)" = "$total_subs" ] || why+=" only_$(open_substreams)_of_${total_subs}_substreams_held"
+since=$(date +%s)
+t0=$(now_ms)
+timeout 60 systemctl start "$UNIT"; rc=$?
+start_ms=$(($(now_ms) - t0))
+main=$(prop MainPID)
+[ "$rc" = 0 ] || why+=" start_rc=$rc"
+[ "$start_ms" -lt 10000 ] || why+=" start_took_${start_ms}ms"
+[ "$(prop TimeoutStartUSec)" = 10s ] || why+=" TimeoutStartUSec=$(prop TimeoutStartUSec)"
+sleep 30
+held_state=$(systemctl is-active "$UNIT")
+held_status=$(prop StatusText)
+# No start job left running: nothing ordered after the unit (a target at
+# boot) waits for it.
+jobs=$(systemctl list-jobs --no-legend 2>/dev/null | grep -c "$UNIT")
+[ "$jobs" = 0 ] || why+=" ${jobs}_jobs_for_the_unit"
+[ "$held_state" = active ] || why+=" state_while_held=$held_state"
+[[ "$held_status" == "waiting for $DEVICE: "* ]] || why+=" status_while_held"
+[ "$(prop MainPID)" = "$main" ] || why+=" monitord_replaced"
+pgrep -x squeezelite >/dev/null && why+=" squeezelite_started_while_held"
+kill "${aplays[@]}" 2>/dev/null
+t1=$(now_ms)
+wait_for 90 player >/dev/null || why+=" no_player_after_release"
+freed_ms=$(($(now_ms) - t1))
+nrestarts=$(prop NRestarts)
+[ "$nrestarts" = 0 ] || why+=" NRestarts=$nrestarts"
+[ "$(prop MainPID)" = "$main" ] || why+=" monitord_replaced_after_release"
+starts=$(journalctl -u "$UNIT" --since "@$since" -o cat --no-pager | grep -c '^started squeezelite')
+[ "$starts" = 1 ] || why+=" ${starts}_squeezelite_starts"
+systemd_lines=$(journalctl --since "@$since" --no-pager -o cat | grep -F "$UNIT" | grep -e 'timed out' -e 'Killing process' -e 'Scheduled restart' -e 'Failed with result' || true)
+[ -z "$systemd_lines" ] || { why+=" systemd_intervened"; printf '%s\n' "$systemd_lines" | sed 's/^/  journal: /'; }
+result "$(verdict "$why")" long-wait "TimeoutStartSec=10s" "start_ms=$start_ms" "held_s=30" "state=$held_state" "jobs=$jobs" "status=\"$held_status\"" "NRestarts=$nrestarts" "monitord=$main" "squeezelite_after_release_ms=$freed_ms" "squeezelite_starts=$starts" ${why:+"why=${why// /,}"}
+systemctl stop "$UNIT"
+rm -f "/run/systemd/system/$UNIT.d/timeout.conf"
+systemctl daemon-reload
+
+# --- mac: each instance its own address, stable, overridable -----------------------------
+# Instances 0 and 1 (lb0c, lb1c): the -m that monitord passes to its
+# squeezelite, read from monitord's argv (squeezelite splits its own copy of
+# the address at the colons while parsing it, so its /proc/PID/cmdline shows
+# only the first octet).
+why=""
+UNIT1=monitord-squeezelite@1.service
+mac_of() { # UNIT -> the -m argument of its squeezelite, once squeezelite runs
+    local main
+    main=$(systemctl show -p MainPID --value "$1")
+    wait_for 30 bash -c "pgrep -P $main -x squeezelite >/dev/null" || return 1
+    tr '\0' '\n' <"/proc/$main/cmdline" | sed -n '/^-m$/{n;p;q}'
+}
+systemctl start "$UNIT" "$UNIT1" || why+=" start_failed"
+mac0=$(mac_of "$UNIT"); mac1=$(mac_of "$UNIT1")
+systemctl restart "$UNIT"
+mac0b=$(mac_of "$UNIT")
+unicast_local() { [[ $1 =~ ^[0-9a-f]{2}(:[0-9a-f]{2}){5}$ ]] && (( (16#${1:0:2} & 3) == 2 )); }
+unicast_local "$mac0" || why+=" mac0_not_local_unicast($mac0)"
+unicast_local "$mac1" || why+=" mac1_not_local_unicast($mac1)"
+[ "$mac0" != "$mac1" ] || why+=" same_mac"
+[ "$mac0" = "$mac0b" ] || why+=" mac0_changed_on_restart"
+# The env file wins.
+printf 'SQUEEZELITE_MAC=02:00:00:00:01:01\n' >/etc/monitord/squeezelite-1.env
+systemctl restart "$UNIT1"
+mac1b=$(mac_of "$UNIT1")
+[ "$mac1b" = 02:00:00:00:01:01 ] || why+=" override_ignored($mac1b)"
+systemctl stop "$UNIT" "$UNIT1"
+result "$(verdict "$why")" mac "instance0=$mac0" "instance1=$mac1" "instance0_after_restart=$mac0b" "instance1_from_env=$mac1b" ${why:+"why=${why// /,}"}
 
 # --- watchdog, tight: WatchdogSec=2s for 10 s, no watchdog kill -----------------------------
 why=""
@@ -298,6 +391,70 @@ unknown=$(journalctl -b -o cat --no-pager | grep -E 'Unknown (key|lvalue|section
 printf '%s\n' "$unknown" | grep . | sed 's/^/  journal: /'
 [ -z "$unknown" ] || why+=" unknown_settings_in_journal"
 result "$(verdict "$why")" verify "systemd=$(systemctl --version | awk 'NR==1 { print $2 }')" "units=$verified" "journal_unknown=$(printf '%s' "$unknown" | grep -c .)" "control=$(printf '%s\n' "$control" | grep -c 'Unknown')" ${why:+"why=${why// /,}"}
+
+# --- package lifecycle: upgrade, remove, purge -------------------------------------------
+# After each step: what is running, installed and left in /etc.
+leftovers() { # what the package could leave: files, enable symlinks, processes
+    local out=""
+    [ -e /usr/bin/monitord ] && out+=" /usr/bin/monitord"
+    [ -e /lib/systemd/system/monitord-squeezelite@.service ] && out+=" unit"
+    [ -d /etc/monitord ] && out+=" /etc/monitord/{$(ls /etc/monitord | tr '\n' ',' | sed 's/,$//')}"
+    local links; links=$(find /etc/systemd/system -name 'monitord-*@*.service' -type l 2>/dev/null | wc -l)
+    ((links > 0)) && out+=" ${links}_enable_links"
+    pgrep -x monitord >/dev/null && out+=" monitord_running"
+    pgrep -x squeezelite >/dev/null && out+=" squeezelite_running"
+    echo "${out# }"
+}
+# Upgrade: two enabled, running instances are restarted on the new binary.
+why=""
+systemctl enable --now "$UNIT" "$UNIT1" >/dev/null 2>&1 || why+=" enable_failed"
+wait_for 30 bash -c "[ -n \"\$(pgrep -P \$(systemctl show -p MainPID --value $UNIT1) -x squeezelite)\" ]"
+old0=$(prop MainPID); old1=$(systemctl show -p MainPID --value "$UNIT1")
+if [ -z "$deb2" ]; then
+    why+=" no_second_revision_in_/rig"
+elif ! apt-get install -y -q --no-install-recommends "$deb2" >/tmp/upgrade.log 2>&1; then
+    why+=" apt-get_upgrade_failed"; sed 's/^/  apt-get: /' /tmp/upgrade.log
+fi
+installed=$(dpkg-query -W -f='${Version}' monitord 2>/dev/null)
+new0=$(prop MainPID); new1=$(systemctl show -p MainPID --value "$UNIT1")
+[[ "$installed" == *-2 ]] || why+=" version=$installed"
+[ "$new0" != "$old0" ] && [ "$new0" -gt 0 ] || why+=" instance0_not_restarted"
+[ "$new1" != "$old1" ] && [ "$new1" -gt 0 ] || why+=" instance1_not_restarted"
+[ "$(systemctl is-active "$UNIT" "$UNIT1" | sort -u)" = active ] || why+=" not_active_after_upgrade"
+# The running monitord is the new file, not the deleted old one.
+exe=$(readlink "/proc/$new0/exe")
+[ "$exe" = /usr/bin/monitord ] || why+=" exe=${exe// /_}"
+[ "$(prop NeedDaemonReload)" = no ] || why+=" NeedDaemonReload=$(prop NeedDaemonReload)"
+left=$(leftovers)
+result "$(verdict "$why")" upgrade "from=$(basename "$deb")" "to=$(basename "${deb2:-none}")" "version=$installed" "instance0=$old0->$new0" "instance1=$old1->$new1" "exe=$exe" "state=\"$left\"" ${why:+"why=${why// /,}"}
+
+# Remove: the instances are stopped, the units forgotten; the conffile and
+# the enable symlinks stay until purge.
+why=""
+apt-get remove -y -q monitord >/tmp/remove.log 2>&1 || { why+=" apt-get_remove_failed"; sed 's/^/  apt-get: /' /tmp/remove.log; }
+status=$(dpkg-query -W -f='${Status}' monitord 2>/dev/null | tr ' ' '_')
+[ "$status" = deinstall_ok_config-files ] || why+=" status=$status"
+pgrep -x monitord >/dev/null && why+=" monitord_still_runs"
+pgrep -x squeezelite >/dev/null && why+=" squeezelite_still_runs"
+[ -e /usr/bin/monitord ] && why+=" binary_left"
+load=$(prop LoadState)
+[ "$load" = not-found ] || why+=" LoadState=$load"
+[ -f /etc/monitord/squeezelite.env.example ] || why+=" conffile_gone_before_purge"
+left=$(leftovers)
+result "$(verdict "$why")" remove "status=$status" "LoadState=$load" "left=\"$left\"" ${why:+"why=${why// /,}"}
+
+# Purge: the enable symlinks and the conffile go; the operator's own env
+# file (squeezelite-1.env, written above) is kept, and with it /etc/monitord.
+why=""
+apt-get purge -y -q monitord >/tmp/purge.log 2>&1 || { why+=" apt-get_purge_failed"; sed 's/^/  apt-get: /' /tmp/purge.log; }
+status=$(dpkg-query -W -f='${Status}' monitord 2>/dev/null | tr ' ' '_')
+[ -z "$status" ] || [ "$status" = unknown_ok_not-installed ] || why+=" status=$status"
+links=$(find /etc/systemd/system -name 'monitord-*@*.service' -type l | wc -l)
+[ "$links" = 0 ] || why+=" ${links}_enable_links_left"
+[ -e /etc/monitord/squeezelite.env.example ] && why+=" conffile_left"
+[ -f /etc/monitord/squeezelite-1.env ] || why+=" operator_env_file_removed"
+left=$(leftovers)
+result "$(verdict "$why")" purge "status=${status:-not-installed}" "left=\"$left\"" ${why:+"why=${why// /,}"}
 
 emit done "uptime=$(cut -d' ' -f1 /proc/uptime)"
 sync
