@@ -1,6 +1,7 @@
-# Stands in for AmpliPi's tests/context.py, which imports every module (dbus, GPIO, celery, ...):
-# amplipi.utils (with models and defaults) and amplipi.streams.base_streams are loaded; the amplipi.streams
-# package itself is a stub, so its __init__.py (every stream, celery, dbus) is not run.
+# Stands in for AmpliPi's tests/context.py where AmpliPi's whole Python is not installed (the guests: its pins that
+# are pure Python only): amplipi.utils (with models and defaults) and the stream modules the tests use are loaded;
+# the amplipi.streams package itself is a stub, so its __init__.py (every stream, celery, dbus) is not run, and
+# amplipi.tasks (celery) is an empty module. amplipi.ctrl is not loaded: the tests that need it are not run here.
 import os
 import sys
 import types
@@ -11,6 +12,8 @@ streams = types.ModuleType('amplipi.streams')
 streams.__path__ = [os.path.join(os.environ['AMPLIPI'], 'amplipi', 'streams')]
 sys.modules['amplipi.streams'] = streams
 amplipi.streams = streams
+sys.modules['amplipi.tasks'] = types.ModuleType('amplipi.tasks')
+amplipi.tasks = sys.modules['amplipi.tasks']
 import amplipi.streams.base_streams  # noqa: E402,F401
 try:
   import dasbus.connection  # noqa: F401
@@ -19,4 +22,13 @@ except ImportError:  # amplipi.mpris needs dasbus only to talk to D-Bus, which t
     sys.modules[name] = types.ModuleType(name)
   sys.modules['dasbus.connection'].SessionMessageBus = None
   sys.modules['dasbus.client.proxy'].disconnect_proxy = None
-import amplipi.streams.airplay  # noqa: E402,F401
+import amplipi.mpris  # noqa: E402,F401
+from amplipi.streams.airplay import AirPlay  # noqa: E402
+from amplipi.streams.spotify_connect import SpotifyConnect  # noqa: E402
+from amplipi.streams.aux import Aux  # noqa: E402
+from amplipi.streams.fm_radio import FMRadio  # noqa: E402
+from amplipi.streams.dlna import DLNA  # noqa: E402
+from amplipi.streams.internet_radio import InternetRadio  # noqa: E402
+from amplipi.streams.rca import RCA  # noqa: E402
+for stream in (AirPlay, SpotifyConnect, Aux, FMRadio, DLNA, InternetRadio, RCA):
+  setattr(streams, stream.__name__, stream)

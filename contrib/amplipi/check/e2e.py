@@ -1,5 +1,5 @@
 """Drives the patched call sites for real: LMS._activate/_deactivate (squeezelite) and
-PersistentStream.connect/disconnect (alsaloop), with whatever is in $HOME/amplipi-dev/bin/x64.
+PersistentStream.connect/disconnect (alsaloop), with whatever is in $HOME/amplipi-dev/streams/monitord.
 ALSA's null PCM stands in for AmpliPi's loopbacks and DACs; amplipi/streams/__init__.py (celery, dbus,
 pandora, ...) is not run: the package is stubbed and only base_streams and lms are loaded.
 usage: e2e.py lms OUTPUT SECONDS EXPECT | e2e.py alsaloop

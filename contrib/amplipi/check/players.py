@@ -1,17 +1,22 @@
 """Drives the patched call sites of contrib/amplipi/000*.patch for real, through AmpliPi's own stream classes:
-  players.py SCENARIO   (airplay, spotify, dlna, aux, internetradio, fmradio, bluetooth, lms)
-For each: the stream's output device is held by pcm-holder (a stand-in for a leftover player), the stream is started,
-SourceInfo.supervisor is read back while monitord waits for the device; the device is released and the player runs
-(supervisor None); the player crashes (SIGSEGV) and monitord restarts it; the stream is stopped and nothing it started
-is left (this process is a child subreaper, so orphans would come back to it). Set up by check-patch: AMPLIPI (the
-patched tree), HOME (amplipi-dev/bin/x64/monitord, amplipi-dev/streams), ALSA_CONFIG_PATH (lbNc, chN: the project's
-monitordtest plugin, busy while another process has the device open), PATH (stand-ins first), PCM_HOLDER, the
-D-Bus bus addresses (a private bus, with avahi-daemon on it for shairport-sync). The amplipi.streams package is a stub
-(its __init__ imports every stream, celery, GPIO); amplipi.tasks (celery) too: only spotify imports it, for commands.
+  players.py SCENARIO   (airplay, airplay2, spotify, dlna, aux, internetradio, stale, fmradio, bluetooth, lms,
+                         crashloop, nohardware, nomonitord, without, before)
+For each player: its output device is held by pcm-holder (a stand-in for a leftover player), the stream is started,
+and what its source shows is read back (name, track, problem: base_streams.source_info, what Api.get_state() puts
+in each source's info) while monitord waits for the device; the device is released and the player runs (no problem);
+the player crashes (SIGSEGV) and monitord restarts it; the stream is stopped (timed) and nothing it started is left
+(this process is a child subreaper, so orphans would come back to it). crashloop, nohardware and nomonitord show the
+other states a user can meet; without and before time every stream's stop without monitord (before: AmpliPi at the
+series' base). Set up by check-patch: AMPLIPI (the tree), HOME (amplipi-dev/streams with monitord),
+ALSA_CONFIG_PATH (lbNc, chN), PATH (stand-ins first), PCM_HOLDER, OLD_MONITORD (an ELF that exits 64 like a
+monitord refusing an option), the D-Bus bus addresses (a private bus, with avahi-daemon on it for shairport-sync).
+The amplipi.streams package is a stub (its __init__ imports every stream, celery, GPIO); amplipi.tasks (celery) too:
+only spotify imports it, for commands.
 """
 import ctypes
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,6 +53,13 @@ def wait_until(what, predicate, timeout=20.0):
       return value
     time.sleep(0.1)
   raise AssertionError(f'timed out after {timeout:.0f} s waiting for {what}')
+
+
+def shown(stream, when):
+  """ What the source playing @stream shows now (as Api.get_state() builds it), said and returned """
+  info = base_streams.source_info(stream)
+  say(f'{when}: source shows name={info.name!r} track={info.track!r} problem={info.problem!r}')
+  return info
 
 
 def status(stream):
@@ -154,15 +166,14 @@ def check_stream(stream, start, stop, device, crash=True, after_start=None, afte
   monitord = stream.proc if stream.stype != 'bluetooth' else None
   say('argv:', ' '.join(stream.proc.args) if stream.proc else ' '.join(stream.bt_proc.args))
   wait_until('the gate to wait', lambda: status(stream).get('state') == 'waiting-for-device')
-  supervisor = stream.info().supervisor
-  say('supervisor while held:', repr(supervisor))
-  assert supervisor and device in supervisor, supervisor
+  wait_until('the source to say why', lambda: base_streams.source_info(stream).problem)
+  info = shown(stream, 'output held')
+  assert device in info.problem and info.track == info.problem, info
   say('status file:', open(stream._status_file, encoding='utf-8').read().strip())
-  say('GET /api: this source\'s info:', stream.info().json())
   release(holder)
   first = steady_player(stream)
-  say(f'running: {status(stream).get("command")} (pid {first}); supervisor:', repr(stream.info().supervisor))
-  assert stream.info().supervisor is None
+  say(f'running: {status(stream).get("command")} (pid {first})')
+  assert shown(stream, 'running').problem is None
   if after_start:
     after_start(first)
   if crash:
@@ -176,7 +187,7 @@ def check_stream(stream, start, stop, device, crash=True, after_start=None, afte
   player = wait_until('the player', lambda: running_pid(stream))
   began = time.monotonic()
   stop()
-  say(f'stopped in {time.monotonic() - began:.2f} s; monitord exit {monitord.returncode if monitord else "-"}')
+  say(f'stop: {stream.stype} {time.monotonic() - began:.2f} s (under monitord); monitord exit {monitord.returncode if monitord else "-"}')
   if monitord:
     assert monitord.returncode == 0, monitord.returncode
   assert stream._status_file is None
@@ -207,6 +218,8 @@ def airplay():
   other.activate()
   wait_until('the other AirPlay stream', lambda: status(other).get('state') == 'running')
   other_pid = int(status(other)['pid'])
+  # its reader (and the metadata process it starts) comes from the stream's follower thread: before the run below
+  wait_until('the other AirPlay stream\'s MPRIS reader', lambda: other._mpris_pid == other_pid)
   say(f'another AirPlay stream on vsrc {other.vsrc}: shairport-sync pid {other_pid}')
   stream = AirPlay('check', ap2=False)
   vsrc = base_streams.vsources._sources.index(None)
@@ -245,8 +258,8 @@ def dlna():
 
 def aux():
   """ Without the aux capture card (on a development machine) vlc exits 0 at once (its input fails, then vlc://quit):
-  restart always brings it back. With one (the guest's snd-aloop card stands in for the USB card) vlc captures and
-  plays: the common run """
+  it is started once (restart on failure), as before the series, and the source says the input is missing. With one
+  (the guest's snd-aloop card stands in for the USB card) vlc captures and plays: the common run """
   from amplipi.streams.aux import Aux
   stream = Aux('check')
   capture = subprocess.run(['arecord', '-q', '-D', 'plughw:cmedia8chint,0', '-f', 'S16_LE', '-d', '1', '/dev/null'],
@@ -255,22 +268,19 @@ def aux():
     say('plughw:cmedia8chint,0 captures: vlc plays the aux input')
     check_stream(stream, lambda: stream.connect(1), stream.disconnect, 'ch1')
     return
-  holder = hold('ch1')
   stream.connect(1)
   monitord = stream.proc
   say('argv:', ' '.join(monitord.args))
-  wait_until('the gate to wait', lambda: status(stream).get('state') == 'waiting-for-device')
-  say('supervisor while held:', repr(stream.info().supervisor))
-  assert 'ch1' in stream.info().supervisor
-  release(holder)
-  wait_until('two restarts after exit 0', lambda: int(status(stream).get('restarts', 0)) >= 2, timeout=30)
-  say(f'restarts={status(stream)["restarts"]} last_exit={status(stream).get("last_exit")} state={status(stream)["state"]}')
-  assert status(stream).get('last_exit') == 'exit:0'
-  say('supervisor:', repr(stream.info().supervisor))
+  assert '--restart' not in monitord.args
+  monitord.wait(timeout=30)
+  fields = status(stream)
+  say(f'monitord ended by itself: exit {monitord.returncode}; state={fields.get("state")} restarts={fields.get("restarts")} '
+      f'last_exit={fields.get("last_exit")}')
+  assert fields.get('restarts') == '0' and fields.get('last_exit') == 'exit:0'
+  assert shown(stream, 'no aux capture card').problem == 'Aux input not found'
   began = time.monotonic()
   stream.disconnect()
-  say(f'stopped in {time.monotonic() - began:.2f} s; monitord exit {monitord.returncode}')
-  assert monitord.returncode == 0
+  say(f'stop: aux {time.monotonic() - began:.2f} s (under monitord, which had ended)')
   time.sleep(0.5)
   reap()
   say('left behind:', descendants() or 'nothing')
@@ -324,11 +334,12 @@ def stale():
   stream = InternetRadio('check', url, None, validate=False)
   stream.connect(1)
   wait_until('the gate to wait', lambda: status(stream).get('state') == 'waiting-for-device')
-  say('supervisor while the leftover holds ch1:', repr(stream.info().supervisor))
+  shown(stream, 'the leftover holds ch1')
   wait_until('the leftover to be ended', lambda: leftover.poll() is not None, timeout=40)
   say(f'leftover ended: {leftover.returncode}')
   pid = wait_until('the player to run', lambda: running_pid(stream), timeout=20)
-  say(f'running: pid {pid}; supervisor:', repr(stream.info().supervisor))
+  say(f'running: pid {pid}')
+  shown(stream, 'running')
   assert bystander.poll() is None, 'the bystander holding ch2 was ended'
   say(f'pcm-holder on ch2 (pid {bystander.pid}) still runs')
   release(bystander)
@@ -342,6 +353,7 @@ def stale():
 
 def fmradio():
   from amplipi.streams.fm_radio import FMRadio
+  FMRadio.tuner_present = staticmethod(lambda: True)  # the rtl_fm stand-in is the tuner here
   stream = FMRadio('check', '96.1')
 
   def group(pid):
@@ -374,9 +386,79 @@ def lms():
   check_stream(stream, stream.activate, stop, f'lb{vsrc}c')
 
 
+def crashloop():
+  """ A player that fails at once, every time (go-librespot here: a stand-in that exits 3): monitord backs off, and
+  from the second failure on the source says so, with the exit """
+  from amplipi.streams.spotify_connect import SpotifyConnect
+  player = os.path.join(utils.get_folder('streams'), 'go-librespot')
+  os.rename(player, player + '.real')
+  try:
+    with open(player, 'w', encoding='utf-8') as script:
+      script.write('#!/bin/sh\necho "go-librespot stand-in: failing" >&2\nexit 3\n')
+    os.chmod(player, 0o755)
+    stream = SpotifyConnect('check')
+    stream.activate()
+    assert shown(stream, 'just started').problem is None
+    wait_until('two failures', lambda: int(status(stream).get('failures', 0)) >= 2 and status(stream).get('state') == 'backing-off')
+    info = shown(stream, 'failing again')
+    assert info.problem and 'exit code 3' in info.problem and info.track == info.problem, info
+    began = time.monotonic()
+    stream.deactivate()
+    say(f'stop: spotify {time.monotonic() - began:.2f} s (under monitord, backing off)')
+  finally:
+    os.replace(player + '.real', player)
+  reap()
+  say('left behind:', descendants() or 'nothing')
+  assert not descendants()
+
+
+def nohardware():
+  """ FM radio without its RTL-SDR tuner (none here: the real check, sysfs): fmradio.py is started once (restart on
+  failure), as before, and the source says what is missing """
+  from amplipi.streams.fm_radio import FMRadio
+  assert not FMRadio.tuner_present()
+  stream = FMRadio('check', '96.1')
+  stream.connect(1)
+  say('argv:', ' '.join(stream.proc.args))
+  assert '--restart' not in stream.proc.args
+  assert shown(stream, 'no tuner').problem == 'FM radio tuner (RTL-SDR) not found'
+  stream.disconnect()
+  reap()
+  say('left behind:', descendants() or 'nothing')
+  assert not descendants()
+
+
+def nomonitord():
+  """ A streams/monitord that cannot start (an ELF that exits 64, as a monitord refusing an option does): the player
+  does not run, and the source says why """
+  from amplipi.streams.internet_radio import InternetRadio
+  monitord = os.path.join(utils.get_folder('streams'), 'monitord')
+  os.rename(monitord, monitord + '.real')
+  try:
+    shutil.copy(os.environ['OLD_MONITORD'], monitord)
+    server, url = serve_silence()
+    stream = InternetRadio('check', url, None, validate=False)
+    stream.connect(1)
+    stream.proc.wait(timeout=10)
+    info = shown(stream, 'monitord exited')
+    assert info.problem == 'Could not start monitord (exit code 64): update streams/monitord', info
+    stream.disconnect()
+    server.shutdown()
+  finally:
+    os.replace(monitord + '.real', monitord)
+  reap()
+  assert not descendants()
+
+
+def before():
+  """ AmpliPi at the series' base (AMPLIPI): every stream's stop, timed, to compare with the series' """
+  without()
+
+
 def without():
-  """ No monitord in bin/x64 (a git-lfs pointer, as in a checkout without git-lfs): every stream starts its player as
-  before, and SourceInfo.supervisor stays None """
+  """ No monitord (a git-lfs pointer as streams/monitord, as in a checkout without git-lfs): every stream starts its
+  player as before, and its source shows no problem. Each stop is timed. Also run on AmpliPi without the series
+  (before), where the series' names do not exist """
   from amplipi.streams.airplay import AirPlay
   from amplipi.streams.spotify_connect import SpotifyConnect
   from amplipi.streams.dlna import DLNA
@@ -385,7 +467,8 @@ def without():
   from amplipi.streams.fm_radio import FMRadio
   from amplipi.streams.bluetooth import Bluetooth
   from amplipi.streams.lms import LMS
-  assert utils.monitord_args() is None
+  series = hasattr(utils, 'monitord_args')
+  assert not series or utils.monitord_args() is None
   persistent = [AirPlay('check', ap2=False), SpotifyConnect('check'), LMS('check', server='127.0.0.1')]
   others = [DLNA('check'), Aux('check'), InternetRadio('check', 'http://127.0.0.1:9/x.mp3', None, validate=False),
             FMRadio('check', '96.1'), Bluetooth('check')]
@@ -396,18 +479,22 @@ def without():
     else:
       stream.connect(1)
     proc = stream.bt_proc if stream.stype == 'bluetooth' else stream.proc
-    time.sleep(0.3)
-    assert stream._status_file is None and stream.info().supervisor is None
+    time.sleep(1)
+    if series:  # the only problem without monitord: hardware this machine lacks (FM radio's tuner)
+      assert stream._status_file is None and base_streams.source_info(stream).problem == stream.missing_hardware
     assert 'monitord' not in ' '.join(proc.args)
-    say(f'{stream.stype}: {" ".join(proc.args)[:150]}; supervisor None')
+    shown_ = f'; problem {stream.missing_hardware!r}' if series and stream.missing_hardware else '; no problem shown'
+    say(f'{stream.stype}: {" ".join(proc.args)[:150]}' + (shown_ if series else ''))
+    if getattr(stream, 'meta_proc', None) is not None:
+      stream.meta_proc.kill()
+      stream.meta_proc.wait()
+      stream.meta_proc = None
+    began = time.monotonic()
     if stream in persistent:
-      if getattr(stream, 'meta_proc', None) is not None:
-        stream.meta_proc.kill()
-        stream.meta_proc.wait()
-        stream.meta_proc = None
       stream.deactivate()
     else:
       stream.disconnect()
+    say(f'stop: {stream.stype} {time.monotonic() - began:.2f} s ({"the series, no monitord" if series else "before the series"})')
     time.sleep(0.5)
     reap()
     left = [d for d in descendants() if d not in before]
@@ -422,7 +509,8 @@ def without():
       assert not left
 
 
-SCENARIOS = {f.__name__: f for f in (airplay, airplay2, spotify, dlna, aux, internetradio, stale, fmradio, bluetooth, lms, without)}
+SCENARIOS = {f.__name__: f for f in (airplay, airplay2, spotify, dlna, aux, internetradio, stale, fmradio, bluetooth, lms,
+                                      crashloop, nohardware, nomonitord, without, before)}
 if __name__ == '__main__':
   SCENARIOS[sys.argv[1]]()
   say(f'{sys.argv[1]}: ok')
