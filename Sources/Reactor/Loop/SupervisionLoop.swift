@@ -195,7 +195,9 @@ public final class SupervisionLoop {
         case .spawn:
             return spawn()
         case .armDeadline(let delay):
-            tableDeadline = now + delay
+            // From the moment it is armed, as a timer runs: the actions before
+            // it (a holder report's /proc scan) do not eat into the wait.
+            tableDeadline = clock() + delay
         case .cancelDeadline:
             tableDeadline = nil
         case .signalChild(let signal):
