@@ -133,9 +133,9 @@ func checkStaleIdentity(_ options: Options, _ arguments: [String], _ shown: Stri
     }
 }
 
-// Taken from the parser itself: a hand-kept list missed `--restart` when it
-// was added, and the fuzzer then reported a correct message as naming nothing.
-let longOptions = OptionParser.LongOption.allCases.map(\.rawValue)
+// Taken from the option table the parser uses: a list kept by hand here
+// would miss a new option, and a correct message naming it would be reported.
+let longOptions = OptionName.allCases.map(\.rawValue)
 
 func isControl(_ scalar: Unicode.Scalar) -> Bool {
     scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029

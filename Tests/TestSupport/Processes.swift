@@ -96,16 +96,24 @@ public func waitForExit(_ pid: pid_t, timeout: Duration = .seconds(10), killOnTi
     let pidfd = cep_pidfd_open(pid)
     guard pidfd >= 0 else { return nil }
     defer { close(pidfd) }
-    var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-    let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-    let ready = poll(&descriptor, 1, ms) == 1
-    if !ready {
-        guard killOnTimeout else { return nil }
-        kill(pid, SIGKILL)
-    }
+    if let ended = waitForExit(pidfd: pidfd, timeout: timeout) { return ended }
+    guard killOnTimeout else { return nil }
+    kill(pid, SIGKILL)
     var code: Int32 = 0
     var status: Int32 = 0
-    guard cep_pidfd_reap(pidfd, 1, &code, &status) == 1, ready else { return nil }
+    _ = cep_pidfd_reap(pidfd, 1, &code, &status)
+    return nil
+}
+
+/// Reaps the child `pidfd` refers to once it exits, waiting at most
+/// `timeout` for that; nil, with nothing reaped, if it still runs.
+public func waitForExit(pidfd: Int32, timeout: Duration) -> Ended? {
+    var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+    let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+    guard poll(&descriptor, 1, ms) == 1 else { return nil }
+    var code: Int32 = 0
+    var status: Int32 = 0
+    guard cep_pidfd_reap(pidfd, 1, &code, &status) == 1 else { return nil }
     return code == CEP_CLD_EXITED ? .exited(status) : .signaled(status)
 }
 

@@ -106,13 +106,7 @@ class Launched: @unchecked Sendable {
     /// Reaps the process, waiting at most `timeout`; nil if it is still running.
     func wait(timeout: Duration = .seconds(10)) -> Ended? {
         if let ended { return ended }
-        var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-        let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        guard poll(&descriptor, 1, ms) == 1 else { return nil }
-        var code: Int32 = 0
-        var status: Int32 = 0
-        guard cep_pidfd_reap(pidfd, 1, &code, &status) == 1 else { return nil }
-        ended = code == CEP_CLD_EXITED ? .exited(status) : .signaled(status)
+        ended = waitForExit(pidfd: pidfd, timeout: timeout)
         return ended
     }
 
