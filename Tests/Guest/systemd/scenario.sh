@@ -258,14 +258,15 @@ result "$(verdict "$why")" journal "substreams_held=${#aplays[@]}/$total_subs" "
 systemctl stop "$UNIT"
 
 # --- long wait: a device held past TimeoutStartSec= -----------------------------------
-# With a drop-in TimeoutStartSec=10s and lb0c held for 30 s (three times the
-# timeout): `systemctl start` returns at once (READY=1 at supervision start),
+# With a drop-in TimeoutStartSec=20s and lb0c held for 45 s (more than twice
+# the timeout): `systemctl start` returns at once (READY=1 at supervision
+# start; under TCG on a loaded host that took up to 7.3 s, hence 20 s),
 # the unit is active and says what it waits for, systemd neither times the
 # start out nor kills or restarts monitord, and squeezelite starts once,
 # when the device is freed.
 why=""
 mkdir -p "/run/systemd/system/$UNIT.d"
-printf '[Service]\nTimeoutStartSec=10s\n' >"/run/systemd/system/$UNIT.d/timeout.conf"
+printf '[Service]\nTimeoutStartSec=20s\n' >"/run/systemd/system/$UNIT.d/timeout.conf"
 systemctl daemon-reload
 aplays=()
 for sub in /proc/asound/card$CARD/pcm0p/sub*; do
@@ -278,9 +279,9 @@ timeout 60 systemctl start "$UNIT"; rc=$?
 start_ms=$(($(now_ms) - t0))
 main=$(prop MainPID)
 [ "$rc" = 0 ] || why+=" start_rc=$rc"
-[ "$start_ms" -lt 10000 ] || why+=" start_took_${start_ms}ms"
-[ "$(prop TimeoutStartUSec)" = 10s ] || why+=" TimeoutStartUSec=$(prop TimeoutStartUSec)"
-sleep 30
+[ "$start_ms" -lt 20000 ] || why+=" start_took_${start_ms}ms"
+[ "$(prop TimeoutStartUSec)" = 20s ] || why+=" TimeoutStartUSec=$(prop TimeoutStartUSec)"
+sleep 45
 held_state=$(systemctl is-active "$UNIT")
 held_status=$(prop StatusText)
 # No start job left running: nothing ordered after the unit (a target at
@@ -302,7 +303,7 @@ starts=$(journalctl -u "$UNIT" --since "@$since" -o cat --no-pager | grep -c '^s
 [ "$starts" = 1 ] || why+=" ${starts}_squeezelite_starts"
 systemd_lines=$(journalctl --since "@$since" --no-pager -o cat | grep -F "$UNIT" | grep -e 'timed out' -e 'Killing process' -e 'Scheduled restart' -e 'Failed with result' || true)
 [ -z "$systemd_lines" ] || { why+=" systemd_intervened"; printf '%s\n' "$systemd_lines" | sed 's/^/  journal: /'; }
-result "$(verdict "$why")" long-wait "TimeoutStartSec=10s" "start_ms=$start_ms" "held_s=30" "state=$held_state" "jobs=$jobs" "status=\"$held_status\"" "NRestarts=$nrestarts" "monitord=$main" "squeezelite_after_release_ms=$freed_ms" "squeezelite_starts=$starts" ${why:+"why=${why// /,}"}
+result "$(verdict "$why")" long-wait "TimeoutStartSec=20s" "start_ms=$start_ms" "held_s=45" "state=$held_state" "jobs=$jobs" "status=\"$held_status\"" "NRestarts=$nrestarts" "monitord=$main" "squeezelite_after_release_ms=$freed_ms" "squeezelite_starts=$starts" ${why:+"why=${why// /,}"}
 systemctl stop "$UNIT"
 rm -f "/run/systemd/system/$UNIT.d/timeout.conf"
 systemctl daemon-reload
