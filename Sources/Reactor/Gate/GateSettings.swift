@@ -21,7 +21,7 @@ public struct GateSettings: Equatable, Sendable {
 
     public init(parameters: PCMParameters, soundDirectory: String = "/dev/snd",
                 commandBaseName: String, commandPath: String? = nil, staleIdentity: StaleIdentity = .none,
-                scriptCandidate: String? = nil, stopTimeout: Duration = .seconds(3)) {
+                scriptCandidate: String? = nil, stopTimeout: Duration) {
         self.parameters = parameters
         self.soundDirectory = soundDirectory
         self.commandBaseName = commandBaseName
