@@ -23,7 +23,7 @@ let package = Package(
         // full toolchain and in Embedded Swift (which has no Glibc module).
         .systemLibrary(name: "CLibc"),
         .target(
-            name: "CEpoll",
+            name: "CKernelShim",
             // 64-bit time_t on 32-bit ARM too: the wall clock it reads must
             // not wrap in 2038 (no effect on 64-bit targets).
             cSettings: [.define("_GNU_SOURCE"), .define("_TIME_BITS", to: "64"), .define("_FILE_OFFSET_BITS", to: "64")]
@@ -44,11 +44,11 @@ let package = Package(
         // wrappers, logging, systemd, /proc.
         .target(
             name: "Reactor",
-            dependencies: ["Supervision", "CLibc", "CEpoll", "CALSA"]
+            dependencies: ["Supervision", "CLibc", "CKernelShim", "CALSA"]
         ),
         .executableTarget(
             name: "monitord",
-            dependencies: ["Reactor", "Supervision", "CLibc", "CEpoll"]
+            dependencies: ["Reactor", "Supervision", "CLibc", "CKernelShim"]
         ),
         .target(
             name: "MonitordTestPCM",
@@ -71,7 +71,7 @@ let package = Package(
         // reaping real processes, polling, the fake clock. Never linked into monitord.
         .target(
             name: "TestSupport",
-            dependencies: ["CEpoll", "Supervision"],
+            dependencies: ["CKernelShim", "Supervision"],
             path: "Tests/TestSupport"
         ),
         // The table, its scenarios and the backoff, on a fake clock: they
@@ -86,7 +86,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CEpoll", "Reactor", "TestSupport"]
+            dependencies: ["CKernelShim", "Reactor", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Reactor
 import Supervision
 
@@ -20,7 +20,7 @@ enum ServiceIntegration {
 
         func report(_ table: SupervisionTable) -> StatusReport {
             StatusReport.of(table, commandName: commandName, gate: gate,
-                            now: .now(), wallNow: cep_realtime_s())
+                            now: .now(), wallNow: ksh_realtime_s())
         }
         hooks.phaseChanged = { table in
             let status = report(table)

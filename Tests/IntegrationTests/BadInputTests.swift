@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Foundation
 import Glibc
 import Testing

@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Foundation
 import Glibc
 import Testing
@@ -282,7 +282,7 @@ import TestSupport
         let monitord = try Monitord(["-v", bashChild], scratch: scratch)
         #expect(scratch.waitUntilReady())
         let pid = try #require(monitord.firstStartedPID())
-        let rt = cep_sigrtmin() + 1
+        let rt = ksh_sigrtmin() + 1
         let burst = 1000
         var sent = 0
         for _ in 0..<burst where kill(monitord.pid, rt) == 0 { sent += 1 }

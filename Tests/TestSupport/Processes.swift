@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Foundation
 import Glibc
 
@@ -93,7 +93,7 @@ public func copyExecutable(_ source: String, to target: String) throws {
 /// SIGKILLed and reaped unless `killOnTimeout` is false (then it is left
 /// running, for a later call).
 public func waitForExit(_ pid: pid_t, timeout: Duration = .seconds(10), killOnTimeout: Bool = true) -> Ended? {
-    let pidfd = cep_pidfd_open(pid)
+    let pidfd = ksh_pidfd_open(pid)
     guard pidfd >= 0 else { return nil }
     defer { close(pidfd) }
     if let ended = waitForExit(pidfd: pidfd, timeout: timeout) { return ended }
@@ -101,7 +101,7 @@ public func waitForExit(_ pid: pid_t, timeout: Duration = .seconds(10), killOnTi
     kill(pid, SIGKILL)
     var code: Int32 = 0
     var status: Int32 = 0
-    _ = cep_pidfd_reap(pidfd, 1, &code, &status)
+    _ = ksh_pidfd_reap(pidfd, 1, &code, &status)
     return nil
 }
 
@@ -113,8 +113,8 @@ public func waitForExit(pidfd: Int32, timeout: Duration) -> Ended? {
     guard poll(&descriptor, 1, ms) == 1 else { return nil }
     var code: Int32 = 0
     var status: Int32 = 0
-    guard cep_pidfd_reap(pidfd, 1, &code, &status) == 1 else { return nil }
-    return code == CEP_CLD_EXITED ? .exited(status) : .signaled(status)
+    guard ksh_pidfd_reap(pidfd, 1, &code, &status) == 1 else { return nil }
+    return code == KSH_CLD_EXITED ? .exited(status) : .signaled(status)
 }
 
 /// What a command run to its end left: how it ended (nil: it outlived the

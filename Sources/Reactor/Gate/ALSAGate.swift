@@ -1,5 +1,5 @@
 import CALSA
-import CEpoll
+import CKernelShim
 import Supervision
 import CLibc
 
@@ -131,7 +131,7 @@ public final class ALSAGate: GateDriver, EventSource {
             // stays unavailable it is kept, since every probe would parse it again.
             snd_config_update_free_global()
             configuration.probeSucceeded()
-            _ = cep_release_free_memory()
+            _ = ksh_release_free_memory()
             watcher.stop()
             return .probeSucceeded
         case .failed(let failure):

@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Supervision
 import CLibc
 
@@ -33,7 +33,7 @@ final class DeviceWatcher: EventSource {
     /// From the first failed probe on; a second call keeps the one watch.
     func start() {
         guard descriptor == nil, let loop else { return }
-        let fd = cep_inotify_watch_closes(directory)
+        let fd = ksh_inotify_watch_closes(directory)
         guard fd >= 0 else {
             if !unavailableReported {
                 unavailableReported = true
@@ -61,12 +61,12 @@ final class DeviceWatcher: EventSource {
     /// Forgets what is queued (the events of the gate's own probe).
     func drain() {
         guard let fd = descriptor?.rawValue else { return }
-        _ = cep_inotify_drain(fd, Self.prefix)
+        _ = ksh_inotify_drain(fd, Self.prefix)
     }
 
     func ready(_ registration: LoopHandle.Registration, _ readiness: Epoll.Readiness) throws(SystemError) -> SupervisionEvent? {
         guard registration.generation == generation, let fd = descriptor?.rawValue else { return nil }
-        let released = cep_inotify_drain(fd, Self.prefix)
+        let released = ksh_inotify_drain(fd, Self.prefix)
         if released < 0 {
             // Unreadable: give up the watch rather than spin on it.
             stop()

@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Supervision
 import CLibc
 
@@ -16,9 +16,9 @@ public struct ChildProcess: ~Copyable {
     /// catchable signal but SIGCHLD and SIGPIPE, which have none); saves the
     /// mask save/restore around the clone.
     public static func spawn(_ command: borrowing PreparedCommand, handlersBlocked: Bool = false) throws(SpawnFailure) -> ChildProcess {
-        var result = cep_spawn_result()
+        var result = ksh_spawn_result()
         let rc = Signals.resetInChild.withUnsafeBufferPointer { reset in
-            cep_spawn(command.file, command.argv, reset.baseAddress, Int32(reset.count), SIGTERM,
+            ksh_spawn(command.file, command.argv, reset.baseAddress, Int32(reset.count), SIGTERM,
                       handlersBlocked ? 1 : 0, &result)
         }
         if rc != 0 { throw SpawnFailure(stage: .clone, errno: Errno.current) }
@@ -39,21 +39,21 @@ public struct ChildProcess: ~Copyable {
     /// Sends `signal` to the child itself. False when it has already exited.
     @discardableResult
     public func signal(_ signal: Int32) -> Bool {
-        cep_pidfd_send_signal(pidfd.rawValue, signal) == 0
+        ksh_pidfd_send_signal(pidfd.rawValue, signal) == 0
     }
 
     /// Sends `signal` to every process in the child's group. Only valid while
     /// the child is unreaped: until then its pid (the group id) cannot be reused.
     @discardableResult
     public func signalGroup(_ signal: Int32) -> Bool {
-        cep_kill_group(pid, signal) == 0
+        ksh_kill_group(pid, signal) == 0
     }
 
     /// Reaps the child if it has exited; nil while it is still running.
     public func reap() throws(SystemError) -> TerminationStatus? {
         var code: Int32 = 0
         var status: Int32 = 0
-        let reaped = try retryingInterrupts("waitid(P_PIDFD)") { cep_pidfd_reap(pidfd.rawValue, 0, &code, &status) }
+        let reaped = try retryingInterrupts("waitid(P_PIDFD)") { ksh_pidfd_reap(pidfd.rawValue, 0, &code, &status) }
         return reaped == 1 ? Self.status(code: code, status: status) : nil
     }
 
@@ -61,12 +61,12 @@ public struct ChildProcess: ~Copyable {
     public func waitForExit() throws(SystemError) -> TerminationStatus {
         var code: Int32 = 0
         var status: Int32 = 0
-        _ = try retryingInterrupts("waitid(P_PIDFD)") { cep_pidfd_reap(pidfd.rawValue, 1, &code, &status) }
+        _ = try retryingInterrupts("waitid(P_PIDFD)") { ksh_pidfd_reap(pidfd.rawValue, 1, &code, &status) }
         return Self.status(code: code, status: status)
     }
 
     private static func status(code: Int32, status: Int32) -> TerminationStatus {
-        if code == CEP_CLD_EXITED { return .exited(status) }
-        return .signaled(status, coreDumped: code == CEP_CLD_DUMPED)
+        if code == KSH_CLD_EXITED { return .exited(status) }
+        return .signaled(status, coreDumped: code == KSH_CLD_DUMPED)
     }
 }

@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 
 /// The epoll instance at the heart of the reactor.
 public struct Epoll: ~Copyable {
@@ -29,10 +29,10 @@ public struct Epoll: ~Copyable {
     public struct Readiness: OptionSet, Sendable {
         public let rawValue: UInt32
         public init(rawValue: UInt32) { self.rawValue = rawValue }
-        public static let input = Readiness(rawValue: CEP_EPOLLIN)
-        public static let output = Readiness(rawValue: CEP_EPOLLOUT)
-        public static let error = Readiness(rawValue: CEP_EPOLLERR)
-        public static let hangup = Readiness(rawValue: CEP_EPOLLHUP)
+        public static let input = Readiness(rawValue: KSH_EPOLLIN)
+        public static let output = Readiness(rawValue: KSH_EPOLLOUT)
+        public static let error = Readiness(rawValue: KSH_EPOLLERR)
+        public static let hangup = Readiness(rawValue: KSH_EPOLLHUP)
     }
 
     public struct Event: Sendable {
@@ -42,10 +42,10 @@ public struct Epoll: ~Copyable {
 
     private let descriptor: Descriptor
     /// Allocated once: the loop's steady state allocates nothing per wakeup.
-    private let buffer: UnsafeMutableBufferPointer<cep_event>
+    private let buffer: UnsafeMutableBufferPointer<ksh_event>
 
     public init(capacity: Int = 16) throws(SystemError) {
-        descriptor = Descriptor(adopting: try retryingInterrupts("epoll_create1") { cep_epoll_create() })
+        descriptor = Descriptor(adopting: try retryingInterrupts("epoll_create1") { ksh_epoll_create() })
         buffer = .allocate(capacity: min(max(capacity, 1), 64))
     }
 
@@ -55,13 +55,13 @@ public struct Epoll: ~Copyable {
 
     public func add(_ fd: Int32, _ interest: Readiness, _ token: Token) throws(SystemError) {
         _ = try retryingInterrupts("epoll_ctl(ADD)") {
-            cep_epoll_ctl(descriptor.rawValue, CEP_EPOLL_CTL_ADD, fd, interest.rawValue, token.packed)
+            ksh_epoll_ctl(descriptor.rawValue, KSH_EPOLL_CTL_ADD, fd, interest.rawValue, token.packed)
         }
     }
 
     /// Removing a descriptor that is already gone is not an error worth a trap.
     public func remove(_ fd: Int32) {
-        _ = cep_epoll_ctl(descriptor.rawValue, CEP_EPOLL_CTL_DEL, fd, 0, 0)
+        _ = ksh_epoll_ctl(descriptor.rawValue, KSH_EPOLL_CTL_DEL, fd, 0, 0)
     }
 
     /// Blocks until at least one source is ready (or `timeoutMilliseconds`
@@ -71,7 +71,7 @@ public struct Epoll: ~Copyable {
         _ body: (Event) throws(SystemError) -> Void
     ) throws(SystemError) {
         let count = try retryingInterrupts("epoll_wait") {
-            cep_epoll_wait(descriptor.rawValue, buffer.baseAddress, Int32(buffer.count), timeoutMilliseconds)
+            ksh_epoll_wait(descriptor.rawValue, buffer.baseAddress, Int32(buffer.count), timeoutMilliseconds)
         }
         for index in 0..<Int(count) {
             let raw = buffer[index]

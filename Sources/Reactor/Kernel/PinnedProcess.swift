@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Supervision
 import CLibc
 
@@ -22,7 +22,7 @@ public struct PinnedProcess: ~Copyable {
     /// Pins `pid`; nil when there is no such process (ESRCH: it exited and
     /// was reaped). A zombie is still pinned: it has not been reaped yet.
     public static func pin(_ pid: Int32) throws(SystemError) -> PinnedProcess? {
-        let fd = cep_pidfd_open(pid)
+        let fd = ksh_pidfd_open(pid)
         guard fd >= 0 else {
             let code = Errno.current
             if code == ESRCH { return nil }
@@ -39,7 +39,7 @@ public struct PinnedProcess: ~Copyable {
     /// Sends `signal` to the pinned process. False when it has already exited
     /// and been reaped (ESRCH); any other failure (EPERM) is thrown.
     public func signal(_ signal: Int32) throws(SystemError) -> Bool {
-        if cep_pidfd_send_signal(pidfd.rawValue, signal) == 0 { return true }
+        if ksh_pidfd_send_signal(pidfd.rawValue, signal) == 0 { return true }
         let code = Errno.current
         if code == ESRCH { return false }
         throw SystemError("pidfd_send_signal", errno: code)

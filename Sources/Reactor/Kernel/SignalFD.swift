@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Supervision
 import CLibc
 
@@ -15,14 +15,14 @@ public struct SignalFD: ~Copyable {
     public init(_ signals: [Int32]) throws(SystemError) {
         // The array is passed as a pointer for the call (no typed throws through
         // withUnsafeBufferPointer, which Swift 6.0's stdlib declares `rethrows`).
-        let raw = try retryingInterrupts("signalfd") { cep_signalfd_open(signals, Int32(signals.count)) }
+        let raw = try retryingInterrupts("signalfd") { ksh_signalfd_open(signals, Int32(signals.count)) }
         descriptor = Descriptor(adopting: raw)
     }
 
     /// The next pending signal, or nil when none is left.
     public func next() throws(SystemError) -> Delivery? {
         var signal: Int32 = 0
-        let got = try retryingInterrupts("read(signalfd)") { cep_signalfd_read(fd, &signal) }
+        let got = try retryingInterrupts("read(signalfd)") { ksh_signalfd_read(fd, &signal) }
         return got == 1 ? Delivery(signal: signal) : nil
     }
 }

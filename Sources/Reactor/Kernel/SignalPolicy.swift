@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Supervision
 import CLibc
 
@@ -13,7 +13,7 @@ extension Signals {
         for signal in Int32(1)..<Int32(32) where !excluded(signal) {
             list.append(signal)
         }
-        for signal in cep_sigrtmin()...cep_sigrtmax() {
+        for signal in ksh_sigrtmin()...ksh_sigrtmax() {
             list.append(signal)
         }
         return list

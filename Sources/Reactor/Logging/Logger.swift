@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Supervision
 import CLibc
 

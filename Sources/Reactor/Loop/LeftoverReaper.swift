@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Supervision
 import CLibc
 
@@ -47,7 +47,7 @@ final class LeftoverReaper: EventSource {
     /// The player `pid` was reaped after its group got SIGTERM. Returns its
     /// exit (to hand to the supervision table) when the group is empty.
     func playerReaped(pid: Int32, status: TerminationStatus, at now: MonotonicInstant) -> SupervisionEvent? {
-        let remain = cep_kill_group(pid, 0) == 0 && pinMembers(of: pid, signal: nil) > 0
+        let remain = ksh_kill_group(pid, 0) == 0 && pinMembers(of: pid, signal: nil) > 0
         player = (pid, status)
         switch table.playerExited(membersRemain: remain, at: now) {
         case .reportExit:
@@ -68,7 +68,7 @@ final class LeftoverReaper: EventSource {
         loop?.unwatch(member.process.fd)
         guard members.isEmpty, let player else { return nil }
         // Members forked after the scan are looked for before the group counts as empty.
-        if cep_kill_group(player.pid, 0) == 0 && pinMembers(of: player.pid, signal: table.phase.isKilling ? SIGKILL : SIGTERM) > 0 {
+        if ksh_kill_group(player.pid, 0) == 0 && pinMembers(of: player.pid, signal: table.phase.isKilling ? SIGKILL : SIGTERM) > 0 {
             return nil
         }
         return table.emptied() == .reportExit ? report() : nil

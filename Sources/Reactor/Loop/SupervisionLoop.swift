@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Supervision
 import CLibc
 
@@ -63,7 +63,7 @@ public final class SupervisionLoop {
         self.spawnHandlersBlocked = spawnHandlersBlocked
         // SIGPIPE is ignored (not blocked): a write to a closed stderr must come
         // back as EPIPE, and a SIGPIPE we caused must never be forwarded.
-        _ = cep_signal_ignore(SIGPIPE)
+        _ = ksh_signal_ignore(SIGPIPE)
         signals = try SignalFD(Signals.forwarded)
         epoll = try Epoll()
         timer = try TimerFD()

@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Supervision
 
 /// What the supervisor is doing, in the two forms the outside reads: the

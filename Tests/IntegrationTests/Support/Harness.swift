@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Foundation
 import Glibc
 import Testing
@@ -73,7 +73,7 @@ class Launched: @unchecked Sendable {
         for (key, value) in extra { environment[key] = value }
         pid = try spawnProcess(argv, environment: environment, stdin: stdin,
                                stdout: scratch.file(logName + ".stdout"), stderr: logPath)
-        pidfd = cep_pidfd_open(pid)
+        pidfd = ksh_pidfd_open(pid)
         precondition(pidfd >= 0, "pidfd_open failed")
     }
 
@@ -96,7 +96,7 @@ class Launched: @unchecked Sendable {
         eventually(timeout: timeout) { self.count(fragment) >= count }
     }
 
-    func signal(_ signal: Int32) { _ = cep_pidfd_send_signal(pidfd, signal) }
+    func signal(_ signal: Int32) { _ = ksh_pidfd_send_signal(pidfd, signal) }
 
     var isRunning: Bool {
         var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)

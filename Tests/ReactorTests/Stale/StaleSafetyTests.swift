@@ -1,4 +1,4 @@
-import CEpoll
+import CKernelShim
 import Foundation
 import Glibc
 import Reactor
@@ -265,14 +265,14 @@ import TestSupport
         defer { player.end() }
         #expect(eventually { FileManager.default.fileExists(atPath: ready) })
         #expect(Self.commandLine(player.pid).last == Self.device)
-        let pidfd = cep_pidfd_open(player.pid)
+        let pidfd = ksh_pidfd_open(player.pid)
         #expect(pidfd >= 0)
         defer { close(pidfd) }
         #expect(StalePlayers.verify(pid: player.pid, rule: Self.rule(identity, binary)))
         kill(player.pid, SIGUSR1)
         #expect(eventually { Self.commandLine(player.pid).first == "sleep" })
         #expect(!StalePlayers.verify(pid: player.pid, rule: Self.rule(identity, binary)))
-        #expect(cep_pidfd_send_signal(pidfd, 0) == 0, "the pidfd still names the same, live process")
+        #expect(ksh_pidfd_send_signal(pidfd, 0) == 0, "the pidfd still names the same, live process")
     }
 
     /// Real pid reuse: the player exits, and a different program is made to

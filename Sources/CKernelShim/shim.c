@@ -1,5 +1,5 @@
-// Thin, non-variadic wrappers over Linux facilities for Swift. See CEpoll.h.
-#include "CEpoll.h"
+// Thin, non-variadic wrappers over Linux facilities for Swift. See CKernelShim.h.
+#include "CKernelShim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,22 +26,22 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-const uint32_t CEP_EPOLLIN = EPOLLIN;
-const uint32_t CEP_EPOLLOUT = EPOLLOUT;
-const uint32_t CEP_EPOLLERR = EPOLLERR;
-const uint32_t CEP_EPOLLHUP = EPOLLHUP;
-const int CEP_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
-const int CEP_EPOLL_CTL_DEL = EPOLL_CTL_DEL;
-const int CEP_CLD_EXITED = CLD_EXITED;
-const int CEP_CLD_DUMPED = CLD_DUMPED;
-int cep_sigrtmin(void) { return SIGRTMIN; }
-int cep_sigrtmax(void) { return SIGRTMAX; }
+const uint32_t KSH_EPOLLIN = EPOLLIN;
+const uint32_t KSH_EPOLLOUT = EPOLLOUT;
+const uint32_t KSH_EPOLLERR = EPOLLERR;
+const uint32_t KSH_EPOLLHUP = EPOLLHUP;
+const int KSH_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
+const int KSH_EPOLL_CTL_DEL = EPOLL_CTL_DEL;
+const int KSH_CLD_EXITED = CLD_EXITED;
+const int KSH_CLD_DUMPED = CLD_DUMPED;
+int ksh_sigrtmin(void) { return SIGRTMIN; }
+int ksh_sigrtmax(void) { return SIGRTMAX; }
 
 // MARK: epoll
 
-int cep_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+int ksh_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
-int cep_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token) {
+int ksh_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token) {
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     ev.events = events;
@@ -49,7 +49,7 @@ int cep_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token) {
     return epoll_ctl(epfd, op, fd, op == EPOLL_CTL_DEL ? NULL : &ev);
 }
 
-int cep_epoll_wait(int epfd, cep_event *out, int capacity, int timeout_ms) {
+int ksh_epoll_wait(int epfd, ksh_event *out, int capacity, int timeout_ms) {
     struct epoll_event events[64];
     if (capacity > 64) capacity = 64;
     int n = epoll_wait(epfd, events, capacity, timeout_ms);
@@ -62,13 +62,13 @@ int cep_epoll_wait(int epfd, cep_event *out, int capacity, int timeout_ms) {
 
 // MARK: time
 
-int64_t cep_monotonic_ns(void) {
+int64_t ksh_monotonic_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-int64_t cep_realtime_s(void) {
+int64_t ksh_realtime_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec;
@@ -76,7 +76,7 @@ int64_t cep_realtime_s(void) {
 
 // MARK: timerfd
 
-int cep_timerfd_create(void) {
+int ksh_timerfd_create(void) {
     return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 }
 
@@ -87,7 +87,7 @@ static struct timespec ns_to_timespec(int64_t ns) {
     return ts;
 }
 
-int cep_timerfd_arm(int fd, int64_t delay_ns, int64_t interval_ns) {
+int ksh_timerfd_arm(int fd, int64_t delay_ns, int64_t interval_ns) {
     struct itimerspec spec;
     if (delay_ns < 1) delay_ns = 1;
     if (interval_ns < 0) interval_ns = 0;
@@ -96,13 +96,13 @@ int cep_timerfd_arm(int fd, int64_t delay_ns, int64_t interval_ns) {
     return timerfd_settime(fd, 0, &spec, NULL);
 }
 
-int cep_timerfd_disarm(int fd) {
+int ksh_timerfd_disarm(int fd) {
     struct itimerspec spec;
     memset(&spec, 0, sizeof spec);
     return timerfd_settime(fd, 0, &spec, NULL);
 }
 
-int cep_timerfd_read(int fd, uint64_t *expirations) {
+int ksh_timerfd_read(int fd, uint64_t *expirations) {
     ssize_t n = read(fd, expirations, sizeof *expirations);
     if (n == (ssize_t)sizeof *expirations) return 0;
     if (n < 0 && errno == EAGAIN) {
@@ -115,7 +115,7 @@ int cep_timerfd_read(int fd, uint64_t *expirations) {
 
 // MARK: signals
 
-int cep_signalfd_open(const int *signals, int count) {
+int ksh_signalfd_open(const int *signals, int count) {
     sigset_t set;
     sigemptyset(&set);
     for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
@@ -123,7 +123,7 @@ int cep_signalfd_open(const int *signals, int count) {
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-int cep_signalfd_read(int fd, int32_t *signo) {
+int ksh_signalfd_read(int fd, int32_t *signo) {
     struct signalfd_siginfo info;
     ssize_t n = read(fd, &info, sizeof info);
     if (n == (ssize_t)sizeof info) {
@@ -135,7 +135,7 @@ int cep_signalfd_read(int fd, int32_t *signo) {
     return -1;
 }
 
-int cep_signal_ignore(int signo) {
+int ksh_signal_ignore(int signo) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = SIG_IGN;
@@ -146,13 +146,13 @@ int cep_signal_ignore(int signo) {
 
 // MARK: pidfd
 
-int cep_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+int ksh_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
-int cep_pidfd_send_signal(int pidfd, int signo) {
+int ksh_pidfd_send_signal(int pidfd, int signo) {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, signo, NULL, 0);
 }
 
-int cep_pidfd_reap(int pidfd, int block, int32_t *code, int32_t *status) {
+int ksh_pidfd_reap(int pidfd, int block, int32_t *code, int32_t *status) {
     siginfo_t info;
     memset(&info, 0, sizeof info);
     int options = WEXITED | (block ? 0 : WNOHANG);
@@ -174,11 +174,11 @@ int cep_pidfd_reap(int pidfd, int block, int32_t *code, int32_t *status) {
 enum { CHILD_STACK_SIZE = 64 * 1024 };
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define CEP_SPAWN_WITH_FORK 1
+#define KSH_SPAWN_WITH_FORK 1
 #endif
 #endif
 
-#ifndef CEP_SPAWN_WITH_FORK
+#ifndef KSH_SPAWN_WITH_FORK
 static void *child_stack;
 #endif
 static int exec_errno;
@@ -195,7 +195,7 @@ typedef struct {
     int report_fd;
 } spawn_request;
 
-#ifndef CEP_SPAWN_WITH_FORK
+#ifndef KSH_SPAWN_WITH_FORK
 static int ensure_child_stack(void) {
     if (child_stack != NULL) return 0;
     void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
@@ -241,10 +241,10 @@ static int child_after_clone(void *argument) {
     _exit(127);
 }
 
-#ifndef CEP_SPAWN_WITH_FORK
-int cep_spawn(const char *file, char *const argv[],
+#ifndef KSH_SPAWN_WITH_FORK
+int ksh_spawn(const char *file, char *const argv[],
               const int *default_signals, int default_count,
-              int death_signal, int handlers_blocked, cep_spawn_result *out) {
+              int death_signal, int handlers_blocked, ksh_spawn_result *out) {
     if (ensure_child_stack() != 0) return -1;
     // Our own pid never changes (monitord never forks except in here): ask once.
     static pid_t parent;
@@ -280,9 +280,9 @@ int cep_spawn(const char *file, char *const argv[],
 // intercepts, and learn about a failed exec through a close-on-exec pipe
 // (EOF: exec succeeded). pidfd_open right after fork is race-free because
 // nothing else in monitord reaps. Same child set-up as above.
-int cep_spawn(const char *file, char *const argv[],
+int ksh_spawn(const char *file, char *const argv[],
               const int *default_signals, int default_count,
-              int death_signal, int handlers_blocked, cep_spawn_result *out) {
+              int death_signal, int handlers_blocked, ksh_spawn_result *out) {
     (void)handlers_blocked;
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return -1;
@@ -300,7 +300,7 @@ int cep_spawn(const char *file, char *const argv[],
         child_after_clone(&request);
     }
     close(report[1]);
-    int pidfd = cep_pidfd_open(pid);
+    int pidfd = ksh_pidfd_open(pid);
     int failed = 0;
     ssize_t n;
     do { n = read(report[0], &failed, sizeof failed); } while (n < 0 && errno == EINTR);
@@ -312,11 +312,11 @@ int cep_spawn(const char *file, char *const argv[],
 }
 #endif
 
-int cep_kill_group(pid_t pgid, int signo) { return kill(-pgid, signo); }
+int ksh_kill_group(pid_t pgid, int signo) { return kill(-pgid, signo); }
 
 // MARK: inotify
 
-int cep_inotify_watch_closes(const char *directory) {
+int ksh_inotify_watch_closes(const char *directory) {
     int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) return -1;
     if (inotify_add_watch(fd, directory, IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_ONLYDIR) < 0) {
@@ -328,7 +328,7 @@ int cep_inotify_watch_closes(const char *directory) {
     return fd;
 }
 
-int cep_inotify_drain(int fd, const char *prefix) {
+int ksh_inotify_drain(int fd, const char *prefix) {
     char buffer[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     size_t prefix_length = strlen(prefix);
     int matches = 0;
@@ -364,9 +364,9 @@ __attribute__((constructor)) static void capture_arguments(int argc, char **argv
     saved_argv = argv;
 }
 
-int cep_argc(void) { return saved_argc; }
-char *const *cep_argv(void) { return saved_argv; }
+int ksh_argc(void) { return saved_argc; }
+char *const *ksh_argv(void) { return saved_argv; }
 
 // MARK: misc
 
-int cep_release_free_memory(void) { return malloc_trim(0); }
+int ksh_release_free_memory(void) { return malloc_trim(0); }

@@ -1,14 +1,13 @@
-// CEpoll: the C shim for every kernel facility monitord needs that Swift's
+// CKernelShim: the C shim for every kernel facility monitord needs that Swift's
 // Glibc module does not import (epoll, timerfd, signalfd, pidfd, malloc_trim:
 // checked with Swift 6.3), and for what is best done in C: the spawn (clone
 // with a pidfd, between vfork and exec), waitid(P_PIDFD), macros (SIGRTMIN,
 // the epoll flags) and inotify's variable-length records.
-// The name is historical: epoll came first.
-// Every symbol is prefixed `cep_`; macros are exported as constants; nothing
+// Every symbol is prefixed `ksh_`; macros are exported as constants; nothing
 // variadic is exposed. Functions return -1 and leave errno set on failure,
 // exactly like the syscalls they wrap, unless documented otherwise.
-#ifndef MONITORD_CEPOLL_H
-#define MONITORD_CEPOLL_H
+#ifndef MONITORD_CKERNELSHIM_H
+#define MONITORD_CKERNELSHIM_H
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -21,76 +20,76 @@
 typedef struct {
     uint32_t events;
     uint64_t token;
-} cep_event;
+} ksh_event;
 
-extern const uint32_t CEP_EPOLLIN;
-extern const uint32_t CEP_EPOLLOUT;
-extern const uint32_t CEP_EPOLLERR;
-extern const uint32_t CEP_EPOLLHUP;
-extern const int CEP_EPOLL_CTL_ADD;
-extern const int CEP_EPOLL_CTL_DEL;
+extern const uint32_t KSH_EPOLLIN;
+extern const uint32_t KSH_EPOLLOUT;
+extern const uint32_t KSH_EPOLLERR;
+extern const uint32_t KSH_EPOLLHUP;
+extern const int KSH_EPOLL_CTL_ADD;
+extern const int KSH_EPOLL_CTL_DEL;
 
-int cep_epoll_create(void);
-int cep_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
+int ksh_epoll_create(void);
+int ksh_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
 /// Waits for at most `capacity` (<= 64) events; `timeout_ms` -1 waits forever.
-int cep_epoll_wait(int epfd, cep_event *out, int capacity, int timeout_ms);
+int ksh_epoll_wait(int epfd, ksh_event *out, int capacity, int timeout_ms);
 
 // MARK: time
 
 /// CLOCK_MONOTONIC in nanoseconds.
-int64_t cep_monotonic_ns(void);
+int64_t ksh_monotonic_ns(void);
 /// CLOCK_REALTIME in seconds since the epoch (for human-facing log stamps).
-int64_t cep_realtime_s(void);
+int64_t ksh_realtime_s(void);
 
 // MARK: timerfd
 
 /// A non-blocking, close-on-exec CLOCK_MONOTONIC timerfd.
-int cep_timerfd_create(void);
+int ksh_timerfd_create(void);
 /// Arms a one-shot (interval_ns 0) or periodic timer `delay_ns` from now.
 /// A delay of 0 fires at once (the kernel treats 0 as "disarm", so 1 ns is used).
-int cep_timerfd_arm(int fd, int64_t delay_ns, int64_t interval_ns);
-int cep_timerfd_disarm(int fd);
+int ksh_timerfd_arm(int fd, int64_t delay_ns, int64_t interval_ns);
+int ksh_timerfd_disarm(int fd);
 /// Reads the expiration count; returns 0 with *expirations = 0 on EAGAIN.
-int cep_timerfd_read(int fd, uint64_t *expirations);
+int ksh_timerfd_read(int fd, uint64_t *expirations);
 
 // MARK: signals
 
 /// glibc's SIGRTMIN/SIGRTMAX (functions: glibc reserves the first few for itself).
-int cep_sigrtmin(void);
-int cep_sigrtmax(void);
+int ksh_sigrtmin(void);
+int ksh_sigrtmax(void);
 
 /// Blocks exactly `signals[0..<count]` for the process and returns a
 /// non-blocking, close-on-exec signalfd over them.
-int cep_signalfd_open(const int *signals, int count);
+int ksh_signalfd_open(const int *signals, int count);
 /// Reads one pending signal; returns 1 on success, 0 when none is pending.
-int cep_signalfd_read(int fd, int32_t *signo);
+int ksh_signalfd_read(int fd, int32_t *signo);
 /// Sets the disposition of `signo` to SIG_IGN.
-int cep_signal_ignore(int signo);
+int ksh_signal_ignore(int signo);
 
 // MARK: pidfd
 
-int cep_pidfd_open(pid_t pid);
-int cep_pidfd_send_signal(int pidfd, int signo);
+int ksh_pidfd_open(pid_t pid);
+int ksh_pidfd_send_signal(int pidfd, int signo);
 
-extern const int CEP_CLD_EXITED;
-extern const int CEP_CLD_DUMPED;
+extern const int KSH_CLD_EXITED;
+extern const int KSH_CLD_DUMPED;
 
 /// Reaps the exited child behind `pidfd`; with `block` 0 it does not wait.
 /// Returns 1 and fills code/status when it was reaped, 0 when it is still
 /// running (only without `block`), -1 on error. `code` is CLD_EXITED (status = exit code) or
 /// CLD_KILLED/CLD_DUMPED (status = signal number).
-int cep_pidfd_reap(int pidfd, int block, int32_t *code, int32_t *status);
+int ksh_pidfd_reap(int pidfd, int block, int32_t *code, int32_t *status);
 
 // MARK: spawn
 
-/// Outcome of `cep_spawn` when it returns 0.
+/// Outcome of `ksh_spawn` when it returns 0.
 typedef struct {
     pid_t pid;
     int pidfd;
     /// 0 when the child reached exec; otherwise the errno exec failed with
     /// (the child has then already exited and must still be reaped).
     int exec_errno;
-} cep_spawn_result;
+} ksh_spawn_result;
 
 /// Starts `file` (looked up in PATH like execvp) with `argv` (NULL-terminated)
 /// in a new process group, with an empty signal mask, every signal in
@@ -102,35 +101,35 @@ typedef struct {
 /// every signal with a handler is already blocked in the calling thread, all
 /// signals are blocked around the clone (two more syscalls).
 /// Returns 0 and fills `out`, or -1 with errno set when no child was created.
-int cep_spawn(const char *file, char *const argv[],
+int ksh_spawn(const char *file, char *const argv[],
               const int *default_signals, int default_count,
-              int death_signal, int handlers_blocked, cep_spawn_result *out);
+              int death_signal, int handlers_blocked, ksh_spawn_result *out);
 
 /// kill(-pgid, signo): signals a whole process group.
-int cep_kill_group(pid_t pgid, int signo);
+int ksh_kill_group(pid_t pgid, int signo);
 
 // MARK: inotify
 
 /// A non-blocking, close-on-exec inotify descriptor watching `directory` for
 /// a file closed after writing, created or moved in (a sound device node a
 /// player had open, or a device that appeared). Returns it, or -1 with errno.
-int cep_inotify_watch_closes(const char *directory);
+int ksh_inotify_watch_closes(const char *directory);
 /// Reads every pending event without blocking; returns how many name a file
 /// whose name starts with `prefix` (a queue overflow counts as one), or -1
 /// with errno for a read error other than EAGAIN.
-int cep_inotify_drain(int fd, const char *prefix);
+int ksh_inotify_drain(int fd, const char *prefix);
 
 // MARK: process arguments
 
 /// argc and argv as the C runtime passed them to the process, captured before
 /// main runs (glibc hands them to every ELF constructor). Embedded Swift has
 /// no `CommandLine`, and this way both compilers read the same bytes.
-int cep_argc(void);
-char *const *cep_argv(void);
+int ksh_argc(void);
+char *const *ksh_argv(void);
 
 // MARK: misc
 
 /// malloc_trim(0): returns freed heap pages to the kernel.
-int cep_release_free_memory(void);
+int ksh_release_free_memory(void);
 
 #endif
