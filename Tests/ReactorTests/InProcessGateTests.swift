@@ -80,5 +80,39 @@ extension InProcessLoopTests {
             #expect(ready?.hasSuffix("2 probes: hw_params: EINVAL (Invalid argument), no holder found") == true, "\(rig.log)")
             #expect(rig.stop() == 0)
         }
+
+        /// A stale copy of the player (same executable, same `-o`, not this
+        /// process's child) holds the device: the first failed probe's search
+        /// ends it with SIGTERM, and the next probe on the fake clock starts
+        /// the child.
+        @Test func aStalePlayerHoldingTheDeviceIsEndedAndTheChildStarts() throws {
+            let device = ALSATestRig.makeDevice("loop-gate-stale", state: "ok")
+            let pidFile = (device.stateFile as NSString).deletingLastPathComponent + "/holder.pid"
+            // Started through a shell that exits at once: an orphan, as a
+            // leftover of an earlier monitord is.
+            var environment = ProcessInfo.processInfo.environment
+            environment["ALSA_CONFIG_PATH"] = String(cString: getenv("ALSA_CONFIG_PATH"))
+            let shell = try spawnProcess(["/bin/sh", "-c", "\"$0\" -o \"$1\" </dev/null >/dev/null 2>&1 & echo $! > \"$2\"",
+                                          ALSATestRig.holderPath, device.pcmName, pidFile], environment: environment,
+                                     stdout: "/dev/null", stderr: "/dev/null")
+            #expect(waitForExit(shell, timeout: .seconds(5)) != nil)
+            let holder = try #require(Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+            // Only the holder can have the device locked: a failed test ends it.
+            defer { if !device.isFree { kill(holder, SIGKILL) } }
+            #expect(eventually(timeout: .seconds(5)) { !device.isFree }, "the holder has the device open")
+            let settings = GateSettings(parameters: PCMParameters(device: device.pcmName, duration: .milliseconds(20)),
+                                        soundDirectory: (device.deviceFile as NSString).deletingLastPathComponent,
+                                        commandBaseName: "pcm-holder", commandPath: ALSATestRig.holderPath,
+                                        staleIdentity: .outputDevice(device.pcmName))
+            var timing = Self.timing
+            timing.staleAfter = 1
+            let rig = try Rig("exec sleep 100", configuration: SupervisionConfiguration(gate: timing), gate: try ALSAGate(settings: settings))
+            rig.loop.start()
+            #expect(rig.turn { rig.log.contains("stale player pid \(holder) has exited") }, "\(rig.log)")
+            #expect(rig.log.contains("ending stale player pid \(holder) ("), "\(rig.log)")
+            rig.advance(.seconds(10))
+            #expect(rig.turn { Self.isRunning(rig.loop.table.phase) }, "\(rig.log)")
+            #expect(rig.stop() == 0)
+        }
     }
 }
