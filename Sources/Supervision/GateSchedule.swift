@@ -81,9 +81,9 @@ public struct GateSchedule: Equatable, Sendable {
             warned = false
             nextStaleSearch = timing.staleAfter
             actions.append(.log(.deviceUnavailable(failure)))
-            // The first failed probe names the holders (at info: the rule
-            // lives in `reportHolders`). With no grace the warning below
-            // reports at once instead.
+            // The first failed probe reports (its levels are the
+            // diagnosis's rule). With no grace the warning below reports at
+            // once instead.
             if timing.holderGrace > .zero { actions.append(.reportHolders) }
         }
         let first = firstFailureAt ?? now

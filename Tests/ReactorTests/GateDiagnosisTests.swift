@@ -84,6 +84,37 @@ import Glibc
         #expect(GateDiagnosis(facts).lines == ["lb0c holder: pid 50 (other-app -o lb0c) has pcmC0D0p open"])
     }
 
+    @Test func eachFactGivesItsFinding() {
+        let aplay = DeviceHolder(pid: 400, commandLine: ["aplay"], devices: ["/dev/snd/pcmC3D0p"])
+        #expect(GateDiagnosis(Self.facts(scan: HolderScan(holders: [aplay], unreadableProcesses: 0))).finding == .heldBy([aplay]))
+        var left = Self.facts()
+        left.segmentBefore = SharedMemorySegment(key: 0x3404, id: 3, creatorPID: 90, lastPID: 90, attachments: 0, ownerUID: 0)
+        #expect(GateDiagnosis(left).finding == .directStateLeft(creatorPID: 90))
+        var inUse = Self.facts()
+        inUse.segmentNow = SharedMemorySegment(key: 0x3404, id: 3, creatorPID: 90, lastPID: 91, attachments: 2, ownerUID: 0)
+        #expect(GateDiagnosis(inUse).finding == .directKeyInUse(attachments: 2))
+        var semaphore = Self.facts()
+        semaphore.semaphoreNow = SemaphoreSet(key: 0x3404, id: 7, count: 3, ownerUID: 0)
+        #expect(GateDiagnosis(semaphore).finding == .semaphoreWithoutMemory(id: 7))
+        #expect(GateDiagnosis(Self.facts(scan: HolderScan(holders: [], unreadableProcesses: 0, failure: EACCES))).finding
+            == .holdersUnknown(errno: EACCES))
+        #expect(GateDiagnosis(Self.facts()).finding == .noHolderFound)
+    }
+
+    /// The first failed probe names the holders at info and keeps the rest
+    /// at debug; the grace's end says everything at warning.
+    @Test func theOccasionGivesTheLevels() {
+        let aplay = DeviceHolder(pid: 400, commandLine: ["aplay"], devices: ["/dev/snd/pcmC3D0p"])
+        let other = DeviceHolder(pid: 217, commandLine: ["monitord"], devices: ["/dev/snd/pcmC4D0p"])
+        let diagnosis = GateDiagnosis(Self.facts(scan: HolderScan(holders: [aplay, other], unreadableProcesses: 5)))
+        #expect(diagnosis.entries(.firstFailedProbe).map(\.level) == [.info, .debug, .debug])
+        #expect(diagnosis.entries(.graceEnded).map(\.level) == [.warning, .warning, .debug])
+        #expect(diagnosis.entries(.graceEnded).map(\.line) == diagnosis.lines + [diagnosis.uninspected ?? ""])
+        var left = Self.facts()
+        left.segmentBefore = SharedMemorySegment(key: 0x3404, id: 3, creatorPID: 90, lastPID: 90, attachments: 0, ownerUID: 0)
+        #expect(GateDiagnosis(left).entries(.firstFailedProbe).map(\.level) == [.debug])
+    }
+
     @Test func priorities() {
         let renderer = LogRenderer(commandName: "squeezelite", commandLine: ["squeezelite"], device: "lb1c",
                                    configuration: SupervisionConfiguration(gate: GateTiming()))

@@ -8,8 +8,10 @@ import Supervision
 /// The loop itself, in this process: real children, pidfds and epoll, but a
 /// fake clock that only the test moves. Deadlines are passed by advancing
 /// the clock and telling the loop (as the timer would), so backoffs, stop
-/// timeouts and the watchdog take microseconds, not seconds.
-@Suite struct InProcessLoopTests {
+/// timeouts and the watchdog take microseconds, not seconds. Serialized,
+/// with the suites nested in it: loops run side by side in one process
+/// take each other's children for their own.
+@Suite(.serialized) struct InProcessLoopTests {
     /// The fake clock, shared by reference with the loop's clock closure.
     final class Clock: @unchecked Sendable {
         var fake = FakeClock()
@@ -28,14 +30,15 @@ import Supervision
         /// later would inherit the block.
         private var savedMask = sigset_t()
 
-        init(_ script: String, configuration: SupervisionConfiguration = SupervisionConfiguration(), hooks: LoopHooks = LoopHooks()) throws {
+        init(_ script: String, configuration: SupervisionConfiguration = SupervisionConfiguration(), hooks: LoopHooks = LoopHooks(),
+             gate: (any GateDriver)? = nil) throws {
             pthread_sigmask(SIG_SETMASK, nil, &savedMask)
             logFD = open(directory + "/log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
             precondition(logFD >= 0)
             let logger = Logger(threshold: .debug, journal: false, fd: logFD)
             let clock = clock
             loop = try SupervisionLoop(command: PreparedCommand(["/bin/sh", "-c", script]), configuration: configuration,
-                                       gate: nil, logger: logger, hooks: hooks, clock: { clock.now },
+                                       gate: gate, logger: logger, hooks: hooks, clock: { clock.now },
                                        spawnHandlersBlocked: false)
         }
 

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import TestSupport
 @testable import Supervision
 
 /// Identical exits at the backoff cap are folded into one line per ten. When
@@ -11,26 +12,26 @@ import Testing
     static let policy = BackoffPolicy(initial: .milliseconds(10), maximum: .milliseconds(10), reset: .seconds(10))
 
     /// Runs `count` identical fast failures; returns the machine, the clock and the exit lines seen.
-    static func crashLoop(count: Int, gate: GateTiming? = nil) -> (SupervisionTable, MonotonicInstant, exits: Int, folded: [Int]) {
+    static func crashLoop(count: Int, gate: GateTiming? = nil) -> (SupervisionTable, FakeClock, exits: Int, folded: [Int]) {
         var machine = SupervisionTable(configuration: SupervisionConfiguration(backoff: policy, gate: gate, foldEvery: 10))
-        var now = t0
+        var clock = FakeClock(at: t0)
         var exits = 0
         var folded: [Int] = []
-        _ = machine.handle(.start, at: now)
-        if gate != nil { _ = machine.handle(.probeSucceeded, at: now) }
+        _ = machine.handle(.start, at: clock.now)
+        if gate != nil { _ = machine.handle(.probeSucceeded, at: clock.now) }
         for index in 0..<count {
-            _ = machine.handle(.spawned(pid: Int32(100 + index)), at: now)
-            now = now + .milliseconds(1)
-            for action in machine.handle(.childExited(.exited(1)), at: now) {
+            _ = machine.handle(.spawned(pid: Int32(100 + index)), at: clock.now)
+            clock.advance(.milliseconds(1))
+            for action in machine.handle(.childExited(.exited(1)), at: clock.now) {
                 if case .log(.exited) = action { exits += 1 }
                 if case .log(.folded(_, let n, _, _)) = action { folded.append(n) }
             }
-            now = now + .milliseconds(10)
-            _ = machine.handle(.deadline, at: now)
+            clock.advance(.milliseconds(10))
+            _ = machine.handle(.deadline, at: clock.now)
             // With a gate, the last start stays in its probe.
-            if gate != nil && index < count - 1 { _ = machine.handle(.probeSucceeded, at: now) }
+            if gate != nil && index < count - 1 { _ = machine.handle(.probeSucceeded, at: clock.now) }
         }
-        return (machine, now, exits, folded)
+        return (machine, clock, exits, folded)
     }
 
     static func foldedCounts(_ actions: SupervisionActions) -> [Int] {
@@ -38,13 +39,13 @@ import Testing
     }
 
     @Test func aDifferentExitReportsTheRemainderFirst() {
-        var (machine, now, exits, folded) = Self.crashLoop(count: 17)
+        var (machine, clock, exits, folded) = Self.crashLoop(count: 17)
         // The first exit is logged (the delay is already the cap); the next 16
         // repeat it and are folded: one summary at 10, 6 not yet in a line.
         #expect(exits == 1 && folded == [10])
-        _ = machine.handle(.spawned(pid: 999), at: now)
-        now = now + .milliseconds(1)
-        let actions = machine.handle(.childExited(.exited(2)), at: now)
+        _ = machine.handle(.spawned(pid: 999), at: clock.now)
+        clock.advance(.milliseconds(1))
+        let actions = machine.handle(.childExited(.exited(2)), at: clock.now)
         #expect(Self.foldedCounts(actions) == [16])
         let order = actions.compactMap { action -> String? in
             switch action {
@@ -58,35 +59,35 @@ import Testing
     }
 
     @Test func aStopReportsTheRemainder() {
-        var (machine, now, _, folded) = Self.crashLoop(count: 15)
+        var (machine, clock, _, folded) = Self.crashLoop(count: 15)
         #expect(folded == [10])
-        _ = machine.handle(.spawned(pid: 999), at: now)
-        _ = machine.handle(.signal(SIGTERM), at: now)
-        now = now + .milliseconds(1)
-        let actions = machine.handle(.childExited(.signaled(SIGTERM, coreDumped: false)), at: now)
+        _ = machine.handle(.spawned(pid: 999), at: clock.now)
+        _ = machine.handle(.signal(SIGTERM), at: clock.now)
+        clock.advance(.milliseconds(1))
+        let actions = machine.handle(.childExited(.signaled(SIGTERM, coreDumped: false)), at: clock.now)
         #expect(Self.foldedCounts(actions) == [14])
         #expect(machine.isFinished)
     }
 
     @Test func aStopDuringAProbeReportsTheRemainderWithinTheActionCapacity() {
         let gate = GateTiming(probeDuration: .seconds(1), probeInterval: .seconds(2), staleAfter: 4)
-        var (machine, now, _, folded) = Self.crashLoop(count: 14, gate: gate)
+        var (machine, clock, _, folded) = Self.crashLoop(count: 14, gate: gate)
         #expect(folded == [10])
         // The last deadline began a probe that has not answered yet.
         #expect(machine.phase == .probing)
-        let stop = machine.handle(.signal(SIGTERM), at: now)
+        let stop = machine.handle(.signal(SIGTERM), at: clock.now)
         #expect(Self.foldedCounts(stop) == [13])
         #expect(stop.contains(.exit(0)))
         #expect(stop.contains(.abortProbe))
-        _ = now
+        _ = clock
     }
 
     @Test func aMultipleOfTenAddsNoLine() {
-        var (machine, now, _, folded) = Self.crashLoop(count: 21)
+        var (machine, clock, _, folded) = Self.crashLoop(count: 21)
         #expect(folded == [10, 20])
-        _ = machine.handle(.spawned(pid: 999), at: now)
-        now = now + .milliseconds(1)
-        let actions = machine.handle(.childExited(.exited(2)), at: now)
+        _ = machine.handle(.spawned(pid: 999), at: clock.now)
+        clock.advance(.milliseconds(1))
+        let actions = machine.handle(.childExited(.exited(2)), at: clock.now)
         #expect(Self.foldedCounts(actions).isEmpty)
     }
 }

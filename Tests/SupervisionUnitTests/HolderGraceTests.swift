@@ -1,6 +1,7 @@
 import CLibc
 import Supervision
 import Testing
+import TestSupport
 
 /// The holder grace: a device ready again within it costs one info line
 /// (`deviceReady`, not warned); still unavailable after it, the warning and
@@ -17,17 +18,17 @@ import Testing
     /// returns every action and the time of the last event.
     static func fail(_ machine: inout SupervisionTable, times failures: Int, from start: MonotonicInstant)
         -> (actions: [SupervisionAction], now: MonotonicInstant) {
-        var now = start
+        var clock = FakeClock(at: start)
         var all: [SupervisionAction] = []
-        _ = machine.handle(.start, at: now)
+        _ = machine.handle(.start, at: clock.now)
         for _ in 0..<failures {
-            let actions = machine.handle(.probeFailed(Self.leftover), at: now)
+            let actions = machine.handle(.probeFailed(Self.leftover), at: clock.now)
             all += actions.map { $0 }
-            guard case .armDeadline(let delay)? = actions.map({ $0 }).last else { return (all, now) }
-            now = now + delay
-            all += machine.handle(.deadline, at: now).map { $0 }
+            guard case .armDeadline(let delay)? = actions.map({ $0 }).last else { return (all, clock.now) }
+            clock.advance(delay)
+            all += machine.handle(.deadline, at: clock.now).map { $0 }
         }
-        return (all, now)
+        return (all, clock.now)
     }
 
     @Test func aLeftoverMetOnceIsOneInfoLineWithNoWarning() {
@@ -66,15 +67,15 @@ import Testing
 
     @Test func theGraceEndsAtTheFirstFailedProbePastItNotBefore() {
         var machine = SupervisionTable(configuration: SupervisionConfiguration(gate: Self.gate(grace: .milliseconds(300))))
-        var now = MonotonicInstant(nanoseconds: 0)
-        _ = machine.handle(.start, at: now)
-        _ = machine.handle(.probeFailed(Self.leftover), at: now)
-        now = now + .milliseconds(299)
-        _ = machine.handle(.deadline, at: now)
-        #expect(!machine.handle(.probeFailed(Self.leftover), at: now).contains(.warnHolders))
-        now = now + .milliseconds(1)
-        _ = machine.handle(.deadline, at: now)
-        let atGrace = machine.handle(.probeFailed(Self.leftover), at: now)
+        var clock = FakeClock(at: MonotonicInstant(nanoseconds: 0))
+        _ = machine.handle(.start, at: clock.now)
+        _ = machine.handle(.probeFailed(Self.leftover), at: clock.now)
+        clock.advance(.milliseconds(299))
+        _ = machine.handle(.deadline, at: clock.now)
+        #expect(!machine.handle(.probeFailed(Self.leftover), at: clock.now).contains(.warnHolders))
+        clock.advance(.milliseconds(1))
+        _ = machine.handle(.deadline, at: clock.now)
+        let atGrace = machine.handle(.probeFailed(Self.leftover), at: clock.now)
         #expect(atGrace.contains(.log(.deviceUnavailableAfterGrace(Self.leftover, probes: 3, waited: .milliseconds(300)))))
         #expect(atGrace.contains(.warnHolders))
     }
@@ -95,16 +96,16 @@ import Testing
         let gate = GateTiming(probeRetry: .seconds(10), probeInterval: .seconds(10), staleAfter: 1000,
                               reminders: [.seconds(60), .seconds(300)], holderGrace: .seconds(120))
         var machine = SupervisionTable(configuration: SupervisionConfiguration(gate: gate))
-        var now = MonotonicInstant(nanoseconds: 0)
-        _ = machine.handle(.start, at: now)
+        var clock = FakeClock(at: MonotonicInstant(nanoseconds: 0))
+        _ = machine.handle(.start, at: clock.now)
         var lines: [Duration] = []
         for _ in 0..<40 {   // 400 s
-            for action in machine.handle(.probeFailed(Self.leftover), at: now) {
+            for action in machine.handle(.probeFailed(Self.leftover), at: clock.now) {
                 if case .log(.deviceUnavailableAfterGrace(_, _, let waited)) = action { lines.append(waited) }
                 if case .log(.deviceStillUnavailable(_, _, let waited)) = action { lines.append(waited) }
             }
-            now = now + .seconds(10)
-            _ = machine.handle(.deadline, at: now)
+            clock.advance(.seconds(10))
+            _ = machine.handle(.deadline, at: clock.now)
         }
         // The grace's warning at 120 s; the 60 s reminder is past, the 300 s one comes.
         #expect(lines == [.seconds(120), .seconds(300)])
@@ -112,14 +113,14 @@ import Testing
 
     @Test func aNewWaitAfterAWarnedOneStartsWithAGraceAgain() {
         var machine = SupervisionTable(configuration: SupervisionConfiguration(gate: Self.gate(grace: .milliseconds(100))))
-        var (_, now) = Self.fail(&machine, times: 10, from: MonotonicInstant(nanoseconds: 0))
+        var clock = FakeClock(at: Self.fail(&machine, times: 10, from: MonotonicInstant(nanoseconds: 0)).now)
         #expect(machine.gateWarned)
-        _ = machine.handle(.probeSucceeded, at: now)
-        _ = machine.handle(.spawned(pid: 7), at: now)
+        _ = machine.handle(.probeSucceeded, at: clock.now)
+        _ = machine.handle(.spawned(pid: 7), at: clock.now)
         #expect(!machine.gateWarned)
-        now = now + .seconds(20)
-        _ = machine.handle(.childExited(.exited(1)), at: now)   // after a healthy run: through the gate at once
-        let again = machine.handle(.probeFailed(Self.leftover), at: now)
+        clock.advance(.seconds(20))
+        _ = machine.handle(.childExited(.exited(1)), at: clock.now)   // after a healthy run: through the gate at once
+        let again = machine.handle(.probeFailed(Self.leftover), at: clock.now)
         #expect(again.contains(.reportHolders))
         #expect(!again.contains(.warnHolders))
     }

@@ -1,21 +1,19 @@
 import Glibc
 import Testing
+import TestSupport
 @testable import Supervision
 
 /// Longer runs of the state machine on a fake clock.
 @Suite struct SupervisionScenarioTests {
-    /// A fake clock: the state machine only sees the instants we hand it.
-    struct Clock {
-        var now = MonotonicInstant(nanoseconds: 5_000_000_000_000)
-        mutating func advance(_ duration: Duration) { now = now + duration }
-    }
+    /// The state machine only sees the instants this clock hands it.
+    static func clock() -> FakeClock { FakeClock(at: MonotonicInstant(nanoseconds: 5_000_000_000_000)) }
 
     static func deadlines(_ actions: SupervisionActions) -> [Duration] {
         actions.compactMap { if case .armDeadline(let d) = $0 { return d } else { return nil } }
     }
 
     /// Runs `count` crash cycles that each last `runTime`; returns the restart delays chosen.
-    static func crashCycles(_ machine: inout SupervisionTable, _ clock: inout Clock, count: Int, runTime: Duration,
+    static func crashCycles(_ machine: inout SupervisionTable, _ clock: inout FakeClock, count: Int, runTime: Duration,
                             status: TerminationStatus = .exited(1)) -> [Duration] {
         var delays: [Duration] = []
         var pid: Int32 = 1000
@@ -38,7 +36,7 @@ import Testing
     }
 
     @Test func backoffDoublesToTheCapAndResetsAfterAHealthyRun() {
-        var clock = Clock()
+        var clock = Self.clock()
         var machine = SupervisionTable(configuration: SupervisionConfiguration())
         _ = machine.handle(.start, at: clock.now)
         let fast = Self.crashCycles(&machine, &clock, count: 6, runTime: .milliseconds(300))
@@ -54,7 +52,7 @@ import Testing
     /// `--restart always`: exit 0 goes through the same backoff (a short run
     /// is a fast failure whatever its status) and a healthy run resets it.
     @Test func restartAlwaysBacksOffExitZeroLikeAFailure() {
-        var clock = Clock()
+        var clock = Self.clock()
         var machine = SupervisionTable(configuration: SupervisionConfiguration(restart: .always))
         _ = machine.handle(.start, at: clock.now)
         let fast = Self.crashCycles(&machine, &clock, count: 6, runTime: .milliseconds(40), status: .exited(0))
@@ -80,7 +78,7 @@ import Testing
     @Test func restartAlwaysGoesThroughTheGate() {
         let gate = GateTiming(probeDuration: .seconds(1), probeInterval: .seconds(2))
         var machine = SupervisionTable(configuration: SupervisionConfiguration(restart: .always, gate: gate))
-        var clock = Clock()
+        var clock = Self.clock()
         _ = machine.handle(.start, at: clock.now)
         _ = machine.handle(.probeSucceeded, at: clock.now)
         _ = machine.handle(.spawned(pid: 5), at: clock.now)
@@ -95,7 +93,7 @@ import Testing
     }
 
     @Test func aRunJustShortOfTheResetWindowIsStillAFastFailure() {
-        var clock = Clock()
+        var clock = Self.clock()
         var machine = SupervisionTable(configuration: SupervisionConfiguration())
         _ = machine.handle(.start, at: clock.now)
         let delays = Self.crashCycles(&machine, &clock, count: 2, runTime: .seconds(10) - .milliseconds(1))
@@ -103,7 +101,7 @@ import Testing
     }
 
     @Test func zeroBackoffRestartsAtOnceWithoutATimer() {
-        var clock = Clock()
+        var clock = Self.clock()
         let policy = BackoffPolicy(initial: .zero, maximum: .zero, reset: .seconds(10))
         var machine = SupervisionTable(configuration: SupervisionConfiguration(backoff: policy))
         _ = machine.handle(.start, at: clock.now)
@@ -113,7 +111,7 @@ import Testing
     }
 
     @Test func identicalExitsAtTheCapAreFolded() {
-        var clock = Clock()
+        var clock = Self.clock()
         let policy = BackoffPolicy(initial: .seconds(2), maximum: .seconds(8), reset: .seconds(10))
         var machine = SupervisionTable(configuration: SupervisionConfiguration(backoff: policy, foldEvery: 10))
         _ = machine.handle(.start, at: clock.now)
@@ -151,7 +149,7 @@ import Testing
     }
 
     @Test func execFailureAfterTheFirstStartIsAFastFailureNotFatal() {
-        var clock = Clock()
+        var clock = Self.clock()
         var machine = SupervisionTable(configuration: SupervisionConfiguration())
         _ = machine.handle(.start, at: clock.now)
         _ = machine.handle(.spawned(pid: 5), at: clock.now)
@@ -167,13 +165,13 @@ import Testing
 
     @Test func notExecutableAtFirstStartExits126() {
         var machine = SupervisionTable(configuration: SupervisionConfiguration())
-        _ = machine.handle(.start, at: Clock().now)
-        let actions = machine.handle(.spawnFailed(SpawnFailure(stage: .exec, errno: EACCES)), at: Clock().now)
+        _ = machine.handle(.start, at: Self.clock().now)
+        let actions = machine.handle(.spawnFailed(SpawnFailure(stage: .exec, errno: EACCES)), at: Self.clock().now)
         #expect(actions.contains(.exit(126)))
     }
 
     @Test func readyIsNotifiedOnceOnlyAtStart() {
-        var clock = Clock()
+        var clock = Self.clock()
         var machine = SupervisionTable(configuration: SupervisionConfiguration())
         #expect(machine.handle(.start, at: clock.now).contains(.notify(.ready)))
         #expect(!machine.handle(.spawned(pid: 1), at: clock.now).contains(.notify(.ready)))
@@ -185,7 +183,7 @@ import Testing
     /// A device held for ten minutes: READY came at the start, and never again
     /// through every failed probe and the spawn that finally follows.
     @Test func aLongGateWaitComesAfterReady() {
-        var clock = Clock()
+        var clock = Self.clock()
         let gate = GateTiming(probeDuration: .milliseconds(50), probeRetry: .milliseconds(50), probeInterval: .seconds(4),
                               staleAfter: 20)
         var machine = SupervisionTable(configuration: SupervisionConfiguration(gate: gate))
@@ -213,15 +211,15 @@ import Testing
     static let busy = ProbeFailure(stage: .open, errno: EBUSY)
 
     @Test func waitsQuietlyRemindsAtGrowingIntervalsAndSearchesForStalePlayers() {
-        var now = MonotonicInstant(nanoseconds: 1_000_000_000)
+        var clock = FakeClock(at: MonotonicInstant(nanoseconds: 1_000_000_000))
         var machine = SupervisionTable(configuration: SupervisionConfiguration(gate: Self.gate))
-        _ = machine.handle(.start, at: now)
+        _ = machine.handle(.start, at: clock.now)
         var warnings: [Int] = []       // probe numbers that logged a line
         var staleSearches: [Int] = []
         var holderReports = 0
         var holderWarnings = 0
         for probe in 1...500 {          // 500 probes ≈ 16m40s at 2 s apart
-            let actions = machine.handle(.probeFailed(Self.busy), at: now)
+            let actions = machine.handle(.probeFailed(Self.busy), at: clock.now)
             for action in actions {
                 switch action {
                 case .log(.deviceUnavailableAfterGrace), .log(.deviceStillUnavailable): warnings.append(probe)
@@ -231,8 +229,8 @@ import Testing
                 default: break
                 }
             }
-            now = now + .seconds(2)
-            #expect(machine.handle(.deadline, at: now) == SupervisionActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
+            clock.advance(.seconds(2))
+            #expect(machine.handle(.deadline, at: clock.now) == SupervisionActions([.startProbe, .armDeadline(Self.gate.probeDeadline)]))
         }
         // The first probe past the 1 s grace, then 1 min, 5 min and 15 min
         // after the first failure: quiet in between.
@@ -242,7 +240,7 @@ import Testing
         // Stale-player searches back off: 4, 8, 16, ... then every 128 probes.
         #expect(staleSearches == [4, 8, 16, 32, 64, 128, 256, 384])
 
-        let ready = machine.handle(.probeSucceeded, at: now)
+        let ready = machine.handle(.probeSucceeded, at: clock.now)
         #expect(ready == SupervisionActions([.cancelDeadline, .log(.deviceReady(after: .seconds(1000), probes: 501, warned: true)), .spawn]))
         #expect(machine.failedProbes == 0)
     }
@@ -256,19 +254,19 @@ import Testing
     }
 
     @Test func aNewOutageAfterRecoveryWarnsAgain() {
-        var now = MonotonicInstant(nanoseconds: 0)
+        var clock = FakeClock(at: MonotonicInstant(nanoseconds: 0))
         var machine = SupervisionTable(configuration: SupervisionConfiguration(gate: Self.gate))
-        _ = machine.handle(.start, at: now)
-        _ = machine.handle(.probeFailed(Self.busy), at: now)
-        now = now + .seconds(2)
-        _ = machine.handle(.deadline, at: now)
-        _ = machine.handle(.probeSucceeded, at: now)
-        _ = machine.handle(.spawned(pid: 3), at: now)
-        now = now + .seconds(1)
-        _ = machine.handle(.childExited(.exited(1)), at: now)
-        now = now + .seconds(2)
-        _ = machine.handle(.deadline, at: now)
-        let again = machine.handle(.probeFailed(Self.busy), at: now)
+        _ = machine.handle(.start, at: clock.now)
+        _ = machine.handle(.probeFailed(Self.busy), at: clock.now)
+        clock.advance(.seconds(2))
+        _ = machine.handle(.deadline, at: clock.now)
+        _ = machine.handle(.probeSucceeded, at: clock.now)
+        _ = machine.handle(.spawned(pid: 3), at: clock.now)
+        clock.advance(.seconds(1))
+        _ = machine.handle(.childExited(.exited(1)), at: clock.now)
+        clock.advance(.seconds(2))
+        _ = machine.handle(.deadline, at: clock.now)
+        let again = machine.handle(.probeFailed(Self.busy), at: clock.now)
         #expect(again.contains(.log(.deviceUnavailable(Self.busy))))
         #expect(again.contains(.reportHolders))
     }

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import TestSupport
 @testable import Supervision
 
 /// Every phase × event pair of the transition table, written out: the
@@ -201,13 +202,13 @@ import Testing
     /// Starts `machine` and fails probes for 30 s of its time, so the wait
     /// has grown to the interval; returns the time of the last deadline.
     static func failUntilTheWaitHasGrown(_ machine: inout SupervisionTable) throws -> MonotonicInstant {
-        var now = t0
-        _ = machine.handle(.start, at: now)
-        while now - t0 < .seconds(30) {
-            now = now + (try #require(armed(machine.handle(.probeFailed(busy), at: now))))
-            _ = machine.handle(.deadline, at: now)
+        var clock = FakeClock(at: t0)
+        _ = machine.handle(.start, at: clock.now)
+        while clock.now - t0 < .seconds(30) {
+            try clock.advance(#require(armed(machine.handle(.probeFailed(busy), at: clock.now))))
+            _ = machine.handle(.deadline, at: clock.now)
         }
-        return now
+        return clock.now
     }
 
     static func armed(_ actions: SupervisionActions) -> Duration? {
@@ -216,17 +217,17 @@ import Testing
 
     @Test func waitsStartAtTheRetryAndGrowWithTheTimeWaitedUpToTheInterval() throws {
         var machine = SupervisionTable(configuration: Self.growing)
-        var now = Self.t0
-        _ = machine.handle(.start, at: now)
+        var clock = FakeClock(at: Self.t0)
+        _ = machine.handle(.start, at: clock.now)
         var waits: [Duration] = []
         var waited: [Duration] = []
-        while now - Self.t0 < .seconds(60) {
-            let wait = try #require(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)))
+        while clock.now - Self.t0 < .seconds(60) {
+            let wait = try #require(Self.armed(machine.handle(.probeFailed(Self.busy), at: clock.now)))
             waits.append(wait)
-            waited.append(now - Self.t0)
+            waited.append(clock.now - Self.t0)
             #expect(machine.phase == .waitingForDevice)
-            now = now + wait
-            #expect(machine.handle(.deadline, at: now) == SupervisionActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+            clock.advance(wait)
+            #expect(machine.handle(.deadline, at: clock.now) == SupervisionActions([.startProbe, .armDeadline(.milliseconds(1100))]))
         }
         #expect(waits.first == .milliseconds(50))
         // Never shorter than the retry, never longer than the interval, a
@@ -243,28 +244,28 @@ import Testing
 
     @Test func aReleasedDeviceIsProbedAtOnceButNeverSoonerThanTheRetryAfterTheLastProbe() throws {
         var machine = SupervisionTable(configuration: Self.growing)
-        var now = try Self.failUntilTheWaitHasGrown(&machine)
-        let lastProbe = now
-        #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)) == .seconds(4))
+        var clock = try FakeClock(at: Self.failUntilTheWaitHasGrown(&machine))
+        let lastProbe = clock.now
+        #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: clock.now)) == .seconds(4))
         // 10 ms after that probe began the device is released: the next
         // probe comes 50 ms after the last one, not 4 s later.
-        now = lastProbe + .milliseconds(10)
-        #expect(machine.handle(.deviceMayBeFree, at: now) == SupervisionActions([.armDeadline(.milliseconds(40))]))
+        clock.advance(lastProbe + .milliseconds(10) - clock.now)
+        #expect(machine.handle(.deviceMayBeFree, at: clock.now) == SupervisionActions([.armDeadline(.milliseconds(40))]))
         #expect(machine.phase == .waitingForDevice)
         // More releases before then change nothing: a probe is due already.
-        now = now + .milliseconds(20)
-        #expect(machine.handle(.deviceMayBeFree, at: now).isEmpty)
-        now = lastProbe + .milliseconds(50)
-        #expect(machine.handle(.deadline, at: now) == SupervisionActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+        clock.advance(.milliseconds(20))
+        #expect(machine.handle(.deviceMayBeFree, at: clock.now).isEmpty)
+        clock.advance(lastProbe + .milliseconds(50) - clock.now)
+        #expect(machine.handle(.deadline, at: clock.now) == SupervisionActions([.startProbe, .armDeadline(.milliseconds(1100))]))
         // A release while the probe runs is ignored; after it fails, a
         // release later than the retry probes at once.
-        #expect(machine.handle(.deviceMayBeFree, at: now + .milliseconds(1)).isEmpty)
+        #expect(machine.handle(.deviceMayBeFree, at: clock.now + .milliseconds(1)).isEmpty)
         #expect(machine.phase == .probing)
-        now = now + .milliseconds(2)
-        _ = machine.handle(.probeFailed(Self.busy), at: now)
-        now = now + .milliseconds(60)
-        #expect(machine.handle(.deviceMayBeFree, at: now) == SupervisionActions([.startProbe, .armDeadline(.milliseconds(1100))]))
-        #expect(machine.handle(.probeSucceeded, at: now + .milliseconds(30)).contains(.spawn))
+        clock.advance(.milliseconds(2))
+        _ = machine.handle(.probeFailed(Self.busy), at: clock.now)
+        clock.advance(.milliseconds(60))
+        #expect(machine.handle(.deviceMayBeFree, at: clock.now) == SupervisionActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+        #expect(machine.handle(.probeSucceeded, at: clock.now + .milliseconds(30)).contains(.spawn))
     }
 
     @Test func aReleaseJustAfterAFailureKeepsTheSoonerRetry() {
@@ -278,14 +279,14 @@ import Testing
 
     @Test func staleSearchesCountEveryFailedProbe() throws {
         var machine = SupervisionTable(configuration: Self.growing)
-        var now = Self.t0
-        _ = machine.handle(.start, at: now)
+        var clock = FakeClock(at: Self.t0)
+        _ = machine.handle(.start, at: clock.now)
         var searches: [(probe: Int, waited: Duration)] = []
         for probe in 1...40 {
-            let actions = machine.handle(.probeFailed(Self.busy), at: now)
-            if actions.contains(.reapStalePlayers) { searches.append((probe, now - Self.t0)) }
-            now = now + (try #require(Self.armed(actions)))
-            _ = machine.handle(.deadline, at: now)
+            let actions = machine.handle(.probeFailed(Self.busy), at: clock.now)
+            if actions.contains(.reapStalePlayers) { searches.append((probe, clock.now - Self.t0)) }
+            try clock.advance(#require(Self.armed(actions)))
+            _ = machine.handle(.deadline, at: clock.now)
         }
         #expect(searches.map(\.probe) == [20, 40])
         // The first search comes after seconds of waiting, as 4 probes 2 s
@@ -306,20 +307,20 @@ import Testing
     /// at the retry and double until they reach the grown schedule again.
     @Test func aProbeAnsweringAReleaseThatFailsIsRetriedSoonThenTheScheduleResumes() throws {
         var machine = SupervisionTable(configuration: Self.growing)
-        var now = try Self.failUntilTheWaitHasGrown(&machine)
-        #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)) == .seconds(4))
-        now = now + .seconds(1)
-        #expect(machine.handle(.deviceMayBeFree, at: now) == SupervisionActions([.startProbe, .armDeadline(.milliseconds(1100))]))
+        var clock = try FakeClock(at: Self.failUntilTheWaitHasGrown(&machine))
+        #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: clock.now)) == .seconds(4))
+        clock.advance(.seconds(1))
+        #expect(machine.handle(.deviceMayBeFree, at: clock.now) == SupervisionActions([.startProbe, .armDeadline(.milliseconds(1100))]))
         var waits: [Duration] = []
         for _ in 0..<8 {
-            now = now + .milliseconds(3)
-            let wait = try #require(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)))
+            clock.advance(.milliseconds(3))
+            let wait = try #require(Self.armed(machine.handle(.probeFailed(Self.busy), at: clock.now)))
             waits.append(wait)
-            now = now + wait
-            _ = machine.handle(.deadline, at: now)
+            clock.advance(wait)
+            _ = machine.handle(.deadline, at: clock.now)
         }
         #expect(waits == [50, 100, 200, 400, 800, 1600, 3200, 4000].map { Duration.milliseconds($0) })
         // Without another release, the grown schedule goes on.
-        #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: now)) == .seconds(4))
+        #expect(Self.armed(machine.handle(.probeFailed(Self.busy), at: clock.now)) == .seconds(4))
     }
 }

@@ -59,9 +59,9 @@ public final class ALSAGate: GateDriver, EventSource {
             closeProbe()
             waitForRelease()
         case .reportHolders:
-            if let logger = loop?.logger { holders.report(warning: false, logger) }
+            if let logger = loop?.logger { holders.report(.firstFailedProbe, logger) }
         case .warnHolders:
-            if let logger = loop?.logger { holders.report(warning: true, logger) }
+            if let logger = loop?.logger { holders.report(.graceEnded, logger) }
         case .reapStalePlayers:
             reaper.reap(at: now)
         case .spawn, .armDeadline, .cancelDeadline, .signalChild, .killGroup, .log, .notify, .exit:

@@ -1,16 +1,42 @@
 import Supervision
 import CLibc
 
-/// What a failed probe found, as sentences: who holds the nodes behind this
-/// PCM, and when nobody does, the dmix/dsnoop/dshare state behind it. Pure:
-/// the gate gathers the facts (/proc, /proc/sysvipc, alsa-lib's
-/// configuration) and this decides what they mean, so tests drive it with
+/// What a failed probe found: a `Finding`, classified from the gate's facts,
+/// rendered once into sentences. Pure: the gate gathers the facts (/proc,
+/// /proc/sysvipc, alsa-lib's configuration) and this decides what they mean
+/// and at which level each sentence is logged, so tests drive it with
 /// made-up facts.
 public struct GateDiagnosis: Equatable, Sendable {
+    /// What explains the failure, most important first: a holder of this
+    /// PCM's node outranks direct-plugin state, which outranks "nobody".
+    public enum Finding: Equatable, Sendable {
+        /// Processes hold this PCM's device node.
+        case heldBy([DeviceHolder])
+        /// The direct plugin's shared memory is left with no process attached.
+        case directStateLeft(creatorPID: Int32)
+        /// The direct plugin's key is in use by processes not holding the node.
+        case directKeyInUse(attachments: Int)
+        /// A semaphore set of the key without its shared memory.
+        case semaphoreWithoutMemory(id: Int32)
+        /// /proc could not be read: the holders are unknown.
+        case holdersUnknown(errno: Int32)
+        /// Nobody holds the node and no direct-plugin state explains it.
+        case noHolderFound
+    }
+
+    /// When the report is made: it decides the levels of its lines.
+    public enum Occasion: Sendable {
+        /// The first failed probe of a wait.
+        case firstFailedProbe
+        /// The holder grace has ended with the device still unavailable.
+        case graceEnded
+    }
+
+    public var finding: Finding
     /// The full report, one line each, most important first.
     public var lines: [String]
     /// How many of the first `lines` name processes holding this PCM's
-    /// device node: what the first failed probe logs at info.
+    /// device node.
     public var holderLineCount: Int
     /// A few words for the one info line of a hiccup ("dmix state left by
     /// squeezelite (pid 118, exited)").
@@ -20,6 +46,25 @@ public struct GateDiagnosis: Equatable, Sendable {
     public var heldBy: String?
     /// Said once per report at debug, never as a warning of its own.
     public var uninspected: String?
+
+    /// The report's lines with their levels. The first failed probe names
+    /// the processes that hold this PCM's node at info; the rest is a detail
+    /// (debug) whose gist goes to the ready line, so a dmix leftover met once
+    /// costs that one info line. The grace's end gives the full report at
+    /// warning. What could not be inspected is said at debug either way.
+    public func entries(_ occasion: Occasion) -> [(level: Logger.Level, line: String)] {
+        var entries: [(level: Logger.Level, line: String)] = []
+        for (index, line) in lines.enumerated() {
+            let level: Logger.Level
+            switch occasion {
+            case .graceEnded: level = .warning
+            case .firstFailedProbe: level = index < holderLineCount ? .info : .debug
+            }
+            entries.append((level, line))
+        }
+        if let uninspected { entries.append((.debug, uninspected)) }
+        return entries
+    }
 }
 
 /// The facts one report is made of.
@@ -79,6 +124,10 @@ public struct GateFacts: Sendable {
     /// or the one there now.
     var segment: SharedMemorySegment? { segmentBefore ?? segmentNow }
 
+    /// The route's direct plugin and its key; only for a finding about
+    /// direct-plugin state, which exists only when both do.
+    var directKey: (DirectPlugin, Int32) { (route!.direct!, route!.direct!.key!) }
+
     /// Splits the scan into holders of this PCM's node and other users.
     var holdersAndOthers: (holders: [DeviceHolder], others: [DeviceHolder]) {
         guard let node = route?.nodeName else { return (scan.holders, []) }
@@ -105,15 +154,16 @@ extension GateDiagnosis {
 
     /// `split`: `facts.holdersAndOthers`, when the caller has it already.
     init(_ facts: GateFacts, split: (holders: [DeviceHolder], others: [DeviceHolder])) {
+        let finding = Self.classify(facts, holders: split.holders)
+        self.finding = finding
         var lines: [String] = []
-        let (holders, others) = split
-        var summary: String
         var heldBy: String?
         var holderLineCount = 0
         var namedPIDs: Set<Int32> = []
         let device = facts.device
-        let direct = facts.route?.direct
-        if !holders.isEmpty {
+        let summary: String
+        switch finding {
+        case .heldBy(let holders):
             for holder in holders.prefix(Self.maximumHoldersListed) {
                 let nodes = holder.devices.map { Path.baseName($0) }.joined(separator: ",")
                 lines.append("\(device) holder: pid \(holder.pid) (\(Self.shown(holder.commandLine))) has \(nodes) open")
@@ -124,36 +174,37 @@ extension GateDiagnosis {
             holderLineCount = lines.count
             heldBy = holders.prefix(3).map { "pid \($0.pid) \(Self.name($0.commandLine))" }.joined(separator: ", ")
             summary = "held by " + (heldBy ?? "?")
-        } else if let direct, let key = direct.key, let segment = facts.segment {
-            let plugin = Self.describe(direct, key: key, route: facts.route)
-            if segment.attachments == 0 {
-                let creator = Self.who(segment.creatorPID, facts)
-                let semaphore = (facts.semaphoreBefore ?? facts.semaphoreNow) != nil ? " and semaphore" : ""
-                let cleared = facts.segmentNow == nil
-                    ? "; the failed open removed it, so the next open starts afresh"
-                    : "; still there (the next open of \(device) by its owner's user removes it)"
-                lines.append("\(device): \(plugin): shared memory\(semaphore) left with no process attached, created by \(creator)\(cleared)")
-                summary = "\(direct.type) state left by \(creator)"
-            } else {
-                let users = Self.users(segment, facts)
-                for pid in [segment.creatorPID, segment.lastPID] where facts.processes.contains(where: { $0.pid == pid && $0.commandLine != nil }) {
-                    namedPIDs.insert(pid)
-                }
-                var line = "\(device): \(plugin): shared memory attached by \(segment.attachments) process\(segment.attachments == 1 ? "" : "es") not holding \(device)'s device"
-                if !users.isEmpty { line += ": " + users.joined(separator: "; ") }
-                if !facts.sharingPCMs.isEmpty {
-                    line += "; \(facts.sharingPCMs.joined(separator: ", ")) \(facts.sharingPCMs.count == 1 ? "has" : "have") the same key (\(SysVIPC.hex(key))) in the ALSA configuration"
-                }
-                lines.append(line)
-                summary = "\(direct.type) key \(SysVIPC.hex(key)) in use by " + (users.first ?? "another process")
+        case .directStateLeft(let creatorPID):
+            let (direct, key) = facts.directKey
+            let creator = Self.who(creatorPID, facts)
+            let semaphore = (facts.semaphoreBefore ?? facts.semaphoreNow) != nil ? " and semaphore" : ""
+            let cleared = facts.segmentNow == nil
+                ? "; the failed open removed it, so the next open starts afresh"
+                : "; still there (the next open of \(device) by its owner's user removes it)"
+            lines.append("\(device): \(Self.describe(direct, key: key, route: facts.route)): shared memory\(semaphore) left with no process attached, created by \(creator)\(cleared)")
+            summary = "\(direct.type) state left by \(creator)"
+        case .directKeyInUse(let attachments):
+            let (direct, key) = facts.directKey
+            let segment = facts.segment!
+            let users = Self.users(segment, facts)
+            for pid in [segment.creatorPID, segment.lastPID] where facts.processes.contains(where: { $0.pid == pid && $0.commandLine != nil }) {
+                namedPIDs.insert(pid)
             }
-        } else if let direct, let key = direct.key, let semaphore = facts.semaphoreBefore ?? facts.semaphoreNow {
-            lines.append("\(device): \(Self.describe(direct, key: key, route: facts.route)): a semaphore set (id \(semaphore.id)) without shared memory")
+            var line = "\(device): \(Self.describe(direct, key: key, route: facts.route)): shared memory attached by \(attachments) process\(attachments == 1 ? "" : "es") not holding \(device)'s device"
+            if !users.isEmpty { line += ": " + users.joined(separator: "; ") }
+            if !facts.sharingPCMs.isEmpty {
+                line += "; \(facts.sharingPCMs.joined(separator: ", ")) \(facts.sharingPCMs.count == 1 ? "has" : "have") the same key (\(SysVIPC.hex(key))) in the ALSA configuration"
+            }
+            lines.append(line)
+            summary = "\(direct.type) key \(SysVIPC.hex(key)) in use by " + (users.first ?? "another process")
+        case .semaphoreWithoutMemory(let id):
+            let (direct, key) = facts.directKey
+            lines.append("\(device): \(Self.describe(direct, key: key, route: facts.route)): a semaphore set (id \(id)) without shared memory")
             summary = "\(direct.type) semaphore \(SysVIPC.hex(key)) left without shared memory"
-        } else if let error = facts.scan.failure {
+        case .holdersUnknown(let error):
             lines.append("cannot tell who holds \(facts.soundDirectory): reading /proc failed: \(Errno.describe(error))")
             summary = facts.failure.map { "\($0)" } ?? "no holder found"
-        } else {
+        case .noHolderFound:
             var line = Self.unheld(device: device, soundDirectory: facts.soundDirectory, route: facts.route, failure: facts.failure)
             if facts.scan.unreadableProcesses > 0 {
                 line += " (\(facts.scan.unreadableProcesses) processes of other users could not be inspected)"
@@ -162,13 +213,12 @@ extension GateDiagnosis {
             summary = (facts.failure.map { "\($0)" } ?? "failed") + ", no holder found"
         }
         // A process the dmix sentence already named is not repeated as context.
-        let context = others.filter { !namedPIDs.contains($0.pid) }
+        let context = split.others.filter { !namedPIDs.contains($0.pid) }
         if !context.isEmpty && facts.route != nil {
-            let others = context
-            let listed = others.prefix(8).map {
+            let listed = context.prefix(8).map {
                 "pid \($0.pid) \(Self.name($0.commandLine)) (\($0.devices.map { Path.baseName($0) }.joined(separator: ",")))"
             }.joined(separator: ", ")
-            let more = others.count > 8 ? " and \(others.count - 8) more" : ""
+            let more = context.count > 8 ? " and \(context.count - 8) more" : ""
             lines.append("other \(facts.soundDirectory) users, not holding \(device)'s device (context only): \(listed)\(more)")
         }
         self.lines = lines
@@ -180,57 +230,18 @@ extension GateDiagnosis {
             : nil
     }
 
-    /// "dmix lb1 (key 0x00003404: ipc_key 1028 on hw:3,0)".
-    static func describe(_ direct: DirectPlugin, key: Int32, route: PCMRoute?) -> String {
-        let name = direct.name.map { " \($0)" } ?? ""
-        let uid = direct.addsUID ? " + uid" : ""
-        let hardware = route?.hardwareName.map { " on \($0)" } ?? ""
-        return "\(direct.type)\(name) (key \(SysVIPC.hex(key)): ipc_key \(direct.configuredKey)\(uid)\(hardware))"
-    }
-
-    /// "squeezelite (pid 118, exited)", "pid 118 (exited)", "pid 300 (squeezelite -o lb2c)".
-    static func who(_ pid: Int32, _ facts: GateFacts) -> String {
-        let process = facts.processes.first { $0.pid == pid }
-        if let commandLine = process?.commandLine {
-            return "pid \(pid) (\(shown(commandLine)))"
-        }
-        if let own = facts.ownChildren[pid] { return "\(own) (pid \(pid), exited)" }
-        return "pid \(pid) (exited)"
-    }
-
-    /// The segment's creator and last user that are alive, with what they play to.
-    static func users(_ segment: SharedMemorySegment, _ facts: GateFacts) -> [String] {
-        var pids: [Int32] = []
-        for pid in [segment.creatorPID, segment.lastPID] where pid > 0 && !pids.contains(pid) { pids.append(pid) }
-        return pids.compactMap { pid in
-            guard let commandLine = facts.processes.first(where: { $0.pid == pid })?.commandLine else { return nil }
-            var text = "pid \(pid) (\(shown(commandLine)))"
-            if let holder = facts.scan.holders.first(where: { $0.pid == pid }) {
-                text += " playing to " + holder.devices.map { Path.baseName($0) }.joined(separator: ",")
+    /// What explains the failure, from the facts.
+    static func classify(_ facts: GateFacts, holders: [DeviceHolder]) -> Finding {
+        if !holders.isEmpty { return .heldBy(holders) }
+        if facts.route?.direct?.key != nil {
+            if let segment = facts.segment {
+                return segment.attachments == 0
+                    ? .directStateLeft(creatorPID: segment.creatorPID)
+                    : .directKeyInUse(attachments: segment.attachments)
             }
-            return text
+            if let semaphore = facts.semaphoreBefore ?? facts.semaphoreNow { return .semaphoreWithoutMemory(id: semaphore.id) }
         }
-    }
-
-    /// The sentence when no process holds this PCM's device and no direct
-    /// plugin state explains it, read from how the probe failed.
-    static func unheld(device: String, soundDirectory: String, route: PCMRoute?, failure: ProbeFailure?) -> String {
-        let none = route?.nodeName.map { "no process holds \(soundDirectory)/\($0)" } ?? "no process holds \(soundDirectory)/*"
-        guard let failure, failure.stage != .timeout, !(failure.stage == .open && failure.errno == EBUSY) else {
-            return "\(none): \(device) is busy inside the driver or held by another user"
-        }
-        if failure.stage == .open && failure.errno == ENOENT {
-            return "\(none): \(device) is not defined in the ALSA configuration, or names a card that is not there (\(failure))"
-        }
-        return "\(none): \(device) fails unheld (\(failure)): a configuration or driver problem, or another user's process"
-    }
-
-    static func shown(_ commandLine: [String]) -> String {
-        let joined = commandLine.isEmpty ? "?" : commandLine.joined(separator: " ")
-        return joined.utf8.count > 160 ? String(joined.prefix(160)) + "..." : joined
-    }
-
-    static func name(_ commandLine: [String]) -> String {
-        Path.baseName(commandLine.first ?? "?")
+        if let error = facts.scan.failure { return .holdersUnknown(errno: error) }
+        return .noHolderFound
     }
 }

@@ -47,11 +47,9 @@ final class HolderReport {
         return (segment, semaphore)
     }
 
-    /// The first failed probe's report: the processes that
-    /// hold this PCM's node are named at info; the rest is a detail (debug)
-    /// whose gist goes to the ready line, so a dmix leftover met once costs
-    /// that one info line. The grace's end gives the full report at warning.
-    func report(warning: Bool, _ logger: Logger) {
+    /// Gathers the facts now and logs the diagnosis at the levels its
+    /// occasion gives (`GateDiagnosis.entries`).
+    func report(_ occasion: GateDiagnosis.Occasion, _ logger: Logger) {
         let scan = DeviceHolders.scan(deviceDirectory: settings.soundDirectory, excluding: [getpid()])
         let (segmentNow, semaphoreNow) = directState()
         var facts = GateFacts(device: settings.parameters.device, soundDirectory: settings.soundDirectory, failure: lastFailure, route: route,
@@ -74,9 +72,6 @@ final class HolderReport {
         let diagnosis = GateDiagnosis(facts, split: split)
         heldBy = diagnosis.heldBy
         firstFinding = diagnosis.gist
-        for (index, line) in diagnosis.lines.enumerated() {
-            logger.log(warning ? .warning : index < diagnosis.holderLineCount ? .info : .debug, line)
-        }
-        if let uninspected = diagnosis.uninspected { logger.log(.debug, uninspected) }
+        for entry in diagnosis.entries(occasion) { logger.log(entry.level, entry.line) }
     }
 }
