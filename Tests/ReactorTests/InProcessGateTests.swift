@@ -21,7 +21,8 @@ extension InProcessLoopTests {
             let sound = (device.deviceFile as NSString).deletingLastPathComponent
             mkdir(sound, 0o700)
             return try ALSAGate(settings: GateSettings(parameters: PCMParameters(device: device.pcmName, duration: .milliseconds(20)),
-                                                       soundDirectory: sound, commandBaseName: "sh"))
+                                                       soundDirectory: sound, commandBaseName: "sh",
+                                                       stopTimeout: OptionDefaults.stopTimeout))
         }
 
         static func isRunning(_ phase: SupervisionPhase) -> Bool { InProcessLoopTests.isRunning(phase) }
@@ -103,7 +104,7 @@ extension InProcessLoopTests {
             let settings = GateSettings(parameters: PCMParameters(device: device.pcmName, duration: .milliseconds(20)),
                                         soundDirectory: (device.deviceFile as NSString).deletingLastPathComponent,
                                         commandBaseName: "pcm-holder", commandPath: ALSATestRig.holderPath,
-                                        staleIdentity: .outputDevice(device.pcmName))
+                                        staleIdentity: .outputDevice(device.pcmName), stopTimeout: OptionDefaults.stopTimeout)
             var timing = Self.timing
             timing.staleAfter = 1
             let rig = try Rig("exec sleep 100", configuration: SupervisionConfiguration(gate: timing), gate: try ALSAGate(settings: settings))
