@@ -498,7 +498,13 @@ def without():
     time.sleep(0.5)
     reap()
     left = [d for d in descendants() if d not in before]
-    if stream.stype == 'bluetooth' and left and all(' aplay -q -D ch1 ' in f' {d} ' for d in left):
+    if left and not series:
+      # AmpliPi's own stops before the series are measured, not judged: process_monitor.py exits on SIGTERM without
+      # waiting for its player, so a squeezelite can outlive its stop (seen on armv7)
+      say(f'{stream.stype}: left behind before the series: {left}')
+      for leftover in left:
+        os.kill(int(leftover.split()[0]), signal.SIGKILL)
+    elif stream.stype == 'bluetooth' and left and all(' aplay -q -D ch1 ' in f' {d} ' for d in left):
       # as before the series: bluealsa-aplay runs in a process group of its own (setpgrp), which the killpg of
       # Bluetooth.disconnect() does not reach
       say(f'{stream.stype}: left behind, as without the series: {left}')
