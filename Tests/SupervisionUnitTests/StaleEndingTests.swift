@@ -6,6 +6,14 @@ import Supervision
 @Suite struct StaleEndingTests {
     static let timeout: Duration = .seconds(3)
 
+    /// A first search that signalled `targets` stale players at `now`.
+    static func round(of targets: Int, at now: MonotonicInstant) -> StaleEnding {
+        var ending = StaleEnding(stopTimeout: timeout)
+        _ = ending.searchRequested(at: now)
+        ending.signalled(targets, at: now)
+        return ending
+    }
+
     @Test func theFirstSearchSearchesAndAnnouncesTheRule() {
         var ending = StaleEnding(stopTimeout: Self.timeout)
         let clock = FakeClock()
@@ -15,10 +23,8 @@ import Supervision
     }
 
     @Test func aSearchThatFindsNothingStartsNoRound() {
-        var ending = StaleEnding(stopTimeout: Self.timeout)
         var clock = FakeClock()
-        _ = ending.searchRequested(at: clock.now)
-        ending.signalled(0, at: clock.now)
+        var ending = Self.round(of: 0, at: clock.now)
         #expect(ending.deadline == nil)
         #expect(ending.pending == 0)
         clock.advance(.milliseconds(1))
@@ -26,28 +32,22 @@ import Supervision
     }
 
     @Test func aRoundArmsSigkillOneStopTimeoutLater() {
-        var ending = StaleEnding(stopTimeout: Self.timeout)
         let clock = FakeClock()
-        _ = ending.searchRequested(at: clock.now)
-        ending.signalled(2, at: clock.now)
+        let ending = Self.round(of: 2, at: clock.now)
         #expect(ending.pending == 2)
         #expect(ending.deadline == clock.now + Self.timeout)
     }
 
     @Test func aSearchDuringARoundWaitsForIt() {
-        var ending = StaleEnding(stopTimeout: Self.timeout)
         var clock = FakeClock()
-        _ = ending.searchRequested(at: clock.now)
-        ending.signalled(1, at: clock.now)
+        var ending = Self.round(of: 1, at: clock.now)
         clock.advance(.seconds(10))  // Even past the rate limit: the round is not over.
         #expect(ending.searchRequested(at: clock.now) == .stillEnding(announce: false))
     }
 
     @Test func theLastTargetToExitEndsTheRoundAndItsDeadline() {
-        var ending = StaleEnding(stopTimeout: Self.timeout)
         let clock = FakeClock()
-        _ = ending.searchRequested(at: clock.now)
-        ending.signalled(2, at: clock.now)
+        var ending = Self.round(of: 2, at: clock.now)
         #expect(ending.targetExited() == false)
         #expect(ending.deadline != nil)
         #expect(ending.targetExited() == true)
@@ -56,10 +56,8 @@ import Supervision
     }
 
     @Test func anotherRoundWaitsOneStopTimeoutFromTheLastOnesStart() {
-        var ending = StaleEnding(stopTimeout: Self.timeout)
         var clock = FakeClock()
-        _ = ending.searchRequested(at: clock.now)
-        ending.signalled(1, at: clock.now)
+        var ending = Self.round(of: 1, at: clock.now)
         clock.advance(.seconds(1))
         _ = ending.targetExited()
         #expect(ending.searchRequested(at: clock.now) == .tooSoon(since: .seconds(1), announce: false))
@@ -70,10 +68,8 @@ import Supervision
     }
 
     @Test func theDeadlineKillsWhatIsLeftOnceAndEndsTheRound() {
-        var ending = StaleEnding(stopTimeout: Self.timeout)
         var clock = FakeClock()
-        _ = ending.searchRequested(at: clock.now)
-        ending.signalled(2, at: clock.now)
+        var ending = Self.round(of: 2, at: clock.now)
         _ = ending.targetExited()
         clock.advance(.milliseconds(2999))
         #expect(ending.deadlinePassed(at: clock.now) == false)  // Not yet.
