@@ -5,6 +5,9 @@ public enum SupervisionAction: Equatable, Sendable {
     case cancelDeadline
     /// Send a signal to the child (through its pidfd).
     case signalChild(Int32)
+    /// Send a signal to every process in the child's group, the child
+    /// included (a stop: the player's helpers end at the same time as it).
+    case signalGroup(Int32)
     /// SIGKILL the child's whole process group.
     case killGroup
     case startProbe
@@ -27,7 +30,7 @@ extension SupervisionAction {
     public var isGateAction: Bool {
         switch self {
         case .startProbe, .abortProbe, .reportHolders, .warnHolders, .reapStalePlayers: return true
-        case .spawn, .armDeadline, .cancelDeadline, .signalChild, .killGroup, .log, .notify, .exit: return false
+        case .spawn, .armDeadline, .cancelDeadline, .signalChild, .signalGroup, .killGroup, .log, .notify, .exit: return false
         }
     }
 }

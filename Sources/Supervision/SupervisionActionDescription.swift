@@ -8,6 +8,7 @@ extension SupervisionAction: CustomStringConvertible {
         case .armDeadline(let delay): return "armDeadline(\(delay.humanReadable))"
         case .cancelDeadline: return "cancelDeadline"
         case .signalChild(let signal): return "signalChild(\(Signals.name(signal)))"
+        case .signalGroup(let signal): return "signalGroup(\(Signals.name(signal)))"
         case .killGroup: return "killGroup"
         case .startProbe: return "startProbe"
         case .abortProbe: return "abortProbe"

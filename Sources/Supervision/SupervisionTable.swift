@@ -129,11 +129,14 @@ public struct SupervisionTable: Sendable {
                 phase = .stopping(pid: pid)
                 actions.append(.log(.stopping(signal: signal, pid: pid)))
                 actions.append(.notify(.stopping))
-                actions.append(.signalChild(signal))
-                // A stopped child (SIGSTOP, a debugger) acts on the stop signal
+                // The whole group at once, as systemd's default KillMode does:
+                // a player's pipeline (rtl_fm | redsea | aplay under a script)
+                // ends alongside it instead of only after it has been reaped.
+                actions.append(.signalGroup(signal))
+                // A stopped process (SIGSTOP, a debugger) acts on the stop signal
                 // only once continued; without this it would be SIGKILLed at the
                 // stop timeout with no chance to close its device (as systemd does).
-                actions.append(.signalChild(SIGCONT))
+                actions.append(.signalGroup(SIGCONT))
                 actions.append(.armDeadline(configuration.stopTimeout))
             case .signal(let signal):
                 actions.append(.log(.forwarded(signal: signal, pid: pid)))

@@ -73,4 +73,23 @@ import TestSupport
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
     }
+
+    /// A stop reaches the whole group at once (as systemd's default KillMode
+    /// does): this player ends only after its member has handled SIGTERM, so
+    /// with the member signalled after the player's exit it would wait for
+    /// the stop timeout's SIGKILL instead.
+    @Test func aStopReachesThePlayersGroupAtOnce() throws {
+        let scratch = Scratch()
+        let player = scratch.script("player.sh", """
+        trap 'while [ ! -e "\(scratch.file("ended"))" ]; do sleep 0.01; done; exit 0' TERM
+        sh -c 'trap "touch \(scratch.file("ended")); exit 0" TERM; touch \(scratch.file("ready")); while :; do sleep 0.05; done' &
+        while :; do sleep 0.05; done
+        """)
+        let monitord = try Monitord(["--stop-timeout", "20s", player], scratch: scratch)
+        #expect(scratch.waitUntilReady(), "\(monitord.log)")
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait(timeout: .seconds(15)) == .exited(0), "\(monitord.log)")
+        #expect(FileManager.default.fileExists(atPath: scratch.file("ended")))
+        #expect(!monitord.log.contains("did not stop within"), "\(monitord.log)")
+    }
 }

@@ -101,7 +101,7 @@ import TestSupport
             return (.finished(exitCode: 0), [.log(.finishedCleanly(pid: pid, runTime: .seconds(5))), .exit(0)])
         case (.running, .stop):
             return (.stopping(pid: pid), [.log(.stopping(signal: SIGTERM, pid: pid)), .notify(.stopping),
-                                          .signalChild(SIGTERM), .signalChild(SIGCONT), .armDeadline(.seconds(3))])
+                                          .signalGroup(SIGTERM), .signalGroup(SIGCONT), .armDeadline(.seconds(3))])
         case (.running, .hup): return (nil, [.log(.forwarded(signal: SIGHUP, pid: pid)), .signalChild(SIGHUP)])
         case (.running, _): return (nil, [])
 

@@ -64,7 +64,7 @@ public final class ALSAGate: GateDriver, EventSource {
             if let logger = loop?.logger { holders.report(.graceEnded, logger) }
         case .reapStalePlayers:
             reaper.reap(at: now)
-        case .spawn, .armDeadline, .cancelDeadline, .signalChild, .killGroup, .log, .notify, .exit:
+        case .spawn, .armDeadline, .cancelDeadline, .signalChild, .signalGroup, .killGroup, .log, .notify, .exit:
             break  // The reactor's.
         }
         return nil

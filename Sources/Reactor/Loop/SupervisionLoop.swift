@@ -202,6 +202,8 @@ public final class SupervisionLoop {
             tableDeadline = nil
         case .signalChild(let signal):
             child?.signal(signal)
+        case .signalGroup(let signal):
+            child?.signalGroup(signal)
         case .killGroup:
             if child != nil { child?.signalGroup(SIGKILL) } else { leftovers.killNow(at: now) }
         case .log(let record):
