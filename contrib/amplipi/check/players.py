@@ -2,16 +2,16 @@
   players.py SCENARIO   (airplay, airplay2, spotify, dlna, aux, internetradio, stale, fmradio, bluetooth, lms,
                          crashloop, nohardware, nomonitord, without, before)
 For each player: its output device is held by pcm-holder (a stand-in for a leftover player), the stream is started,
-and what its source shows is read back (name, track, problem: base_streams.source_info, what Api.get_state() puts
-in each source's info) while monitord waits for the device; the device is released and the player runs (no problem);
+and what its source shows is read back through AmpliPi's own controller (name, track, problem: Api.get_state()'s
+source info, as AmpliPi's app and REST API read it) while monitord waits for the device; the device is released and the player runs (no problem);
 the player crashes (SIGSEGV) and monitord restarts it; the stream is stopped (timed) and nothing it started is left
 (this process is a child subreaper, so orphans would come back to it). crashloop, nohardware and nomonitord show the
 other states a user can meet; without and before time every stream's stop without monitord (before: AmpliPi at the
 series' base). Set up by check-patch: AMPLIPI (the tree), HOME (amplipi-dev/streams with monitord),
 ALSA_CONFIG_PATH (lbNc, chN), PATH (stand-ins first), PCM_HOLDER, OLD_MONITORD (an ELF that exits 64 like a
 monitord refusing an option), the D-Bus bus addresses (a private bus, with avahi-daemon on it for shairport-sync).
-The amplipi.streams package is a stub (its __init__ imports every stream, celery, GPIO); amplipi.tasks (celery) too:
-only spotify imports it, for commands.
+Two modules a controller without Redis or a Pandora account cannot import are stand-ins: amplipi.tasks (celery; only
+spotify imports it, for commands) and pydora's pandora (no Pandora stream runs here).
 """
 import ctypes
 import os
@@ -26,11 +26,9 @@ import types
 sys.path.insert(0, os.environ['AMPLIPI'])
 import amplipi  # noqa: E402
 import amplipi.utils as utils  # noqa: E402
-pkg = types.ModuleType('amplipi.streams')
-pkg.__path__ = [os.path.join(os.environ['AMPLIPI'], 'amplipi', 'streams')]
-sys.modules['amplipi.streams'] = pkg
-amplipi.streams = pkg
-sys.modules['amplipi.tasks'] = types.ModuleType('amplipi.tasks')
+for stand_in in ('amplipi.tasks', 'pandora', 'pandora.clientbuilder'):
+  sys.modules[stand_in] = types.ModuleType(stand_in)
+sys.modules['pandora.clientbuilder'].SettingsDictBuilder = None
 amplipi.tasks = sys.modules['amplipi.tasks']
 from amplipi.streams import base_streams  # noqa: E402
 
@@ -55,9 +53,49 @@ def wait_until(what, predicate, timeout=20.0):
   raise AssertionError(f'timed out after {timeout:.0f} s waiting for {what}')
 
 
+API = None
+SHOWN_ID = 9999  # the stream id source 0 shows: none of AmpliPi's own (1000 up, RCAs 996-999)
+
+
+def controller():
+  """ AmpliPi's controller, with mock hardware and mock streams of its own, made once before a scenario starts (it
+  takes seconds under emulation). What it says while it looks for hardware this machine lacks (no preamp, no Pi, no
+  serial port: tracebacks included) is not shown; an exception it raises is """
+  global API
+  if API is None:
+    import amplipi.ctrl as ctrl  # pylint: disable=import-outside-toplevel
+    from amplipi import models  # pylint: disable=import-outside-toplevel
+    saved = [os.dup(1), os.dup(2)]
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+    try:
+      API = ctrl.Api(models.AppSettings(mock_ctrl=True, mock_streams=True,
+                                        config_file=os.path.join(os.environ['HOME'], 'house.json')))
+    finally:
+      sys.stdout.flush()
+      sys.stderr.flush()
+      for fd, original in ((1, saved[0]), (2, saved[1])):
+        os.dup2(original, fd)
+        os.close(original)
+      os.close(quiet)
+  return API
+
+
+def read_back(stream):
+  """ What a source playing @stream shows now, through AmpliPi's controller: Api.get_state() builds each source's info
+  from the stream its input names, and source 0's input names @stream, which this check runs itself """
+  api = controller()
+  api.streams[SHOWN_ID] = stream
+  api.status.sources[0].input = f'stream={SHOWN_ID}'
+  return api.get_state().sources[0].info
+
+
 def shown(stream, when):
-  """ What the source playing @stream shows now (as Api.get_state() builds it), said and returned """
-  info = base_streams.source_info(stream)
+  """ What the source playing @stream shows now (read_back), said and returned """
+  info = read_back(stream)
   say(f'{when}: source shows name={info.name!r} track={info.track!r} problem={info.problem!r}')
   return info
 
@@ -136,7 +174,9 @@ def reap():
 
 def hold(device):
   """ A stand-in for a leftover player: pcm-holder keeps @device open until SIGTERM """
-  holder = subprocess.Popen([os.environ['PCM_HOLDER'], '-o', device], stdout=subprocess.PIPE, text=True)
+  # PR_SET_PDEATHSIG: a check that fails on the way leaves no holder behind (nor its pipe, which ends this output)
+  holder = subprocess.Popen([os.environ['PCM_HOLDER'], '-o', device], stdout=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0))
   assert holder.stdout.readline().strip() == 'ready', f'pcm-holder could not open {device}'
   say(f'{device} held by pcm-holder (pid {holder.pid})')
   return holder
@@ -166,7 +206,7 @@ def check_stream(stream, start, stop, device, crash=True, after_start=None, afte
   monitord = stream.proc if stream.stype != 'bluetooth' else None
   say('argv:', ' '.join(stream.proc.args) if stream.proc else ' '.join(stream.bt_proc.args))
   wait_until('the gate to wait', lambda: status(stream).get('state') == 'waiting-for-device')
-  wait_until('the source to say why', lambda: base_streams.source_info(stream).problem)
+  wait_until('the source to say why', lambda: read_back(stream).problem)
   info = shown(stream, 'output held')
   assert device in info.problem and info.track == info.problem, info
   say('status file:', open(stream._status_file, encoding='utf-8').read().strip())
@@ -481,7 +521,7 @@ def without():
     proc = stream.bt_proc if stream.stype == 'bluetooth' else stream.proc
     time.sleep(1)
     if series:  # the only problem without monitord: hardware this machine lacks (FM radio's tuner)
-      assert stream._status_file is None and base_streams.source_info(stream).problem == stream.missing_hardware
+      assert stream._status_file is None and read_back(stream).problem == stream.missing_hardware
     assert 'monitord' not in ' '.join(proc.args)
     shown_ = f'; problem {stream.missing_hardware!r}' if series and stream.missing_hardware else '; no problem shown'
     say(f'{stream.stype}: {" ".join(proc.args)[:150]}' + (shown_ if series else ''))
@@ -518,5 +558,7 @@ def without():
 SCENARIOS = {f.__name__: f for f in (airplay, airplay2, spotify, dlna, aux, internetradio, stale, fmradio, bluetooth, lms,
                                       crashloop, nohardware, nomonitord, without, before)}
 if __name__ == '__main__':
+  if sys.argv[1] != 'before':  # AmpliPi at the series' base has no problem to read back
+    controller()
   SCENARIOS[sys.argv[1]]()
   say(f'{sys.argv[1]}: ok')
