@@ -198,19 +198,28 @@ def steady_player(stream):
     say(f'pid {pid} did not last 1 s: {status(stream).get("last_exit")}')
 
 
-def check_stream(stream, start, stop, device, crash=True, after_start=None, after_restart=None):
-  """ The common run: held, released, crashed, stopped """
+def check_stream(stream, start, stop, device, crash=True, after_start=None, after_restart=None, watched=False):
+  """ The common run: held, released, crashed, stopped. @watched: the player starts at once though its output is held
+  (--alsa-gate watch), the holder is named while it runs, and never ended """
   before = set(descendants())  # another stream's processes, still running
   holder = hold(device)
   start()
   monitord = stream.proc if stream.stype != 'bluetooth' else None
   say('argv:', ' '.join(stream.proc.args) if stream.proc else ' '.join(stream.bt_proc.args))
-  wait_until('the gate to wait', lambda: status(stream).get('state') == 'waiting-for-device')
+  if watched:
+    assert '--alsa-gate watch' in ' '.join(stream.proc.args)
+    wait_until('the holder named while the player runs',
+               lambda: status(stream).get('state') == 'running' and status(stream).get('holder_pid') == str(holder.pid))
+  else:
+    wait_until('the gate to wait', lambda: status(stream).get('state') == 'waiting-for-device')
   wait_until('the source to say why', lambda: read_back(stream).problem)
   info = shown(stream, 'output held')
   assert device in info.problem and info.track == info.problem, info
   say('status file:', open(stream._status_file, encoding='utf-8').read().strip())
+  assert holder.poll() is None, 'the holder was ended'
   release(holder)
+  if watched:
+    wait_until('the holder dropped', lambda: 'holder_pid' not in status(stream))
   first = steady_player(stream)
   say(f'running: {status(stream).get("command")} (pid {first})')
   assert shown(stream, 'running').problem is None
@@ -264,7 +273,7 @@ def airplay():
   stream = AirPlay('check', ap2=False)
   vsrc = base_streams.vsources._sources.index(None)
   check_stream(stream, stream.activate, stream.deactivate, f'lb{vsrc}c', after_start=mpris_follows(stream),
-               after_restart=mpris_follows(stream))
+               after_restart=mpris_follows(stream), watched=True)
   assert stream.mpris is None
   other.deactivate()
 
@@ -279,7 +288,8 @@ def airplay2():
   def started(pid):
     assert status(stream).get('command') == 'shairport-sync-ap2', status(stream).get('command')
     mpris_follows(stream)(pid)
-  check_stream(stream, stream.activate, stream.deactivate, f'lb{vsrc}c', after_start=started, after_restart=started)
+  check_stream(stream, stream.activate, stream.deactivate, f'lb{vsrc}c', after_start=started, after_restart=started,
+               watched=True)
   assert stream.mpris is None
 
 
@@ -287,13 +297,13 @@ def spotify():
   from amplipi.streams.spotify_connect import SpotifyConnect
   stream = SpotifyConnect('check')
   vsrc = base_streams.vsources._sources.index(None)
-  check_stream(stream, stream.activate, stream.deactivate, f'lb{vsrc}c')
+  check_stream(stream, stream.activate, stream.deactivate, f'lb{vsrc}c', watched=True)
 
 
 def dlna():
   from amplipi.streams.dlna import DLNA
   stream = DLNA('check')
-  check_stream(stream, lambda: stream.connect(1), stream.disconnect, 'ch1')
+  check_stream(stream, lambda: stream.connect(1), stream.disconnect, 'ch1', watched=True)
 
 
 def aux():
