@@ -40,11 +40,13 @@ final class QuickExitReaper: EventSource {
     /// player's exit is counted, and may be held (nil) while a leftover is
     /// ended; everything else goes on untouched.
     func pass(_ event: SupervisionEvent, phase: SupervisionPhase, at now: MonotonicInstant) -> SupervisionEvent? {
-        guard case .childExited(let status) = event, case .running(_, let since) = phase else { return event }
+        guard case .childExited(let status) = event else { return event }
         if releasing {
             releasing = false
             return event
         }
+        // An exit after a stop request ends supervision: nothing to count.
+        guard case .running(_, let since) = phase else { return event }
         let ends = status.isSuccess && restart == .onFailure
         guard case .search(let first) = table.exited(runTime: now - since, endsSupervision: ends) else { return event }
         switch table.signalled(search(at: now, first: first), at: now) {
