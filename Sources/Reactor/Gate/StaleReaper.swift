@@ -16,7 +16,7 @@ final class StaleReaper: EventSource {
     /// A signalled player, until it exits or is killed; dropping the last
     /// reference closes its pidfd. A class because Swift 6.0.3 (Debian's
     /// compiler, used for the aarch64 build) cannot keep a `~Copyable`
-    /// element in an Array. (The quick-exit rule's reaper keeps its own.)
+    /// element in an Array. QuickExitReaper keeps its targets in it too.
     final class Target {
         let process: PinnedProcess
         let slot: UInt16
