@@ -15,12 +15,14 @@
 // - parse never traps and is deterministic;
 // - `.run`: no option value came from a non-UTF-8 word; COMMAND non-empty, its first word non-empty, the command is a
 //   suffix of the arguments; backoff initial <= max; every duration in
-//   0...24h, probe duration > 0; rate, channels and stale-after in range;
+//   0...24h, probe duration > 0; rate, channels, stale-after and
+//   stale-after-exits in range;
 //   `--alsa-device` not combined with `--alsa-gate off`; non-empty paths;
-//   `--stale-match` values non-empty, each one typed as a value, only with a
-//   gate, and the stale identity is theirs, else none for `--alsa-device`,
-//   else the `-o` device; the script candidate is a non-option word of the
-//   command after argv[0];
+//   `--stale-match` values non-empty, each one typed as a value, gated or
+//   not, and the stale identity is theirs, else none for `--alsa-device`,
+//   else the `-o` device; the quick-exit rule exists exactly when they were
+//   given; the script candidate is a non-option word of the command after
+//   argv[0];
 //   gateDevice and humanReadable do not trap; the derived table and gate
 //   configurations agree on the device, probe duration and stop timeout;
 // - a UsageError message is non-empty, at most 400 bytes, a single line with
@@ -85,6 +87,7 @@ func checkRun(_ options: Options, _ arguments: [String], _ shown: String) {
     require((8000...384_000).contains(options.probeRate), "\(shown): probe rate \(options.probeRate)")
     require((1...32).contains(options.probeChannels), "\(shown): probe channels \(options.probeChannels)")
     require((1...1_000_000).contains(options.staleAfter), "\(shown): stale-after \(options.staleAfter)")
+    require((1...1_000_000).contains(options.staleAfterExits), "\(shown): stale-after-exits \(options.staleAfterExits)")
     require(!(options.gateMode == .off && options.alsaDevice != nil), "\(shown): --alsa-device with --alsa-gate off")
     require(options.alsaDevice.map { !$0.isEmpty } ?? true, "\(shown): empty --alsa-device")
     require(options.statusFile.map { !$0.isEmpty } ?? true, "\(shown): empty --status-file")
@@ -113,7 +116,13 @@ func checkStaleIdentity(_ options: Options, _ arguments: [String], _ shown: Stri
         require(optionWords.contains(value) || optionWords.contains("--stale-match=" + value),
                 "\(shown): --stale-match '\(escaped(value))' was never typed")
     }
-    require(options.staleMatch.isEmpty || options.gateDevice != nil, "\(shown): --stale-match without a gate")
+    let quickExits = options.quickExitSettings
+    require((quickExits == nil) == options.staleMatch.isEmpty, "\(shown): the quick-exit rule without --stale-match, or none with it")
+    if let quickExits {
+        require(quickExits.staleMatch == options.staleMatch && quickExits.threshold == options.staleAfterExits
+                 && quickExits.reset == options.backoff.reset && quickExits.commandPath == options.command[0],
+                 "\(shown): the quick-exit rule's settings differ from the options")
+    }
     let expected: StaleIdentity
     if !options.staleMatch.isEmpty {
         expected = .arguments(options.staleMatch)

@@ -82,7 +82,7 @@ enum HelpText {
         switch section {
         case .restart: return "Restart policy:"
         case .gate: return "ALSA readiness gate (for players that write to a loopback, `-o lb*`):"
-        case .stale: return "Stale players (a leftover instance of this player, in the gate's way):"
+        case .stale: return "Stale players (a leftover of this player, in the gate's way or a start's):"
         case .status: return "Status:"
         case .output: return "Output:"
         }
@@ -96,10 +96,13 @@ enum HelpText {
             python3 may be /usr/bin/python3.11), has monitord's uid, and was not started
             by monitord. Without --stale-match: a gate found from `-o lb*` ends a process
             of the same name with the same last -o; with --alsa-device, holders are
-            named and nothing is ended. An interpreter's name is its executable's, so
-            `python3` alone says nothing: when COMMAND's first non-option argument is a
-            file (a script), that path is always part of the identity; the script path
-            is what tells two python3 processes apart. Examples:
+            named and nothing is ended. With --stale-match, gated or not, a player that
+            exits quickly --stale-after-exits times in a row (a leftover holds its
+            port) gets such a leftover ended too; the -o identity never ends one that
+            way. An interpreter's name is its executable's, so `python3` alone says
+            nothing: when COMMAND's first non-option argument is a file (a script),
+            that path is always part of the identity; the script path is what tells
+            two python3 processes apart. Examples:
               monitord --alsa-device lb2c \\
                   --stale-match /home/pi/.config/amplipi/srcs/v2/shairport.conf -- \\
                   shairport-sync -c /home/pi/.config/amplipi/srcs/v2/shairport.conf

@@ -44,7 +44,8 @@ enum MonitordMain {
         do {
             let gate = try derived.gate.map { (settings) throws(SystemError) in try ALSAGate(settings: settings) }
             let hooks = ServiceIntegration.hooks(options: options, gate: gate, logger: logger)
-            let loop = try SupervisionLoop(command: command, configuration: derived.table, gate: gate, logger: logger, hooks: hooks)
+            let loop = try SupervisionLoop(command: command, configuration: derived.table, gate: gate,
+                                           quickExits: options.quickExitSettings, logger: logger, hooks: hooks)
             return loop.run()
         } catch {
             logger.log(.error, "internal error: \(error)")

@@ -14,7 +14,7 @@ import TestSupport
 
     static let durationOptions = ["--backoff-initial", "--backoff-max", "--backoff-reset", "--stop-timeout",
                                   "--probe-duration", "--probe-retry", "--probe-interval"]
-    static let integerOptions = ["--probe-rate", "--probe-channels", "--stale-after"]
+    static let integerOptions = ["--probe-rate", "--probe-channels", "--stale-after", "--stale-after-exits"]
     static let textOptions = ["--alsa-device", "--snd-dir", "--status-file", "--stale-match"]
     static let valueOptions = durationOptions + integerOptions + ["--alsa-gate", "--restart"] + textOptions
 
@@ -125,10 +125,9 @@ import TestSupport
         try Self.expectUsageError([Array("--alsa-gate=off".utf8), Array("--alsa-device=lb0c".utf8)],
                                   naming: "--alsa-device", "device with gate off")
         try Self.expectUsageError([Array("--probe-duration=0".utf8)], naming: "--probe-duration", "zero probe")
-        // The marker COMMAND has no -o lb...: nothing is gated, so no stale player can be named.
-        try Self.expectUsageError([Array("--stale-match".utf8), Array("ch2".utf8)], naming: "--stale-match", "stale match, no gate")
-        try Self.expectUsageError([Array("--alsa-gate=off".utf8), Array("--stale-match=ch2".utf8)],
-                                  naming: "--stale-match", "stale match with gate off")
+        try Self.expectUsageError([Array("--stale-after-exits=0".utf8)], naming: "--stale-after-exits", "no exits")
+        try Self.expectUsageError([Array("--stale-after-exits".utf8), Array("three".utf8)],
+                                  naming: "--stale-after-exits", "exits not a number")
         try Self.expectUsageError([Array("--alsa-device=ch2".utf8), Array("--stale-match=".utf8)],
                                   naming: "--stale-match", "empty stale match")
         try Self.expectUsageError([Array("--probe-retry=5s".utf8), Array("--probe-interval=1s".utf8)],

@@ -31,14 +31,14 @@ import Supervision
         private var savedMask = sigset_t()
 
         init(_ script: String, configuration: SupervisionConfiguration = SupervisionConfiguration(), hooks: LoopHooks = LoopHooks(),
-             gate: (any GateDriver)? = nil) throws {
+             gate: (any GateDriver)? = nil, quickExits: QuickExitSettings? = nil) throws {
             pthread_sigmask(SIG_SETMASK, nil, &savedMask)
             logFD = open(directory + "/log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
             precondition(logFD >= 0)
             let logger = Logger(threshold: .debug, journal: false, fd: logFD)
             let clock = clock
             loop = try SupervisionLoop(command: PreparedCommand(["/bin/sh", "-c", script]), configuration: configuration,
-                                       gate: gate, logger: logger, hooks: hooks, clock: { clock.now },
+                                       gate: gate, quickExits: quickExits, logger: logger, hooks: hooks, clock: { clock.now },
                                        spawnHandlersBlocked: false)
         }
 

@@ -87,9 +87,9 @@ import Testing
         (["--backoff-max", "1s\u{1}\n", "x"], "'1s??'"),
         (["--alsa-device", "ch2", "--stale-match", "", "x"], "--stale-match needs a value, got an empty one"),
         (["--alsa-device", "ch2", "--stale-match=", "x"], "--stale-match needs a value, got an empty one"),
-        (["--stale-match", "ch2", "python3", "runvlc.py", "ch2"], "--stale-match needs a gated command"),
-        (["--stale-match", "ch2", "squeezelite", "-o", "default"], "--stale-match needs a gated command"),
-        (["--alsa-gate", "off", "--stale-match", "x", "squeezelite", "-o", "lb3c"], "--stale-match and --alsa-gate off contradict"),
+        (["--stale-after-exits", "0", "x"], "--stale-after-exits '0': expected a whole number from 1 to 1000000"),
+        (["--stale-after-exits", "three", "x"], "--stale-after-exits 'three': expected a whole number"),
+        (["--stale-after-exits", "-1", "x"], "--stale-after-exits '-1'"),
         (["--alsa-device", "ch2", "--stale-match"], "needs a value"),
     ])
     func usageErrors(arguments: [String], fragment: String) {

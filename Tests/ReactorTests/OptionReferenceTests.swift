@@ -57,7 +57,7 @@ import TestSupport
             #expect(given.gate == plain.gate, "\(entry.long) \(value)")
             checked += 1
         }
-        #expect(checked == 14)
+        #expect(checked == 15)
         #expect(Options().stopTimeout == SupervisionConfiguration().stopTimeout)
     }
 

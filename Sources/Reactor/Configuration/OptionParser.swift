@@ -112,6 +112,7 @@ public enum OptionParser {
         case .probeRate: options.probeRate = try integer(entry, value)
         case .probeChannels: options.probeChannels = try integer(entry, value)
         case .staleAfter: options.staleAfter = Int(try integer(entry, value))
+        case .staleAfterExits: options.staleAfterExits = Int(try integer(entry, value))
         case .holderGrace: options.holderGrace = try duration(entry, value)
         // An empty ARG would be an element of almost no argv, but it reads as
         // "match anything" and is always a mistake.
@@ -133,10 +134,6 @@ public enum OptionParser {
         }
         if options.gateMode == .off && options.alsaDevice != nil {
             throw UsageError("--alsa-device and --alsa-gate off contradict each other")
-        }
-        if !options.staleMatch.isEmpty && options.gateDevice == nil {
-            if options.gateMode == .off { throw UsageError("--stale-match and --alsa-gate off contradict each other") }
-            throw UsageError("--stale-match needs a gated command: add --alsa-device PCM (COMMAND has no -o lb...)")
         }
     }
 

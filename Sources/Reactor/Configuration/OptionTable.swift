@@ -18,6 +18,7 @@ public enum OptionName: String, CaseIterable, Sendable {
     case sndDir = "snd-dir"
     case staleAfter = "stale-after"
     case staleMatch = "stale-match"
+    case staleAfterExits = "stale-after-exits"
     case statusFile = "status-file"
     case quiet, verbose, help, version
 }
@@ -44,6 +45,7 @@ public enum OptionDefaults {
     public static let holderGrace = GateTiming.defaultHolderGrace
     public static let soundDirectory = "/dev/snd"
     public static let staleAfter = GateTiming.defaultStaleAfter
+    public static let staleAfterExits = 3
 }
 
 /// What the parser accepts for one option's value, beyond its type.
@@ -165,6 +167,11 @@ public enum OptionTable {
             return OptionEntry(name: name, value: "ARG", section: .stale,
                                help: "it has ARG as a whole element of its argv after argv[0]; repeatable: every"
                                    + " ARG, in any order (`--x=v` is one element; `ch2` is not `ch21`)")
+        case .staleAfterExits:
+            return OptionEntry(name: name, value: "N", section: .stale,
+                               help: "quick exits in a row (runs shorter than the backoff reset) before one that holds"
+                                   + " no device, such as a port, is looked for and ended; needs --stale-match",
+                               defaultValue: "\(OptionDefaults.staleAfterExits)", limit: .range(1...1_000_000))
         case .statusFile:
             return OptionEntry(name: name, value: "PATH", section: .status,
                                help: "keep PATH updated with one key=value line per state; its summary= is the"

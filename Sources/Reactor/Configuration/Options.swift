@@ -22,6 +22,9 @@ public struct Options: Equatable, Sendable {
     /// `--stale-match ARG`, in order: the argv elements a leftover instance
     /// of this player has (see `staleIdentity`).
     public var staleMatch: [String] = []
+    /// Quick exits in a row before a leftover holding no device is ended
+    /// (`--stale-match` only).
+    public var staleAfterExits = OptionDefaults.staleAfterExits
     public var soundDirectory = OptionDefaults.soundDirectory
     public var statusFile: String?
     /// COMMAND and its arguments, untouched.
@@ -38,9 +41,10 @@ public struct Options: Equatable, Sendable {
         return output
     }
 
-    /// Which processes the stale rule may end, when the command is gated:
-    /// `--stale-match` when given; otherwise the `-o` device the gate was
-    /// found from; with `--alsa-device` and no `--stale-match`, none.
+    /// Which processes the stale rule may end: `--stale-match` when given
+    /// (gated or not: the quick-exit rule needs no device); otherwise, for a
+    /// gated command, the `-o` device the gate was found from; with
+    /// `--alsa-device` and no `--stale-match`, none.
     public var staleIdentity: StaleIdentity {
         if !staleMatch.isEmpty { return .arguments(staleMatch) }
         if alsaDevice != nil { return .none }

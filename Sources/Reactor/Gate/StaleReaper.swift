@@ -16,8 +16,8 @@ final class StaleReaper: EventSource {
     /// A signalled player, until it exits or is killed; dropping the last
     /// reference closes its pidfd. A class because Swift 6.0.3 (Debian's
     /// compiler, used for the aarch64 build) cannot keep a `~Copyable`
-    /// element in an Array.
-    private final class Target {
+    /// element in an Array. QuickExitReaper keeps its targets in it too.
+    final class Target {
         let process: PinnedProcess
         let slot: UInt16
         var pid: Int32 { process.pid }
@@ -137,7 +137,7 @@ final class StaleReaper: EventSource {
 
     /// Pins `pid`; nil when it is gone (ESRCH, silently) or cannot be pinned
     /// (logged: nothing is signalled without a pin).
-    private static func pin(_ pid: Int32, _ logger: Logger) -> PinnedProcess? {
+    static func pin(_ pid: Int32, _ logger: Logger) -> PinnedProcess? {
         do {
             return try PinnedProcess.pin(pid)
         } catch {
@@ -148,7 +148,7 @@ final class StaleReaper: EventSource {
 
     /// True when `signal` was sent; false when the process has exited
     /// (silently) or the signal failed (logged).
-    private static func send(_ signal: Int32, to process: borrowing PinnedProcess, _ logger: Logger?) -> Bool {
+    static func send(_ signal: Int32, to process: borrowing PinnedProcess, _ logger: Logger?) -> Bool {
         do {
             return try process.signal(signal)
         } catch {

@@ -20,10 +20,21 @@ public struct StaleRuleInForce: Equatable, Sendable {
     public init(_ settings: GateSettings,
                 resolve: (String) -> String? = { ExecutableLookup.resolve($0, searchPath: ExecutableLookup.searchPath) },
                 isRegularFile: (String) -> Bool = ExecutableLookup.isRegularFile) {
-        baseName = settings.commandBaseName
-        gatedDevice = settings.parameters.device
+        self.init(commandBaseName: settings.commandBaseName, commandPath: settings.commandPath,
+                  identity: settings.staleIdentity, scriptCandidate: settings.scriptCandidate,
+                  gatedDevice: settings.parameters.device, resolve: resolve, isRegularFile: isRegularFile)
+    }
+
+    /// The same rule without a gate (the quick-exit rule: `gatedDevice` is
+    /// then only what the sentences call the device, and goes unused).
+    public init(commandBaseName: String, commandPath: String, identity: StaleIdentity, scriptCandidate: String?,
+                gatedDevice: String = "",
+                resolve: (String) -> String? = { ExecutableLookup.resolve($0, searchPath: ExecutableLookup.searchPath) },
+                isRegularFile: (String) -> Bool = ExecutableLookup.isRegularFile) {
+        baseName = commandBaseName
+        self.gatedDevice = gatedDevice
         var arguments: [String] = []
-        switch settings.staleIdentity {
+        switch identity {
         case .none:
             endsLeftovers = false
         case .outputDevice(let device):
@@ -34,10 +45,10 @@ public struct StaleRuleInForce: Equatable, Sendable {
             // A repeated ARG says nothing more.
             for argument in given where !arguments.contains(argument) { arguments.append(argument) }
         }
-        executable = endsLeftovers ? resolve(settings.commandPath) : nil
+        executable = endsLeftovers ? resolve(commandPath) : nil
         // `--stale-match ch2` alone would take any python3 script playing to
         // ch2 for a leftover: the script is what tells two python3 apart.
-        if endsLeftovers, let script = settings.scriptCandidate, !arguments.contains(script), isRegularFile(script) {
+        if endsLeftovers, let script = scriptCandidate, !arguments.contains(script), isRegularFile(script) {
             arguments.append(script)
             addedScript = script
         }
@@ -61,12 +72,18 @@ public struct StaleRuleInForce: Equatable, Sendable {
     /// The one line that says which identity is in force.
     public var announcement: String {
         guard endsLeftovers else { return "no --stale-match: holders are named, not ended" }
+        return "stale rule for \(gatedDevice): a leftover is \(identity)"
+    }
+
+    /// What a leftover is: `squeezelite (/usr/bin/squeezelite) with -o lb0c,
+    /// run by the same user and not started by monitord`.
+    public var identity: String {
         let file = executable.map { " (\($0))" } ?? ""
         var what = "\(baseName)\(file)"
         if let device { what += " with -o \(device)" }
         let elements = arguments.map { "'\($0)'" }.joined(separator: ", ")
         if !arguments.isEmpty { what += (device == nil ? " whose arguments include " : " and the arguments ") + elements }
         let script = addedScript.map { "; the script \($0) is part of it because COMMAND runs it" } ?? ""
-        return "stale rule for \(gatedDevice): a leftover is \(what), run by the same user and not started by monitord\(script)"
+        return "\(what), run by the same user and not started by monitord\(script)"
     }
 }

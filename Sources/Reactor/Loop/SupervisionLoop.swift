@@ -34,6 +34,8 @@ public final class SupervisionLoop {
     let hooks: LoopHooks
     let gate: (any GateDriver)?
     let leftovers: LeftoverReaper
+    /// Ends a leftover that keeps the player exiting quickly (`--stale-match`).
+    let quickExits: QuickExitReaper?
     /// CLOCK_MONOTONIC, or a test's fake clock: the loop's only clock.
     let clock: () -> MonotonicInstant
     /// See `ChildProcess.spawn`: true when no signal with a handler can
@@ -54,6 +56,7 @@ public final class SupervisionLoop {
         configuration: SupervisionConfiguration,
         gate: (any GateDriver)?,
         sources extra: [any EventSource] = [],
+        quickExits quickExitSettings: QuickExitSettings? = nil,
         logger: Logger,
         hooks: LoopHooks = LoopHooks(),
         clock: @escaping () -> MonotonicInstant = { .now() },
@@ -80,10 +83,12 @@ public final class SupervisionLoop {
                                configuration: configuration)
         leftovers = LeftoverReaper(stopTimeout: configuration.stopTimeout, killGrace: configuration.killGrace,
                                    commandName: Path.baseName(arguments[0]))
+        quickExits = quickExitSettings.map { QuickExitReaper(settings: $0) }
         table = SupervisionTable(configuration: configuration)
         try epoll.add(signals.fd, .input, Epoll.Token(source: Source.signals.rawValue))
         try epoll.add(timer.fd, .input, Epoll.Token(source: Source.deadline.rawValue))
-        for source in [leftovers] + (gate?.sources ?? []) + extra {
+        let own: [any EventSource] = quickExits.map { [leftovers, $0] } ?? [leftovers]
+        for source in own + (gate?.sources ?? []) + extra {
             let number = Self.firstAttached + UInt16(sources.count)
             sources.append(source)
             try source.attach(LoopHandle(loop: self, source: number))
@@ -173,6 +178,8 @@ public final class SupervisionLoop {
     /// back. One action has at most one outcome.
     func submit(_ first: SupervisionEvent, at time: MonotonicInstant) {
         var next: SupervisionEvent? = first
+        // A running player's exit passes the quick-exit rule, which may hold it.
+        if let quickExits { next = quickExits.pass(first, phase: table.phase, at: time) }
         var now = time
         while let event = next, exitCode == nil {
             next = nil
