@@ -114,6 +114,17 @@ public struct RunningDeviceWatch: Equatable, Sendable {
         return earliest
     }
 
+    /// The stale rule could not start a round now (one is under way, or
+    /// began less than a stop timeout ago): these leftovers are handed over
+    /// again after `wait`, if they still hold the device then.
+    public mutating func notEnded(_ pids: [Int32], retryAfter wait: Duration, at now: MonotonicInstant) {
+        ending.removeAll { pids.contains($0) }
+        for index in holders.indices where pids.contains(holders[index].holder.pid) {
+            let due = now + wait
+            holders[index].since = MonotonicInstant(nanoseconds: due.nanoseconds &- leftoverWindow.saturatingNanoseconds)
+        }
+    }
+
     public mutating func deadlinePassed(at now: MonotonicInstant) -> [Action] {
         guard watching else { return [] }
         return due(at: now)

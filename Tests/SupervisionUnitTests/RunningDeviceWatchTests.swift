@@ -142,3 +142,17 @@ import Supervision
         #expect(GateTiming(staleAfter: 1).staleSearchWait == .zero)
     }
 }
+
+extension RunningDeviceWatchTests {
+    @Test func aLeftoverTheRuleCouldNotEndYetIsHandedOverAgainAfterTheWait() {
+        var watch = Self.watching()
+        var clock = FakeClock()
+        _ = watch.holdersSeen([Self.leftover], at: clock.now)
+        clock.advance(Self.window)
+        #expect(watch.deadlinePassed(at: clock.now) == [.endLeftovers([900])])
+        watch.notEnded([900], retryAfter: .seconds(2), at: clock.now)
+        #expect(watch.deadline == clock.now + .seconds(2))
+        #expect(watch.deadlinePassed(at: clock.now + .seconds(1)).isEmpty)
+        #expect(watch.deadlinePassed(at: clock.now + .seconds(2)) == [.endLeftovers([900])])
+    }
+}

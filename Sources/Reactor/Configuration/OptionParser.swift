@@ -105,7 +105,7 @@ public enum OptionParser {
         case .probeRetry: options.probeRetry = try duration(entry, value)
         case .alsaGate:
             guard let mode = Options.GateMode(rawValue: value) else {
-                throw UsageError("\(flag) '\(printable(value))': expected 'auto' or 'off'")
+                throw UsageError("\(flag) '\(printable(value))': expected 'auto', 'watch' or 'off'")
             }
             options.gateMode = mode
         case .alsaDevice: options.alsaDevice = try nonEmpty(flag, value)
