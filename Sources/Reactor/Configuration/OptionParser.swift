@@ -134,6 +134,11 @@ public enum OptionParser {
         if options.gateMode == .off && options.alsaDevice != nil {
             throw UsageError("--alsa-device and --alsa-gate off contradict each other")
         }
+        // `watch` asked for explicitly, with nothing to watch: silently
+        // running unwatched would hide the mistake.
+        if options.gateMode == .watch && options.gateDevice == nil {
+            throw UsageError("--alsa-gate watch needs a device: add --alsa-device PCM (COMMAND has no -o lb...)")
+        }
         if !options.staleMatch.isEmpty && options.gateDevice == nil {
             if options.gateMode == .off { throw UsageError("--stale-match and --alsa-gate off contradict each other") }
             throw UsageError("--stale-match needs a gated command: add --alsa-device PCM (COMMAND has no -o lb...)")
