@@ -61,7 +61,9 @@ final class RunningDeviceWatcher: EventSource {
     func playerExited() {
         stopWatching()
         player = nil
-        carryOut(table.playerExited(), at: .init(nanoseconds: 0))
+        let actions = table.playerExited()
+        guard let now = loop?.now else { return }
+        carryOut(actions, at: now)
     }
 
     private func stopWatching() {
