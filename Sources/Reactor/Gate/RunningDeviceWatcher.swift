@@ -122,7 +122,7 @@ final class RunningDeviceWatcher: EventSource {
                 let what = commandLines[holder.pid] ?? holder.name
                 let rule = holder.kind == .leftover
                     ? "a leftover of \(settings.commandBaseName): ended if it still holds \(device) after \(table.leftoverWindow.humanReadable)"
-                    : "not \(settings.commandBaseName)'s: named, never ended"
+                    : "not a leftover of \(settings.commandBaseName) by the stale rule: named, never ended"
                 loop?.logger.log(.info, "\(device) held by pid \(holder.pid) (\(what)) while \(settings.commandBaseName) runs; \(rule)")
             case .show:
                 if table.shown == nil { commandLines.removeAll() }
