@@ -5,9 +5,10 @@ import CLibc
 
 /// The ALSA readiness gate in the reactor: runs the non-blocking PCM probe on
 /// the loop's epoll and owns the table's gate actions. Who holds the device
-/// is its `HolderReport`'s to say; the stale-player reaper and the device
-/// watcher (which wakes a waiting gate when a device is released) are event
-/// sources beside the probe.
+/// is its `HolderReport`'s to say; the stale-player reaper, the device
+/// watcher (which wakes a waiting gate when a device is released) and the
+/// running watch (holders while the player runs) are event sources beside
+/// the probe.
 public final class ALSAGate: GateDriver, EventSource {
     public let settings: GateSettings
     public var device: String { settings.parameters.device }

@@ -1,7 +1,7 @@
 import Supervision
 
 /// The ALSA readiness gate as the reactor sees it: a few event sources (the
-/// PCM probe, the stale-player reaper, the device watcher), the owner of the
+/// PCM probe, the stale-player reaper, the device watchers), the owner of the
 /// table's gate actions, and what status lines say about it.
 public protocol GateDriver: AnyObject {
     /// The PCM the gate probes (for log lines).
