@@ -92,4 +92,29 @@ import TestSupport
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
     }
+
+    /// The default gate watches too: once its probe let the player start, a
+    /// process that takes the device is named until it lets go.
+    @Test(.needsTestPlugin) func theProbingGateAlsoWatchesWhileThePlayerRuns() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch, devices: ["lb0c"])
+        let status = scratch.file("status")
+        let monitord = try Monitord(["--alsa-device", "lb0c", "--snd-dir", card.soundDirectory, "--status-file", status,
+                                     Self.player(scratch)],
+                                    scratch: scratch, environment: card.environment)
+        #expect(eventually { scratch.lines("player-starts").count == 1 }, "\(monitord.log)")
+        #expect(monitord.waitForLog("started player.sh"), "\(monitord.log)")
+        let intruder = try card.startPlayer(named: "aplay", arguments: ["-o", "lb0c"], logName: "intruder")
+        var held = true
+        defer { if held { kill(intruder, SIGKILL); _ = waitForExit(intruder) } }
+        #expect(eventually { statusFields(status)["holder_pid"] == "\(intruder)" }, "\(monitord.log)")
+        #expect(monitord.waitForLog("lb0c held by pid \(intruder) ("), "\(monitord.log)")
+        kill(intruder, SIGTERM)
+        #expect(waitForExit(intruder) == .exited(0))
+        held = false
+        #expect(eventually { statusFields(status)["holder_pid"] == nil }, "\(monitord.log)")
+        #expect(scratch.lines("player-starts").count == 1)
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+    }
 }
