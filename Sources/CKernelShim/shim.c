@@ -351,6 +351,41 @@ int ksh_inotify_drain(int fd, const char *prefix) {
     }
 }
 
+int ksh_inotify_watch_opens(const char *path) {
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) return -1;
+    if (inotify_add_watch(fd, path, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int ksh_inotify_drain_node(int fd, const char *prefix) {
+    char buffer[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    size_t prefix_length = strlen(prefix);
+    int matches = 0;
+    for (;;) {
+        ssize_t n = read(fd, buffer, sizeof buffer);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) return matches;
+            return -1;
+        }
+        if (n == 0) return matches;
+        for (char *p = buffer; p < buffer + n;) {
+            const struct inotify_event *event = (const struct inotify_event *)p;
+            if (event->mask & IN_Q_OVERFLOW)
+                matches++;
+            else if (event->len == 0 || strncmp(event->name, prefix, prefix_length) == 0)
+                matches++;
+            p += sizeof(struct inotify_event) + event->len;
+        }
+    }
+}
+
 // MARK: process arguments
 
 static int saved_argc;

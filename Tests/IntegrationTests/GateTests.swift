@@ -208,8 +208,8 @@ import TestSupport
         #expect(monitord.waitForLog("is not available (open: EBUSY"))
         usleep(300_000)
         #expect(scratch.lines("player-starts").isEmpty)
-        func watching() -> Bool { Footprint(of: monitord.pid).descriptors.contains { $0.hasSuffix("anon_inode:inotify") } }
-        #expect(watching(), "the gate watches the sound directory while it waits: \(Footprint(of: monitord.pid))")
+        func watches() -> Int { Footprint(of: monitord.pid).descriptors.filter { $0.hasSuffix("anon_inode:inotify") }.count }
+        #expect(watches() == 1, "the gate watches the sound directory while it waits: \(Footprint(of: monitord.pid))")
         let clock = ContinuousClock()
         kill(holder, SIGTERM)
         #expect(waitForExit(holder) == .exited(0))
@@ -219,7 +219,16 @@ import TestSupport
         #expect(monitord.waitForLog("lb0c ready after"))
         #expect(monitord.log.contains("ready after") && monitord.log.contains(", 2 probes"), "one failed probe, one on the release:\n\(monitord.log)")
         #expect(monitord.waitForLog("started player.sh"))
-        #expect(!watching(), "no watch while the child runs (a healthy child never wakes monitord): \(Footprint(of: monitord.pid))")
+        // The wait's watch is closed; the one left is the running watch of the
+        // device's opens and closes, which wakes monitord only when one happens.
+        #expect(eventually { watches() == 1 }, "one watch while the child runs: \(Footprint(of: monitord.pid))")
+        // Its mask is IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE (0x38), not the wait's.
+        let masks = Footprint(of: monitord.pid).descriptors.filter { $0.hasSuffix("anon_inode:inotify") }.map { entry in
+            let fd = entry.prefix { $0 != "-" }
+            return (try? String(contentsOfFile: "/proc/\(monitord.pid)/fdinfo/\(fd)", encoding: .utf8)) ?? ""
+        }
+        #expect(masks.count == 1 && masks[0].contains(" mask:38"), "\(masks)")
+        #expect(monitord.count("held by pid") == 0, "the player is no holder to report:\n\(monitord.log)")
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
     }

@@ -71,11 +71,12 @@ import Testing
         (["-q"], "missing COMMAND"),
         (["--"], "missing COMMAND"),
         (["--quiet=yes", "x"], "takes no value"),
-        (["--alsa-gate", "maybe", "x"], "expected 'auto' or 'off'"),
+        (["--alsa-gate", "maybe", "x"], "expected 'auto', 'watch' or 'off'"),
         (["--restart", "on-success", "x"], "--restart 'on-success': expected 'on-failure' or 'always'"),
         (["--restart", "Always", "x"], "expected 'on-failure' or 'always'"),
         (["--restart"], "needs a value"),
         (["--alsa-gate", "off", "--alsa-device", "lb0c", "x"], "contradict"),
+        (["--alsa-gate", "watch", "x"], "--alsa-gate watch needs a device: add --alsa-device PCM"),
         (["--stale-after", "0", "x"], "--stale-after '0'"),
         (["--holder-grace", "-1s", "x"], "--holder-grace '-1s': a duration cannot be negative"),
         (["--holder-grace", "soon", "x"], "--holder-grace 'soon'"),
@@ -109,6 +110,21 @@ import Testing
         #expect(try Self.options(["squeezelite", "-o", "default"]).gateDevice == nil)
         #expect(try Self.options(["--alsa-gate", "off", "squeezelite", "-o", "lb3c"]).gateDevice == nil)
         #expect(try Self.options(["--alsa-device", "hw:0", "aplay", "x.wav"]).gateDevice == "hw:0")
+    }
+
+    /// `watch` gates the same device as `auto`, but the table starts without
+    /// a probe; the watch's leftover window is the gate's time to its first
+    /// stale search, in every gated mode.
+    @Test func watchStartsWithoutAProbeOnTheSameDevice() throws {
+        let watch = try Self.options(["--alsa-gate", "watch", "squeezelite", "-o", "lb3c"])
+        #expect(watch.gateDevice == "lb3c")
+        #expect(watch.derived.table.gate == nil, "no probe before a start")
+        #expect(watch.derived.gate?.parameters.device == "lb3c")
+        #expect(watch.derived.gate?.staleIdentity == .outputDevice("lb3c"))
+        let auto = try Self.options(["--stale-after", "3", "squeezelite", "-o", "lb3c"])
+        #expect(auto.derived.table.gate != nil)
+        #expect(auto.derived.gate?.leftoverWindow == auto.derived.table.gate?.staleSearchWait)
+        #expect(try Self.options(["--alsa-gate", "watch", "--alsa-device", "lb2c", "shairport-sync"]).derived.gate?.parameters.device == "lb2c")
     }
 
     /// The output device as getopt reads `-o`: joined or not, the last one

@@ -66,3 +66,30 @@ import Supervision
         #expect(backoff.text == "restarting in 2 s after exit 1, 1 restart")
     }
 }
+
+extension StatusReportTests {
+    final class HeldGate: GateDriver {
+        let device = "lb2c"
+        let sources: [any EventSource] = []
+        var heldBy: String? = nil
+        var staleLeftover: String? = nil
+        var runningHolder: RunningDeviceWatch.Holder? = RunningDeviceWatch.Holder(pid: 900, name: "aplay", kind: .intruder)
+    }
+
+    /// While the player runs, a holder not its own is named in the sentence
+    /// and by pid; without one, neither appears.
+    @Test func aRunningPlayersDeviceHolderIsNamedInTheSummaryAndByPid() {
+        var table = SupervisionTable(configuration: SupervisionConfiguration())
+        _ = table.handle(.start, at: Self.t0)
+        _ = table.handle(.spawned(pid: 812), at: Self.t0)
+        let gate = HeldGate()
+        let held = StatusReport.of(table, commandName: "shairport-sync", gate: gate, now: Self.t0, wallNow: 0)
+        #expect(held.text == "running shairport-sync (pid 812), 0 restarts; lb2c held by pid 900 aplay")
+        #expect(held.fields.contains(StatusReport.Field("holder_pid", "900")))
+        #expect(held.fields.last == StatusReport.Field("summary", held.text))
+        gate.runningHolder = nil
+        let free = StatusReport.of(table, commandName: "shairport-sync", gate: gate, now: Self.t0, wallNow: 0)
+        #expect(free.text == "running shairport-sync (pid 812), 0 restarts")
+        #expect(!free.fields.contains { $0.key == "holder_pid" })
+    }
+}

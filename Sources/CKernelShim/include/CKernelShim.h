@@ -118,6 +118,13 @@ int ksh_inotify_watch_closes(const char *directory);
 /// whose name starts with `prefix` (a queue overflow counts as one), or -1
 /// with errno for a read error other than EAGAIN.
 int ksh_inotify_drain(int fd, const char *prefix);
+/// A non-blocking, close-on-exec inotify descriptor watching `path` (a
+/// device node, or the directory of nodes) for opens and closes. Returns it,
+/// or -1 with errno.
+int ksh_inotify_watch_opens(const char *path);
+/// Like `ksh_inotify_drain`, but an event about `path` itself (a watched
+/// node: no name) counts too.
+int ksh_inotify_drain_node(int fd, const char *prefix);
 
 // MARK: process arguments
 

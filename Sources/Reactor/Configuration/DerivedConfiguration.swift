@@ -18,8 +18,10 @@ extension Options {
                                 probeInterval: probeInterval,
                                 staleAfter: staleAfter,
                                 holderGrace: holderGrace)
-        table.gate = timing
-        let gate = GateSettings(
+        // `watch` starts at once: the table has no gate to probe with, and
+        // the device is watched while the player runs, as in every gated mode.
+        table.gate = gateMode == .watch ? nil : timing
+        var gate = GateSettings(
             parameters: PCMParameters(device: device, rate: probeRate, channels: probeChannels,
                                       duration: timing.probeDuration),
             soundDirectory: soundDirectory,
@@ -28,6 +30,7 @@ extension Options {
             staleIdentity: staleIdentity,
             scriptCandidate: InterpreterScript.candidate(in: command),
             stopTimeout: table.stopTimeout)
+        gate.leftoverWindow = timing.staleSearchWait
         return DerivedConfiguration(table: table, gate: gate)
     }
 }

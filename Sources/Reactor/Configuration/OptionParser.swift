@@ -105,7 +105,7 @@ public enum OptionParser {
         case .probeRetry: options.probeRetry = try duration(entry, value)
         case .alsaGate:
             guard let mode = Options.GateMode(rawValue: value) else {
-                throw UsageError("\(flag) '\(printable(value))': expected 'auto' or 'off'")
+                throw UsageError("\(flag) '\(printable(value))': expected 'auto', 'watch' or 'off'")
             }
             options.gateMode = mode
         case .alsaDevice: options.alsaDevice = try nonEmpty(flag, value)
@@ -134,6 +134,11 @@ public enum OptionParser {
         }
         if options.gateMode == .off && options.alsaDevice != nil {
             throw UsageError("--alsa-device and --alsa-gate off contradict each other")
+        }
+        // `watch` asked for explicitly, with nothing to watch: silently
+        // running unwatched would hide the mistake.
+        if options.gateMode == .watch && options.gateDevice == nil {
+            throw UsageError("--alsa-gate watch needs a device: add --alsa-device PCM (COMMAND has no -o lb...)")
         }
     }
 

@@ -129,8 +129,9 @@ public enum OptionTable {
             return duration(name, .restart, "after SIGTERM/SIGINT/SIGQUIT, wait this long before SIGKILLing the child's"
                                 + " process group", OptionDefaults.stopTimeout)
         case .alsaGate:
-            return OptionEntry(name: name, value: "auto|off", section: .gate,
-                               help: "auto: gate when COMMAND has `-o lb...`; off: never gate",
+            return OptionEntry(name: name, value: "auto|watch|off", section: .gate,
+                               help: "auto: gate when COMMAND has `-o lb...`; watch: the same device, but start at once"
+                                   + " and only watch it while the player runs; off: never gate",
                                defaultValue: OptionDefaults.gateMode.rawValue)
         case .alsaDevice:
             return OptionEntry(name: name, value: "PCM", section: .gate, help: "gate on PCM whatever the command line says")

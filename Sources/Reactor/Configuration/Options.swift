@@ -3,7 +3,7 @@ import Supervision
 /// Everything the command line can say; what is not said is `OptionDefaults`.
 public struct Options: Equatable, Sendable {
     public enum Verbosity: Equatable, Sendable { case quiet, normal, verbose }
-    public enum GateMode: String, Equatable, Sendable { case auto, off }
+    public enum GateMode: String, Equatable, Sendable { case auto, watch, off }
 
     public var backoff = OptionDefaults.backoff
     public var restart = OptionDefaults.restart

@@ -5,9 +5,10 @@ import CLibc
 
 /// The ALSA readiness gate in the reactor: runs the non-blocking PCM probe on
 /// the loop's epoll and owns the table's gate actions. Who holds the device
-/// is its `HolderReport`'s to say; the stale-player reaper and the device
-/// watcher (which wakes a waiting gate when a device is released) are event
-/// sources beside the probe.
+/// is its `HolderReport`'s to say; the stale-player reaper, the device
+/// watcher (which wakes a waiting gate when a device is released) and the
+/// running watch (holders while the player runs) are event sources beside
+/// the probe.
 public final class ALSAGate: GateDriver, EventSource {
     public let settings: GateSettings
     public var device: String { settings.parameters.device }
@@ -18,6 +19,7 @@ public final class ALSAGate: GateDriver, EventSource {
     private var watched: [Int32] = []
     private let reaper: StaleReaper
     private let watcher: DeviceWatcher
+    private let running: RunningDeviceWatcher
     private var loop: LoopHandle?
     /// When alsa-lib's cached configuration is read again (a pure table).
     private var configuration = ConfigurationReread()
@@ -27,7 +29,8 @@ public final class ALSAGate: GateDriver, EventSource {
     private let holders: HolderReport
     public var heldBy: String? { holders.heldBy }
     public var firstFinding: String? { holders.firstFinding }
-    public var sources: [any EventSource] { [self, reaper, watcher] }
+    public var sources: [any EventSource] { [self, reaper, watcher, running] }
+    public var runningHolder: RunningDeviceWatch.Holder? { running.shown }
     public var staleLeftover: String? { reaper.leftover }
 
     public init(settings: GateSettings) throws(SystemError) {
@@ -35,6 +38,7 @@ public final class ALSAGate: GateDriver, EventSource {
         reaper = StaleReaper(settings: settings)
         watcher = DeviceWatcher(directory: settings.soundDirectory)
         holders = HolderReport(settings: settings)
+        running = RunningDeviceWatcher(settings: settings, reaper: reaper, leftoverWindow: settings.leftoverWindow)
     }
 
     public func attach(_ handle: LoopHandle) throws(SystemError) {
@@ -159,5 +163,20 @@ public final class ALSAGate: GateDriver, EventSource {
 
     public func childStarted(pid: Int32) {
         holders.childStarted(pid: pid)
+        if !routeRead {
+            // Started without a probe (`--alsa-gate watch`): the node to
+            // watch comes from the configuration, read once and given back.
+            ALSAErrorOutput.silenceOnThisThread()
+            holders.route = PCMRouteLookup.resolve(device)
+            routeRead = true
+            snd_config_update_free_global()
+            _ = ksh_release_free_memory()
+        }
+        guard let loop else { return }
+        running.playerStarted(pid: pid, node: holders.route?.nodeName, at: loop.now)
+    }
+
+    public func childExited() {
+        running.playerExited()
     }
 }

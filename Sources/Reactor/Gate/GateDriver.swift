@@ -1,7 +1,7 @@
 import Supervision
 
 /// The ALSA readiness gate as the reactor sees it: a few event sources (the
-/// PCM probe, the stale-player reaper, the device watcher), the owner of the
+/// PCM probe, the stale-player reaper, the device watchers), the owner of the
 /// table's gate actions, and what status lines say about it.
 public protocol GateDriver: AnyObject {
     /// The PCM the gate probes (for log lines).
@@ -22,11 +22,18 @@ public protocol GateDriver: AnyObject {
     /// A leftover as the log names it (`squeezelite -o lb3c`), or nil when
     /// none is ever ended (`--alsa-device` without `--stale-match`).
     var staleLeftover: String? { get }
+    /// The player's exit was reaped: the watch of its device ends.
+    func childExited()
+    /// A process not the player's that holds the device while the player
+    /// runs, for the status line.
+    var runningHolder: RunningDeviceWatch.Holder? { get }
 }
 
 extension GateDriver {
     /// A gate that names nothing (test doubles): no summary, no memory.
     public var firstFinding: String? { nil }
     public func childStarted(pid: Int32) {}
+    public func childExited() {}
+    public var runningHolder: RunningDeviceWatch.Holder? { nil }
     public func perform(_ action: SupervisionAction, at now: MonotonicInstant) -> SupervisionEvent? { nil }
 }

@@ -1,3 +1,5 @@
+import Supervision
+
 /// What the readiness gate's I/O needs to know, fixed at start-up (the
 /// table's half is `GateTiming`; `Options.derived` makes both).
 public struct GateSettings: Equatable, Sendable {
@@ -18,6 +20,10 @@ public struct GateSettings: Equatable, Sendable {
     /// How long a stale player gets between SIGTERM and SIGKILL, and the
     /// least time between two stale-player kills for this device.
     public var stopTimeout: Duration
+    /// How long a leftover may hold the device while the player runs before
+    /// it is ended: the time the gate takes to its first stale search
+    /// (`GateTiming.staleSearchWait`).
+    public var leftoverWindow: Duration = GateTiming().staleSearchWait
 
     public init(parameters: PCMParameters, soundDirectory: String = "/dev/snd",
                 commandBaseName: String, commandPath: String? = nil, staleIdentity: StaleIdentity = .none,

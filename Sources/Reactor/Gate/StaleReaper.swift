@@ -156,4 +156,46 @@ final class StaleReaper: EventSource {
             return false
         }
     }
+
+    /// Ends leftovers the running watch found holding the device for its
+    /// window (`RunningDeviceWatch`): the same rule, pin, re-check and
+    /// SIGTERM-then-SIGKILL round as a search before a start, but only the
+    /// processes given. `excluded`: monitord, the player and its descendants.
+    /// Returns nil when done, or how long to wait before asking again (a
+    /// round is under way, or began less than a stop timeout ago).
+    func end(holders pids: [Int32], excluding excluded: Set<Int32>, for held: Duration, at now: MonotonicInstant) -> Duration? {
+        guard let loop, inForce.endsLeftovers else { return nil }
+        let logger = loop.logger
+        switch ending.searchRequested(at: now) {
+        case .search(let announce):
+            if announce { logger.log(.info, inForce.announcement) }
+        case .stillEnding(let announce):
+            if announce { logger.log(.info, inForce.announcement) }
+            return settings.stopTimeout
+        case .tooSoon(let since, let announce):
+            if announce { logger.log(.info, inForce.announcement) }
+            return settings.stopTimeout - since
+        }
+        let rule = inForce.rule(uid: getuid(), excluded: excluded)
+        generation &+= 1
+        for pid in pids where !excluded.contains(pid) {
+            guard let process = Self.pin(pid, logger) else { continue }
+            // Pinned: a pid reused since the scan is caught here, a player's
+            // descendant at any depth too.
+            guard StalePlayers.verify(pid: pid, rule: rule), !ProcessAncestry.descends(pid, from: excluded) else { continue }
+            let commandLine = ProcEntries.commandLine(pid: pid, procRoot: "/proc") ?? []
+            guard Self.send(SIGTERM, to: process, logger) else { continue }
+            let slot = UInt16(truncatingIfNeeded: targets.count + 1)
+            do {
+                try loop.watch(process.fd, for: .input, LoopHandle.Registration(slot: slot, generation: generation))
+            } catch {
+                logger.log(.warning, "sent SIGTERM to stale player pid \(pid) but cannot watch for its exit: \(error)")
+                continue
+            }
+            targets.append(Target(process, slot: slot))
+            logger.log(.warning, "ending stale player pid \(pid) (\(GateDiagnosis.shown(commandLine))): it has held \(settings.parameters.device) for \(held.humanReadable) while \(settings.commandBaseName) runs and is not monitord's child; sent SIGTERM")
+        }
+        ending.signalled(targets.count, at: now)
+        return nil
+    }
 }

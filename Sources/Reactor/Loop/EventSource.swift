@@ -63,6 +63,15 @@ public struct LoopHandle {
 
     public var logger: Logger { loop.logger }
 
+    /// The loop's clock (a test's fake one in tests).
+    public var now: MonotonicInstant { loop.clock() }
+
+    /// What the status line shows changed outside the table (a holder of the
+    /// device while the player runs): STATUS= and the status file are written again.
+    public func statusChanged() {
+        loop.hooks.phaseChanged?(loop.table)
+    }
+
     /// The running child, which no source may ever signal on its own.
     public var childPID: Int32? { loop.childPID }
 

@@ -168,6 +168,7 @@ public final class SupervisionLoop {
         epoll.remove(running.fd)
         let pid = running.pid
         _ = consume running
+        gate?.childExited()
         if let exit = leftovers.playerReaped(pid: pid, status: status, at: clock()) { submit(exit, at: clock()) }
     }
 

@@ -36,7 +36,12 @@ public struct StatusReport: Equatable, Sendable {
         case .running(let pid, _):
             fields.append(Field("state", "running"))
             fields.append(Field("pid", "\(pid)"))
-            text = "running \(commandName) (pid \(pid)), \(restartsText)"
+            var running = "running \(commandName) (pid \(pid)), \(restartsText)"
+            if let holder = gate?.runningHolder, let device = gate?.device {
+                fields.append(Field("holder_pid", "\(holder.pid)"))
+                running += "; \(device) held by pid \(holder.pid) \(holder.name)"
+            }
+            text = running
         case .backingOff(let until):
             let wait = until - now
             fields.append(Field("state", "backing-off"))
