@@ -86,10 +86,11 @@ extension StatusReportTests {
         let held = StatusReport.of(table, commandName: "shairport-sync", gate: gate, now: Self.t0, wallNow: 0)
         #expect(held.text == "running shairport-sync (pid 812), 0 restarts; lb2c held by pid 900 aplay")
         #expect(held.fields.contains(StatusReport.Field("holder_pid", "900")))
+        #expect(held.fields.contains(StatusReport.Field("holder_command", "aplay")))
         #expect(held.fields.last == StatusReport.Field("summary", held.text))
         gate.runningHolder = nil
         let free = StatusReport.of(table, commandName: "shairport-sync", gate: gate, now: Self.t0, wallNow: 0)
         #expect(free.text == "running shairport-sync (pid 812), 0 restarts")
-        #expect(!free.fields.contains { $0.key == "holder_pid" })
+        #expect(!free.fields.contains { $0.key == "holder_pid" || $0.key == "holder_command" })
     }
 }

@@ -39,6 +39,7 @@ public struct StatusReport: Equatable, Sendable {
             var running = "running \(commandName) (pid \(pid)), \(restartsText)"
             if let holder = gate?.runningHolder, let device = gate?.device {
                 fields.append(Field("holder_pid", "\(holder.pid)"))
+                fields.append(Field("holder_command", holder.name))
                 running += "; \(device) held by pid \(holder.pid) \(holder.name)"
             }
             text = running
