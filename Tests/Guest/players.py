@@ -668,3 +668,7 @@ SCENARIOS = {
     "player-go-librespot": scenario_go_librespot,
     "player-shairport-sync": scenario_shairport_sync,
 }
+
+# The running watch's scenarios (players_watch.py), with the same players.
+from players_watch import SCENARIOS as WATCH_SCENARIOS  # noqa: E402
+SCENARIOS.update(WATCH_SCENARIOS)
