@@ -668,3 +668,6 @@ SCENARIOS = {
     "player-go-librespot": scenario_go_librespot,
     "player-shairport-sync": scenario_shairport_sync,
 }
+# The armv7 guest's root archive has only shairport-sync (and aplay, and the
+# go-librespot stand-in built here) of these players.
+ARMV7_SCENARIOS = ["player-aplay", "player-go-librespot", "player-shairport-sync"]
