@@ -918,6 +918,16 @@ SCENARIOS = {
     "amplipi-layout": scenario_amplipi_layout,
 }
 DEFAULT_SCENARIOS = list(SCENARIOS)
+# The scenarios whose outcome AmpliPi's 32-bit platform (armhf, kernel 5.10,
+# alsa-lib 1.2.4 beside monitord's static 1.2.8) can change, run there by
+# scripts/vm-test --platform-only: the gate and the loopback's dmix state
+# after a stop (re-assign), pidfds and /proc on 32-bit (stale player), the
+# backoff's timer (restart always), close_range without CLOSE_RANGE_CLOEXEC
+# on 5.10 (inherited descriptors). The others check what the platform does
+# not change (the Python stand-in, the ungated alsaloop, AmpliPi's layout as
+# pi, which the armv7 players guest also runs on) or measure (probe cost,
+# gate latency); the x86_64 guest runs them all.
+PLATFORM_SCENARIOS = ["reassign-monitord", "stale-player", "restart-always", "no-inherited-fds"]
 # The gate's priorities (run only when named; scripts/vm-test --scenario gate-quiet).
 SCENARIOS.update(gate_quiet.scenarios(sys.modules[__name__]))
 
