@@ -671,7 +671,7 @@ SCENARIOS = {
 # The armv7 guest's root archive has only shairport-sync (and aplay, and the
 # go-librespot stand-in built here) of these players.
 ARMV7_SCENARIOS = ["player-aplay", "player-go-librespot", "player-shairport-sync",
-                   "watch-intruder", "watch-leftover", "watch-port"]
+                   "player-watch-intruder", "player-watch-leftover", "player-watch-port"]
 
 # The running watch's scenarios (players_watch.py), with the same players.
 from players_watch import SCENARIOS as WATCH_SCENARIOS  # noqa: E402

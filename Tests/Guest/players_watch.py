@@ -1,16 +1,23 @@
 """The running watch with the real players (scripts/vm-test --players):
 
-  watch-intruder  (e) shairport-sync under --alsa-gate watch, idle (AmpliPi's
+  player-watch-intruder  (e) shairport-sync under --alsa-gate watch, idle (AmpliPi's
                   own config: it opens its device only while a client
                   plays); an aplay opens its device: named in the status
                   file (holder_pid) and dropped after it exits; the player
                   is not restarted and the intruder is not ended.
-  watch-leftover  (f) aplay (fmradio.py's player) on AmpliPi's lb4c dmix
-                  under monitord; a leftover aplay with the same identity
-                  starts mixing into the same device while it runs: ended by
-                  the stale rule, a decoy aplay on that device with another
-                  identity left alone, and the player plays on.
-  watch-port      (g) shairport-sync under --alsa-gate watch with an idle
+  player-watch-leftover  (f) go-librespot (the stand-in) under --alsa-gate watch,
+                  idle; a leftover with the same --config_dir plays its
+                  device while it runs: ended by the stale rule, a decoy on
+                  another config playing another device left alone, and the
+                  player plays its device after. The stand-in runs without
+                  its API server here: every real player AmpliPi runs either
+                  holds its device for its whole run (a leftover cannot take
+                  it: EBUSY on a hw substream, EINVAL on AmpliPi's dmix, seen
+                  here) or binds a port of its own config (shairport-sync's
+                  RTSP port, gmediarender's UPnP port, go-librespot's API
+                  port), so a leftover of the same config cannot run beside
+                  it: that leftover is (g)'s.
+  player-watch-port      (g) shairport-sync under --alsa-gate watch with an idle
                   leftover holding its RTSP port: the new one exits 1 at
                   once; after 3 quick exits the leftover is ended and the
                   new one holds the port; a decoy on another config lives.
@@ -21,17 +28,19 @@ import os
 import re
 import signal
 import time
+import urllib.parse
 
-from scenarios import (MONITORD, Failure, alive, alsa_env, aplay, as_pi, note, plays, status_file,
-                       wait_device_idle, wait_for, wait_opens)
-from players import (BACKOFF, BUSY, STATUS_DIR, Aplay, ShairportSync, log_text, player_child, show_log,
-                     pi_dir)
+from scenarios import (MONITORD, PI_UID, Failure, alive, alsa_env, aplay, as_pi, note, plays, status_file,
+                       wait_device_idle, wait_for)
+from players import (BACKOFF, BUSY, OTHER, SRCS, STATUS_DIR, GoLibrespot, ShairportSync, log_text, pi_file,
+                     player_child, show_log)
 
 SLOT, OTHER_SLOT = 3, 5
 
 
 def prepare_status_dir():
-    pi_dir(STATUS_DIR)
+    os.makedirs(STATUS_DIR, exist_ok=True)
+    os.chown(STATUS_DIR, PI_UID, PI_UID)
 
 
 def listens(pid, port):
@@ -111,29 +120,29 @@ def scenario_watch_intruder(p):
     sup.wait(timeout=10)
     return {"named_s": f"{named:.2f}", "dropped_s": f"{dropped:.2f}", "intruder_ended": "no",
             "player_restarts": fields.get("restarts", "?"),
-            "summary": summary.replace(" ", "_")[-60:]}
+            "summary": urllib.parse.unquote(summary).replace(" ", "_")[-50:]}
 
 
 def scenario_watch_leftover(p):
     prepare_status_dir()
     env = alsa_env("amplipi")
-    device = "lb4c"
-    wait_device_idle(device)
-    wait_opens(device, env=env)
-    player = Aplay()
+    player = GoLibrespot()
+    for device, slot in ((BUSY, SLOT), (OTHER, OTHER_SLOT)):
+        wait_device_idle(device)
+        pi_file(f"{SRCS}/v{slot}/config.yml", f"audio_device: {device}\ndevice_name: rig{slot}\nserver:\n  enabled: false\n")
     status = f"{STATUS_DIR}/watch-leftover.status"
-    identity = player.identity(device, SLOT)
-    stale = [a for arg in identity for a in ("--stale-match", arg)]
-    sup = p.start(as_pi([MONITORD, "--status-file", status, "--alsa-device", device, "--stop-timeout", "2s"]
-                        + stale + ["--"] + player.argv(device, SLOT)), "monitord-player", env=env)
-    if wait_for(lambda: plays(player_child(sup, player), device), 30) is None:
-        raise Failure(f"the supervised aplay never played {device}: {status_file(status)}")
+    stale = [a for arg in player.identity(BUSY, SLOT) for a in ("--stale-match", arg)]
+    sup = p.start(as_pi([MONITORD, "--status-file", status, "--alsa-gate", "watch", "--alsa-device", BUSY,
+                         "--stop-timeout", "2s"] + stale + ["--"] + player.argv(BUSY, SLOT)), "monitord-player", env=env)
+    if wait_for(lambda: status_file(status).get("state") == "running", 30) is None:
+        raise Failure(f"go-librespot did not start: {status_file(status)}")
     child = player_child(sup, player)
-    # a decoy of the same binary on the same device, without the identity (`-D`, not `--device`)
-    decoy = p.start(as_pi(aplay(device)), "decoy", env=env)
-    leftover = p.start(as_pi(player.argv(device, SLOT)), "leftover", env=env, start_new_session=True)
-    if wait_for(lambda: plays(leftover.pid, device) and plays(decoy.pid, device), 30) is None:
-        raise Failure(f"the leftover and the decoy never played {device} beside the player")
+    decoy = p.start(as_pi(player.argv(OTHER, OTHER_SLOT)), "decoy", env=env)
+    player.play(decoy.pid, OTHER, OTHER_SLOT)
+    leftover = p.start(as_pi(player.argv(BUSY, SLOT)), "leftover", env=env, start_new_session=True)
+    player.play(leftover.pid, BUSY, SLOT)
+    if wait_for(lambda: plays(leftover.pid, BUSY, sub=0) and plays(decoy.pid, OTHER, sub=0), 30) is None:
+        raise Failure(f"the leftover never played {BUSY} or the decoy {OTHER}")
     began = time.monotonic()
     if wait_for(lambda: leftover.poll() is not None, 30) is None:
         raise Failure(f"the leftover was not ended: {status_file(status)}")
@@ -143,16 +152,19 @@ def scenario_watch_leftover(p):
     named = re.findall(r"ending stale player pid (\d+)", text)
     if named != [str(leftover.pid)]:
         raise Failure(f"monitord ended {named}, expected the leftover {leftover.pid}")
-    if decoy.poll() is not None or not alive(decoy.pid):
-        raise Failure("the decoy was ended")
-    if player_child(sup, player) != child or not plays(child, device):
-        raise Failure(f"the supervised aplay no longer plays {device}: {status_file(status)}")
+    if decoy.poll() is not None or not alive(decoy.pid) or not plays(decoy.pid, OTHER, sub=0):
+        raise Failure("the decoy was ended, or no longer plays")
+    if player_child(sup, player) != child:
+        raise Failure(f"go-librespot was restarted: {status_file(status)}")
+    player.play(child, BUSY, SLOT)
+    if wait_for(lambda: plays(child, BUSY, sub=0), 30) is None:
+        raise Failure(f"the player does not play {BUSY} after the leftover: {status_file(status)}")
     decoy.send_signal(signal.SIGTERM)
     decoy.wait(timeout=10)
     sup.send_signal(signal.SIGTERM)
     sup.wait(timeout=10)
     return {"leftover_ended_s": f"{ended:.2f}", "leftover_exit": leftover.returncode, "decoy_alive": "yes",
-            "player_plays_on": "yes"}
+            "player_plays_after": "yes"}
 
 
 def scenario_watch_port(p):
@@ -183,7 +195,7 @@ def scenario_watch_port(p):
     exits = len(re.findall(r"exited 1 after", text))
     if decoy.poll() is not None or not alive(decoy.pid):
         raise Failure("the decoy was ended")
-    note(f"watch-port: leftover ended after {ended:.2f} s, {exits} quick exits; the new one listens at {advertised:.2f} s")
+    note(f"player-watch-port: leftover ended after {ended:.2f} s, {exits} quick exits; the new one listens at {advertised:.2f} s")
     sup.send_signal(signal.SIGTERM)
     sup.wait(timeout=10)
     decoy.send_signal(signal.SIGTERM)
@@ -193,7 +205,7 @@ def scenario_watch_port(p):
 
 
 SCENARIOS = {
-    "watch-intruder": scenario_watch_intruder,
-    "watch-leftover": scenario_watch_leftover,
-    "watch-port": scenario_watch_port,
+    "player-watch-intruder": scenario_watch_intruder,
+    "player-watch-leftover": scenario_watch_leftover,
+    "player-watch-port": scenario_watch_port,
 }
