@@ -26,7 +26,7 @@ public struct LogRenderer: Sendable {
 
     /// The record's priority, known without building its text: a line the
     /// logger would drop (debug lines in a crash loop) is never formatted.
-    public func level(of record: LogRecord) -> Logger.Level {
+    public func level(of record: LogRecord) -> LogLevel {
         switch record {
         case .started(_, _, let quiet): return quiet ? .debug : .info
         case .forwarded, .dropped: return .debug
