@@ -1,4 +1,4 @@
-@testable import Reactor
+@testable import Presentation
 import Supervision
 import Testing
 import Glibc

@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import TestSupport
 import Supervision
+@testable import Presentation
 @testable import Reactor
 
 extension InProcessLoopTests {

@@ -1,3 +1,4 @@
+import Presentation
 import CALSA
 import CLibc
 

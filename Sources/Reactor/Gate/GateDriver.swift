@@ -1,3 +1,4 @@
+import Presentation
 import Supervision
 
 /// The ALSA readiness gate as the reactor sees it: a few event sources (the

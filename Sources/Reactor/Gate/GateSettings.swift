@@ -1,3 +1,4 @@
+import Presentation
 /// What the readiness gate's I/O needs to know, fixed at start-up (the
 /// table's half is `GateTiming`; `Options.derived` makes both).
 public struct GateSettings: Equatable, Sendable {

@@ -1,3 +1,4 @@
+import Presentation
 import CLibc
 
 /// Who holds the sound devices. ALSA has no API for this, and spawning
