@@ -90,6 +90,11 @@ let package = Package(
             name: "SupervisionUnitTests",
             dependencies: ["Supervision", "TestSupport"]
         ),
+        // The formatters on values alone: no process, file or device.
+        .testTarget(
+            name: "PresentationTests",
+            dependencies: ["Presentation", "Supervision", "TestSupport"]
+        ),
         .testTarget(
             name: "ReactorTests",
             dependencies: ["Reactor", "Presentation", "Supervision", "TestSupport"]
