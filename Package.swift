@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .executable(name: "monitord", targets: ["monitord"]),
         .library(name: "Supervision", targets: ["Supervision"]),
+        .library(name: "Presentation", targets: ["Presentation"]),
         .library(name: "Reactor", targets: ["Reactor"]),
         // The test rig (Tests/Rig), one name each for target, product and
         // directory. MonitordTestPCM: an alsa-lib ioplug plugin that fakes a
@@ -40,15 +41,24 @@ let package = Package(
             name: "Supervision",
             dependencies: ["CLibc"]
         ),
+        // The text monitord reads and writes: the command line and its option
+        // table, and the sentences of the log, the status and the gate's
+        // diagnosis, with the values they are made from. No system calls
+        // either (CLibc for constants and strerror's text only): each
+        // formatter is tested on values alone.
+        .target(
+            name: "Presentation",
+            dependencies: ["Supervision", "CLibc"]
+        ),
         // Everything that touches the system: the loop, the gate, the kernel
-        // wrappers, logging, systemd, /proc.
+        // wrappers, the logger's writes, systemd, /proc, alsa-lib.
         .target(
             name: "Reactor",
-            dependencies: ["Supervision", "CLibc", "CKernelShim", "CALSA"]
+            dependencies: ["Supervision", "Presentation", "CLibc", "CKernelShim", "CALSA"]
         ),
         .executableTarget(
             name: "monitord",
-            dependencies: ["Reactor", "Supervision", "CLibc", "CKernelShim"]
+            dependencies: ["Reactor", "Presentation", "Supervision", "CLibc", "CKernelShim"]
         ),
         .target(
             name: "MonitordTestPCM",
@@ -80,13 +90,18 @@ let package = Package(
             name: "SupervisionUnitTests",
             dependencies: ["Supervision", "TestSupport"]
         ),
+        // The formatters on values alone: no process, file or device.
+        .testTarget(
+            name: "PresentationTests",
+            dependencies: ["Presentation", "Supervision", "TestSupport"]
+        ),
         .testTarget(
             name: "ReactorTests",
-            dependencies: ["Reactor", "Supervision", "TestSupport"]
+            dependencies: ["Reactor", "Presentation", "Supervision", "TestSupport"]
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CKernelShim", "Reactor", "TestSupport"]
+            dependencies: ["CKernelShim", "Reactor", "Presentation", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

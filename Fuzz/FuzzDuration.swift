@@ -11,6 +11,7 @@
 //   to the same value;
 // - the failure kind is .empty exactly for an empty text and .negative for a
 //   text starting with '-'.
+import Presentation
 import Supervision
 #if canImport(Glibc)
 import Glibc

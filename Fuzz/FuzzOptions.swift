@@ -29,6 +29,7 @@
 //   no control characters (C0, DEL, C1, U+2028, U+2029), and names what was
 //   wrong: COMMAND, an option given on the command line, or the unknown
 //   option as it was typed (made printable).
+import Presentation
 import Supervision
 #if canImport(Glibc)
 import Glibc

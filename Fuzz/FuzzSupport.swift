@@ -1,5 +1,5 @@
 // Shared by the fuzz targets: compiled into each one together with the
-// Reactor sources they exercise (see Fuzz/build). Glibc only, no Foundation.
+// sources they exercise (see Fuzz/build). Glibc only, no Foundation.
 #if canImport(Glibc)
 import Glibc
 #endif

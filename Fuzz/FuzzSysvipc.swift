@@ -8,6 +8,7 @@
 // - no more rows than lines after the header;
 // - every key returned is the value of a decimal word of the input
 //   (nothing is invented; "-09" is -9, as Int32 reads it).
+import Presentation
 import Supervision
 #if canImport(Glibc)
 import Glibc

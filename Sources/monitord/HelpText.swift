@@ -1,3 +1,4 @@
+import Presentation
 import Reactor
 
 /// `monitord --help`: the options come from `OptionTable` (name, value,

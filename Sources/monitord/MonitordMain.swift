@@ -1,5 +1,6 @@
 import Reactor
 
+import Presentation
 import Supervision
 import CLibc
 

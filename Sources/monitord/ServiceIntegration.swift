@@ -1,5 +1,6 @@
 import CKernelShim
 import Reactor
+import Presentation
 import Supervision
 
 /// sd_notify (READY, STATUS, STOPPING, WATCHDOG) and the status file, plugged

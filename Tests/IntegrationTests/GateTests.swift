@@ -25,7 +25,7 @@ import TestSupport
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         let holder = try card.startPlayer(named: "other-app", arguments: ["-o", "lb0c"], logName: "holder")
-        defer { kill(holder, SIGKILL); _ = waitForExit(holder) }
+        defer { holder.end() }
         #expect(eventually { card.isHeld(card: 0) })
         let monitord = try Self.monitord(card, in: scratch, ["--alsa-device", "lb0c", "--stale-after", "1000"],
                                          command: [Self.player(scratch)])
@@ -38,8 +38,8 @@ import TestSupport
         #expect(monitord.count("started ") == 0)
         let linesWhileWaiting = monitord.logLines.count
 
-        kill(holder, SIGTERM)
-        #expect(waitForExit(holder) == .exited(0))
+        holder.signal(SIGTERM)
+        #expect(holder.wait() == .exited(0))
         // Within about one probe interval (plus the probe itself); generous bound.
         #expect(eventually(timeout: .seconds(5)) { scratch.lines("player-starts").count == 1 })
         #expect(monitord.waitForLog("lb0c ready after"))
@@ -86,10 +86,10 @@ import TestSupport
         // (not holding it), and a near-miss device name.
         let otherDevice = try card.startPlayer(named: "squeezelite", arguments: ["-o", "lb91c"], logName: "decoy1")
         // argv = [shairport-sync, -c, ..., -o, lb0c]: another program aimed at lb0c.
-        let otherName = try spawnProcess(["/bin/bash", "-c", "exec -a shairport-sync /bin/sh -c 'sleep 1000; :' -o lb90c"],
+        let otherName = try SpawnedChild(["/bin/bash", "-c", "exec -a shairport-sync /bin/sh -c 'sleep 1000; :' -o lb90c"],
                                          environment: card.environment, stdout: "/dev/null", stderr: "/dev/null")
         defer {
-            for pid in [stale, otherDevice, otherName] { kill(pid, SIGKILL); _ = waitForExit(pid) }
+            for child in [stale, otherDevice, otherName] { child.end() }
         }
         #expect(eventually { card.isHeld(card: 0) && card.isHeld(card: 1) })
 
@@ -100,12 +100,12 @@ import TestSupport
         let monitord = try Self.monitord(card, in: scratch, ["--stale-after", "2", "--stop-timeout", "2s"],
                                          command: [binary, "-n", "zone1", "-o", "lb90c"])
         #expect(monitord.waitForLog("ending stale player pid \(stale) "), "\(monitord.log)")
-        #expect(waitForExit(stale) == .exited(0), "the stale player got SIGTERM and exited")
+        #expect(stale.wait() == .exited(0), "the stale player got SIGTERM and exited")
         #expect(monitord.waitForLog("started squeezelite"), "\(monitord.log)")
         let child = try #require(monitord.firstStartedPID())
         #expect(eventually { card.isHeld(card: 0) }, "monitord's own player holds lb0c now")
-        #expect(ProcessTable.isAlive(otherDevice))
-        #expect(ProcessTable.isAlive(otherName))
+        #expect(ProcessTable.isAlive(otherDevice.pid))
+        #expect(ProcessTable.isAlive(otherName.pid))
         #expect(ProcessTable.isAlive(child))
         #expect(monitord.count("ending stale player") == 1, "\(monitord.log)")
         monitord.signal(SIGTERM)
@@ -117,12 +117,12 @@ import TestSupport
         let scratch = Scratch()
         let card = FakeSoundCard(scratch, devices: ["lb92c"])
         let stale = try card.startPlayer(named: "squeezelite", arguments: ["-o", "lb92c", "--ignore-term"], logName: "stale")
-        defer { kill(stale, SIGKILL); _ = waitForExit(stale) }
+        defer { stale.end() }
         #expect(eventually { card.isHeld(card: 0) })
         let monitord = try Self.monitord(card, in: scratch, ["--stale-after", "2", "--stop-timeout", "300ms"],
                                          command: [scratch.file("bin-stale/squeezelite"), "-o", "lb92c"])
         #expect(monitord.waitForLog("stale player pid \(stale) ignored SIGTERM for 300 ms: sent SIGKILL"), "\(monitord.log)")
-        #expect(waitForExit(stale) == .signaled(SIGKILL))
+        #expect(stale.wait() == .signaled(SIGKILL))
         #expect(monitord.waitForLog("started squeezelite"))
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
@@ -197,7 +197,7 @@ import TestSupport
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         let holder = try card.startPlayer(named: "other-app", arguments: ["-o", "lb0c"], logName: "holder")
-        defer { kill(holder, SIGKILL); _ = waitForExit(holder) }
+        defer { holder.end() }
         #expect(eventually { card.isHeld(card: 0) })
         // No holder grace: the warning (and its wait for the release) starts
         // at the first failed probe, not at a probe the grace's end would add.
@@ -211,8 +211,8 @@ import TestSupport
         func watches() -> Int { Footprint(of: monitord.pid).descriptors.filter { $0.hasSuffix("anon_inode:inotify") }.count }
         #expect(watches() == 1, "the gate watches the sound directory while it waits: \(Footprint(of: monitord.pid))")
         let clock = ContinuousClock()
-        kill(holder, SIGTERM)
-        #expect(waitForExit(holder) == .exited(0))
+        holder.signal(SIGTERM)
+        #expect(holder.wait() == .exited(0))
         let released = clock.now
         #expect(eventually(timeout: .seconds(20)) { scratch.lines("player-starts").count == 1 }, "\(monitord.log)")
         #expect(clock.now - released < .seconds(20), "the next timed probe was a minute away")

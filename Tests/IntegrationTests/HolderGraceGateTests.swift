@@ -46,8 +46,7 @@ import TestSupport
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         let holder = try card.startPlayer(named: "aplay", arguments: ["-o", "lb1c"], logName: "holder")
-        var held = true
-        defer { if held { kill(holder, SIGKILL); _ = waitForExit(holder) } }
+        defer { holder.end() }
         #expect(eventually { card.isHeld(card: 1) })
         let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--holder-grace", "20s", "--stale-after", "1000",
                                      "--alsa-device", "lb1c", Self.player(scratch)],
@@ -56,9 +55,8 @@ import TestSupport
         #expect(monitord.count("lb1c holder: pid") == 1, "\(monitord.log)")
         #expect(monitord.count("is not available") == 0, "no warning within the grace:\n\(monitord.log)")
         #expect(scratch.lines("player-starts").isEmpty)
-        kill(holder, SIGTERM)
-        #expect(waitForExit(holder) == .exited(0))
-        held = false
+        holder.signal(SIGTERM)
+        #expect(holder.wait() == .exited(0))
         #expect(monitord.waitForLog("started player.sh"), "\(monitord.log)")
         let ready = monitord.logLines.filter { $0.contains("lb1c ready after") }
         #expect(ready.count == 1 && ready.first?.contains(": held by pid \(holder) aplay") == true, "\(monitord.log)")
@@ -70,7 +68,7 @@ import TestSupport
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         let holder = try card.startPlayer(named: "aplay", arguments: ["-o", "lb1c"], logName: "holder")
-        defer { kill(holder, SIGKILL); _ = waitForExit(holder) }
+        defer { holder.end() }
         #expect(eventually { card.isHeld(card: 1) })
         let clock = ContinuousClock()
         let start = clock.now
@@ -82,8 +80,8 @@ import TestSupport
         #expect(monitord.waitForLog("lb1c holder: pid \(holder) ("), "\(monitord.log)")
         #expect(monitord.count("is not available") == 1)
         #expect(scratch.lines("player-starts").isEmpty)
-        kill(holder, SIGTERM)
-        #expect(waitForExit(holder) == .exited(0))
+        holder.signal(SIGTERM)
+        #expect(holder.wait() == .exited(0))
         #expect(monitord.waitForLog("lb1c ready after"))
         // The end of a warned wait says no more than that.
         #expect(monitord.logLines.first { $0.contains("lb1c ready after") }?.hasSuffix(" probes") == true, "\(monitord.log)")

@@ -201,7 +201,7 @@ enum StatusLine {
         let scratch = Scratch()
         let card = FakeSoundCard(scratch)
         let holder = try card.startPlayer(named: "other-app", arguments: ["-o", "lb0c"], logName: "holder")
-        defer { kill(holder, SIGKILL); _ = waitForExit(holder) }
+        defer { holder.end() }
         #expect(eventually { card.isHeld(card: 0) })
         let listener = NotifyListener(abstract: false, scratch: scratch)
         let path = scratch.file("status")
@@ -221,8 +221,8 @@ enum StatusLine {
             guard let status = lastStatus(), status.hasPrefix("waiting for lb0c: EBUSY") else { return false }
             return status.contains("pid \(holder) other-app") && summary() == status
         }, "\(lastStatus() ?? "-") / \(summary() ?? "-")")
-        kill(holder, SIGTERM)
-        #expect(waitForExit(holder) == .exited(0))
+        holder.signal(SIGTERM)
+        #expect(holder.wait() == .exited(0))
         let child = try #require(monitord.firstStartedPID())
         let running = "running sleep (pid \(child)), 0 restarts"
         #expect(eventually { lastStatus() == running && summary() == running }, "\(lastStatus() ?? "-") / \(summary() ?? "-")")

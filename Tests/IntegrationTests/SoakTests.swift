@@ -104,7 +104,7 @@ import TestSupport
         let scratch = Scratch()
         let device = ["held": "lb78c", "fail-open": "lb79c", "fail-hw": "lb69c"][mode]!
         let card = FakeSoundCard(scratch, devices: [device])
-        var holder: pid_t?
+        var holder: SpawnedChild?
         if mode == "held" {
             // A real holder: every probe gets into the plugin, opens the device
             // node and finds it locked (EBUSY), the way a held loopback fails.
@@ -115,7 +115,7 @@ import TestSupport
         } else {
             card.set(device, "fail-open EBUSY")
         }
-        defer { if let holder { kill(holder, SIGKILL); _ = waitForExit(holder) } }
+        defer { holder?.end() }
         let statusPath = scratch.file("status")
         let target = (mode == "fail-open" ? 3000 : 1500) / (Sanitizer.kind == nil ? 1 : 3)
         let monitord = try Monitord(["--snd-dir", card.soundDirectory, "--probe-interval", "1ms", "--probe-duration", "10ms",
@@ -173,8 +173,8 @@ import TestSupport
 
         // The device comes back: one probe later the child runs.
         if let holder {
-            kill(holder, SIGTERM)
-            #expect(waitForExit(holder) == .exited(0))
+            holder.signal(SIGTERM)
+            #expect(holder.wait() == .exited(0))
         } else {
             card.set(device, "ok")
         }

@@ -132,12 +132,12 @@ struct FakeDevice {
     static func lockIsFree(_ path: String) -> Bool { !isFlocked(path) }
 }
 
-/// A running `pcm-holder` (possibly copied under another name), started
-/// with `spawnProcess`; SIGKILLed and reaped when dropped.
+/// A running `pcm-holder` (possibly copied under another name), a
+/// `SpawnedChild`: SIGKILLed and reaped when dropped.
 final class PlayerProcess {
-    let pid: pid_t
+    let child: SpawnedChild
     let arguments: [String]
-    private var ended: Ended?
+    var pid: pid_t { child.pid }
 
     /// Launches and waits until it printed "ready" (it holds the PCM); throws
     /// `RigError.notReady` if it exited or stayed silent instead.
@@ -145,35 +145,24 @@ final class PlayerProcess {
         let directory = TemporaryFiles.makeDirectory("player")
         defer { TemporaryFiles.remove(directory) }
         let output = directory + "/stdout"
-        let pid = try spawnProcess([executable] + arguments, environment: environment, stdout: output, stderr: "/dev/null")
-        let player = PlayerProcess(pid: pid, arguments: arguments)
+        let child = try SpawnedChild([executable] + arguments, environment: environment, stdout: output, stderr: "/dev/null")
+        let player = PlayerProcess(child: child, arguments: arguments)
         let ready = { (try? String(contentsOfFile: output, encoding: .utf8))?.contains("ready\n") == true }
         eventually(timeout: .seconds(5)) { ready() || player.waitForExit(timeout: .zero) != nil }
         guard ready() else { throw RigError.notReady(executable, arguments) }
         return player
     }
 
-    private init(pid: pid_t, arguments: [String]) {
-        self.pid = pid
+    private init(child: SpawnedChild, arguments: [String]) {
+        self.child = child
         self.arguments = arguments
     }
 
-    deinit {
-        if ended == nil {
-            kill(SIGKILL)
-            _ = waitForExit(timeout: .seconds(5))
-        }
-    }
-
-    func kill(_ signal: Int32) {
-        if ended == nil { _ = Glibc.kill(pid, signal) }
-    }
+    /// Sends `signal` unless it was reaped.
+    func kill(_ signal: Int32) { child.signal(signal) }
 
     /// How it ended, once it has (reaped then); nil while it runs after `timeout`.
-    func waitForExit(timeout: Duration) -> Ended? {
-        if ended == nil { ended = TestSupport.waitForExit(pid, timeout: timeout, killOnTimeout: false) }
-        return ended
-    }
+    func waitForExit(timeout: Duration) -> Ended? { child.wait(timeout: timeout) }
 }
 
 enum RigError: Error {

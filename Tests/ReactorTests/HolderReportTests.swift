@@ -1,3 +1,4 @@
+@testable import Presentation
 @testable import Reactor
 import Supervision
 import Testing

@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import TestSupport
 import Supervision
+@testable import Presentation
 @testable import Reactor
 
 extension InProcessLoopTests {
@@ -25,6 +26,15 @@ extension InProcessLoopTests {
                                                        stopTimeout: OptionDefaults.stopTimeout))
         }
 
+        /// A loop over `exec sleep 100` behind the gate on `device`, started
+        /// and turned until the gate holds the child back.
+        static func waitingRig(for device: FakeDevice, timing: GateTiming = timing, gate: ALSAGate? = nil) throws -> Rig {
+            let rig = try Rig("exec sleep 100", configuration: SupervisionConfiguration(gate: timing), gate: try gate ?? Self.gate(for: device))
+            rig.loop.start()
+            #expect(rig.turn { Self.isWaiting(rig.loop.table.phase) }, "\(rig.log)")
+            return rig
+        }
+
         static func isRunning(_ phase: SupervisionPhase) -> Bool { InProcessLoopTests.isRunning(phase) }
 
         static func isWaiting(_ phase: SupervisionPhase) -> Bool {
@@ -34,9 +44,7 @@ extension InProcessLoopTests {
 
         @Test func anUnavailableDeviceHoldsTheChildBackUntilTheRetryOnTheFakeClock() throws {
             let device = ALSATestRig.makeDevice("loop-gate-retry", state: "fail-open 16")
-            let rig = try Rig("exec sleep 100", configuration: SupervisionConfiguration(gate: Self.timing), gate: try Self.gate(for: device))
-            rig.loop.start()
-            #expect(rig.turn { Self.isWaiting(rig.loop.table.phase) }, "\(rig.log)")
+            let rig = try Self.waitingRig(for: device)
             #expect(rig.loop.tableDeadline == rig.clock.now + .seconds(10), "the next probe waits for the retry")
             // Free now, but nothing tells the gate: it waits for its deadline.
             device.setState("ok")
@@ -50,9 +58,7 @@ extension InProcessLoopTests {
 
         @Test func aReleasedDeviceNodeWakesTheWaitingGateBeforeItsRetry() throws {
             let device = ALSATestRig.makeDevice("loop-gate-release", state: "fail-open 16")
-            let rig = try Rig("exec sleep 100", configuration: SupervisionConfiguration(gate: Self.timing), gate: try Self.gate(for: device))
-            rig.loop.start()
-            #expect(rig.turn { Self.isWaiting(rig.loop.table.phase) }, "\(rig.log)")
+            let rig = try Self.waitingRig(for: device)
             let retry = rig.clock.now + .seconds(10)
             device.setState("ok")
             // Past the release gap, far from the retry: a player closes the node.
@@ -70,9 +76,7 @@ extension InProcessLoopTests {
         /// probe found: the report is written once, its gist ends the ready line.
         @Test func theReadyLineOfAHiccupSaysWhatTheFirstFailedProbeFound() throws {
             let device = ALSATestRig.makeDevice("loop-gate-report", state: "fail-hw 22")
-            let rig = try Rig("exec sleep 100", configuration: SupervisionConfiguration(gate: Self.timing), gate: try Self.gate(for: device))
-            rig.loop.start()
-            #expect(rig.turn { Self.isWaiting(rig.loop.table.phase) }, "\(rig.log)")
+            let rig = try Self.waitingRig(for: device)
             #expect(rig.log.split(separator: "\n").filter { $0.contains("fails unheld") }.count == 1, "\(rig.log)")
             device.setState("ok")
             rig.advance(.seconds(10))
@@ -98,9 +102,16 @@ extension InProcessLoopTests {
                                      stdout: "/dev/null", stderr: "/dev/null")
             #expect(waitForExit(shell, timeout: .seconds(5)) != nil)
             let holder = try #require(Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
-            // Only the holder can have the device locked: a failed test ends it.
-            defer { if !device.isFree { kill(holder, SIGKILL) } }
+            // Not this process's child: pinned by a pidfd while it surely runs
+            // (the shell's fork, then the holder), so that a failed test ends
+            // it and nothing else.
+            guard let pinned = try PinnedProcess.pin(holder) else {
+                Issue.record("the holder pid \(holder) exited before it was pinned")
+                return
+            }
+            defer { _ = try? pinned.signal(SIGKILL) }
             #expect(eventually(timeout: .seconds(5)) { !device.isFree }, "the holder has the device open")
+            #expect(StaleSafetyTests.commandLine(holder).first == ALSATestRig.holderPath)
             let settings = GateSettings(parameters: PCMParameters(device: device.pcmName, duration: .milliseconds(20)),
                                         soundDirectory: (device.deviceFile as NSString).deletingLastPathComponent,
                                         commandBaseName: "pcm-holder", commandPath: ALSATestRig.holderPath,

@@ -1,4 +1,5 @@
 import Testing
+@testable import Presentation
 @testable import Reactor
 @testable import Supervision
 

@@ -2,6 +2,7 @@ import Foundation
 import Supervision
 import Testing
 import TestSupport
+@testable import Presentation
 @testable import Reactor
 
 /// `OptionTable` is the one list of options; `man monitord` is the option

@@ -78,11 +78,9 @@ import TestSupport
     /// Dropping the value closes the pidfd: afterwards the descriptor number
     /// is closed, or reused by something that is no pidfd for this process.
     @Test func droppingThePinnedProcessClosesItsPidfd() throws {
-        let pid = try Self.sleeper()
-        defer {
-            kill(pid, SIGKILL)
-            _ = waitForExit(pid)
-        }
+        let sleeper = SpawnedChild(pid: try Self.sleeper())
+        defer { sleeper.end() }
+        let pid = sleeper.pid
         func pinAndDrop() throws -> Int32? {
             guard let pinned = try PinnedProcess.pin(pid) else { return nil }
             #expect(Self.pidfdTarget(pinned.fd) == pid)

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import Presentation
 import Reactor
 import Supervision
 

@@ -53,11 +53,11 @@ public final class FakeSoundCard: @unchecked Sendable {
     /// Starts a copy of `pcm-holder` named `name` that opens `-o device` and
     /// holds it (and the plugin's lock) until SIGTERM; its output goes to
     /// `LOGNAME.out` and `LOGNAME.err` in `directory`.
-    public func startPlayer(named name: String, arguments: [String], logName: String) throws -> pid_t {
+    public func startPlayer(named name: String, arguments: [String], logName: String) throws -> SpawnedChild {
         let binary = directory + "/bin-\(logName)/\(name)"
         try FileManager.default.createDirectory(atPath: directory + "/bin-\(logName)", withIntermediateDirectories: true)
         try copyExecutable(Products.pcmHolder, to: binary)
-        return try spawnProcess([binary] + arguments, environment: childEnvironment,
+        return try SpawnedChild([binary] + arguments, environment: childEnvironment,
                                 stdout: directory + "/\(logName).out", stderr: directory + "/\(logName).err")
     }
 

@@ -98,7 +98,7 @@ public func waitForExit(_ pid: pid_t, timeout: Duration = .seconds(10), killOnTi
     defer { close(pidfd) }
     if let ended = waitForExit(pidfd: pidfd, timeout: timeout) { return ended }
     guard killOnTimeout else { return nil }
-    kill(pid, SIGKILL)
+    _ = ksh_pidfd_send_signal(pidfd, SIGKILL)
     var code: Int32 = 0
     var status: Int32 = 0
     _ = ksh_pidfd_reap(pidfd, 1, &code, &status)

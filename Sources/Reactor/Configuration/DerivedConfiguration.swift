@@ -1,3 +1,4 @@
+import Presentation
 import Supervision
 
 /// The two halves of one run's configuration: what the table decides with,

@@ -1,5 +1,6 @@
 import CALSA
 import CKernelShim
+import Presentation
 import Supervision
 import CLibc
 

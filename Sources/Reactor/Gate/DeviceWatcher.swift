@@ -1,4 +1,5 @@
 import CKernelShim
+import Presentation
 import Supervision
 import CLibc
 

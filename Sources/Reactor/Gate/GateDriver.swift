@@ -1,15 +1,12 @@
+import Presentation
 import Supervision
 
 /// The ALSA readiness gate as the reactor sees it: a few event sources (the
 /// PCM probe, the stale-player reaper, the device watchers), the owner of the
-/// table's gate actions, and what status lines say about it.
-public protocol GateDriver: AnyObject {
-    /// The PCM the gate probes (for log lines).
-    var device: String { get }
+/// table's gate actions, and what status lines say about it (`GateStatus`).
+public protocol GateDriver: GateStatus {
     /// The gate's parts, each attached to the loop as a source of its own.
     var sources: [any EventSource] { get }
-    /// Who held the sound devices at the last report (`pid 790 squeezelite`), for status lines.
-    var heldBy: String? { get }
     /// What the first failed probe of the current wait found, in a few words,
     /// for the one info line of a wait that ended within the holder grace.
     var firstFinding: String? { get }
@@ -24,9 +21,6 @@ public protocol GateDriver: AnyObject {
     var staleLeftover: String? { get }
     /// The player's exit was reaped: the watch of its device ends.
     func childExited()
-    /// A process not the player's that holds the device while the player
-    /// runs, for the status line.
-    var runningHolder: RunningDeviceWatch.Holder? { get }
 }
 
 extension GateDriver {

@@ -1,3 +1,4 @@
+import Presentation
 import Supervision
 
 /// What the readiness gate's I/O needs to know, fixed at start-up (the

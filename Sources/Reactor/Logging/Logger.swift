@@ -1,4 +1,5 @@
 import CKernelShim
+import Presentation
 import Supervision
 import CLibc
 
@@ -11,16 +12,7 @@ import CLibc
 /// child keeps its own, blocking, stderr: only monitord's writes are
 /// non-blocking.
 public final class Logger {
-    /// sd-daemon(3) priorities.
-    public enum Level: Int32, Comparable, Sendable {
-        case error = 3
-        case warning = 4
-        case notice = 5
-        case info = 6
-        case debug = 7
-
-        public static func < (lhs: Level, rhs: Level) -> Bool { lhs.rawValue < rhs.rawValue }
-    }
+    public typealias Level = LogLevel
 
     /// How lines reach stderr without ever blocking.
     enum Sink: Equatable {

@@ -1,4 +1,5 @@
 import CKernelShim
+import Presentation
 import Supervision
 import CLibc
 
@@ -217,10 +218,7 @@ public final class SupervisionLoop {
         case .log(let record):
             let level = renderer.level(of: record)
             guard logger.enabled(level) else { break }
-            var message = renderer.message(record)
-            // A hiccup's one line says what the first failed probe found.
-            if case .deviceReady(_, _, warned: false) = record, let found = gate?.firstFinding { message += ": " + found }
-            logger.log(level, message)
+            logger.log(level, renderer.message(record, firstFinding: gate?.firstFinding))
         case .notify(let notification):
             hooks.notify?(notification)
         case .exit(let code):

@@ -1,3 +1,4 @@
+import Presentation
 import CLibc
 
 /// What makes a process a stale player of the device monitord gates on.

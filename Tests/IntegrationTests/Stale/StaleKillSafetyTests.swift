@@ -94,16 +94,16 @@ import TestSupport
         let shared = try SharedDirectory()
         defer { withExtendedLifetime(shared) {} }
         let squeezelite = try shared.copy(URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path, as: "squeezelite")
-        var spawned: [pid_t] = []
+        var spawned: [SpawnedChild] = []
         defer {
-            for pid in spawned { kill(pid, SIGKILL); _ = waitForExit(pid) }
-            kill(stale, SIGKILL); _ = waitForExit(stale)
+            for child in spawned { child.end() }
+            stale.end()
         }
         func start(_ argv: [String]) throws -> pid_t {
-            let pid = try spawnProcess(argv, environment: ProcessInfo.processInfo.environment,
-                                     stdout: "/dev/null", stderr: "/dev/null")
-            spawned.append(pid)
-            return pid
+            let child = try SpawnedChild(argv, environment: ProcessInfo.processInfo.environment,
+                                         stdout: "/dev/null", stderr: "/dev/null")
+            spawned.append(child)
+            return child.pid
         }
         // A second true stale player, in another form (`-olb71c`; the
         // elements in another order).
@@ -161,7 +161,7 @@ import TestSupport
 
         #expect(monitord.waitForLog("ending stale player pid \(stale) "), "\(monitord.log)")
         #expect(monitord.waitForLog("ending stale player pid \(joined) "), "\(monitord.log)")
-        #expect(waitForExit(stale) == .exited(0), "the stale player got SIGTERM and closed its device")
+        #expect(stale.wait() == .exited(0), "the stale player got SIGTERM and closed its device")
         // Many more searches with the decoys still there (searches back off:
         // probes 1, 2, 4, ..., 32, then every 32th).
         #expect(monitord.waitForLog(identity.nothingFound(device), count: 10, timeout: .seconds(60)), "\(monitord.log)")

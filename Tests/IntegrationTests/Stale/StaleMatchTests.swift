@@ -15,11 +15,11 @@ import TestSupport
     static let idle = "while :; do sleep 1; done"
 
     /// Idles under `name` (a copy of the shell) with `arguments` after `-c SCRIPT`.
-    static func decoy(_ shell: String, _ arguments: [String], into spawned: inout [pid_t]) throws -> pid_t {
-        let pid = try spawnProcess([shell, "-c", idle] + arguments, environment: ProcessInfo.processInfo.environment,
+    static func decoy(_ shell: String, _ arguments: [String], into spawned: inout [SpawnedChild]) throws -> pid_t {
+        let child = try SpawnedChild([shell, "-c", idle] + arguments, environment: ProcessInfo.processInfo.environment,
                                    stdout: "/dev/null", stderr: "/dev/null")
-        spawned.append(pid)
-        return pid
+        spawned.append(child)
+        return child.pid
     }
 
     /// shairport-sync's shape: the output is in a configuration file, so the
@@ -37,9 +37,9 @@ import TestSupport
         let otherConf = scratch.file("srcs/v3/shairport.conf")
         // The leftover: a pcm-holder named shairport-sync holding the device.
         let stale = try card.startPlayer(named: "shairport-sync", arguments: ["-c", conf, "-o", device], logName: "stale")
-        var spawned: [pid_t] = []
+        var spawned: [SpawnedChild] = []
         defer {
-            for pid in spawned + [stale] { kill(pid, SIGKILL); _ = waitForExit(pid) }
+            for child in spawned + [stale] { child.end() }
         }
         #expect(eventually { card.isHeld(card: 0) })
 
@@ -63,7 +63,7 @@ import TestSupport
         #expect(monitord.count("stale rule for \(device): a leftover is shairport-sync (\(canonicalPath(binary))) whose arguments include '\(conf)'") == 1,
                 "\(monitord.log)")
         #expect(monitord.count("probes in a row: looking for a stale shairport-sync with \(conf)") >= 1, "\(monitord.log)")
-        #expect(waitForExit(stale) == .exited(0), "the leftover got SIGTERM and closed its device")
+        #expect(stale.wait() == .exited(0), "the leftover got SIGTERM and closed its device")
         #expect(monitord.waitForLog("started shairport-sync"), "\(monitord.log)")
         let child = try #require(monitord.firstStartedPID())
         #expect(eventually { card.isHeld(card: 0) }, "monitord's own player holds the device now")
@@ -119,12 +119,12 @@ import TestSupport
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in card.environment { environment[key] = value }
         // As AmpliPi starts them: sys.executable, the script, its arguments.
-        let stale = try spawnProcess(["/usr/bin/python3", player, device], environment: environment,
+        let stale = try SpawnedChild(["/usr/bin/python3", player, device], environment: environment,
                                      stdout: scratch.file("stale.out"), stderr: scratch.file("stale.err"))
-        let decoy = try spawnProcess(["/usr/bin/python3", other, "http://radio/stream", device], environment: environment,
+        let decoy = try SpawnedChild(["/usr/bin/python3", other, "http://radio/stream", device], environment: environment,
                                      stdout: "/dev/null", stderr: "/dev/null")
         defer {
-            for pid in [stale, decoy] { kill(pid, SIGKILL); _ = waitForExit(pid) }
+            for child in [stale, decoy] { child.end() }
         }
         #expect(eventually { !scratch.read("stale.out").isEmpty }, "\(scratch.read("stale.err"))")
         #expect(eventually { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(decoy)/exe"))?.hasPrefix("/usr/bin/python3.") == true })
@@ -140,13 +140,13 @@ import TestSupport
         let python = canonicalPath("/usr/bin/python3")
         #expect(monitord.count("stale rule for \(device): a leftover is python3 (\(python)) whose arguments include '\(device)', '\(player)', run by the same user and not started by monitord; the script \(player) is part of it because COMMAND runs it") == 1,
                 "\(monitord.log)")
-        #expect(waitForExit(stale) == .exited(0), "the leftover closed its device on SIGTERM")
+        #expect(stale.wait() == .exited(0), "the leftover closed its device on SIGTERM")
         card.set(device, "ok")
         #expect(monitord.waitForLog("started python3"), "\(monitord.log)")
         let child = try #require(monitord.firstStartedPID())
         #expect(eventually { !scratch.read("monitord.log.stdout").isEmpty }, "monitord's own python3 runs")
         #expect(ProcessTable.isAlive(child))
-        #expect(ProcessTable.isAlive(decoy), "python3 running another script to \(device) was ended")
+        #expect(ProcessTable.isAlive(decoy.pid), "python3 running another script to \(device) was ended")
         #expect(!monitord.log.contains("pid \(decoy) ("))
         #expect(monitord.count("ending stale player") == 1, "\(monitord.log)")
         monitord.signal(SIGTERM)
@@ -163,9 +163,9 @@ import TestSupport
         let scratch = Scratch()
         let player = try StaleKillSafetyTests.shellNamed("zone-player", in: scratch.file("bin"))
         let other = try StaleKillSafetyTests.shellNamed("other-player", in: scratch.file("bin"))
-        var spawned: [pid_t] = []
+        var spawned: [SpawnedChild] = []
         defer {
-            for pid in spawned { kill(pid, SIGKILL); _ = waitForExit(pid) }
+            for child in spawned { child.end() }
         }
         let leftover = try Self.decoy(player, ["lb63c", "--zone=den"], into: &spawned)
         let decoys: [String: pid_t] = [
@@ -178,7 +178,7 @@ import TestSupport
                                      "--alsa-device", "monitord_test_undefined_pcm", "--stale-match", "--zone=den", "--stale-match", "lb63c",
                                      "--", player, "-c", Self.idle, "--zone=den", "lb63c"], scratch: scratch)
         #expect(monitord.waitForLog("ending stale player pid \(leftover) "), "\(monitord.log)")
-        #expect(waitForExit(leftover) == .signaled(SIGTERM))
+        #expect(spawned.first { $0.pid == leftover }?.wait() == .signaled(SIGTERM))
         // More searches with the decoys still there.
         #expect(monitord.waitForLog("no stale zone-player with --zone=den, lb63c found", count: 2, timeout: .seconds(30)), "\(monitord.log)")
         #expect(monitord.count("ending stale player") == 1, "\(monitord.log)")
@@ -198,7 +198,7 @@ import TestSupport
         let device = "lb62c"
         let card = FakeSoundCard(scratch, devices: [device])
         let stale = try card.startPlayer(named: "squeezelite", arguments: ["-o", device], logName: "stale")
-        defer { kill(stale, SIGKILL); _ = waitForExit(stale) }
+        defer { stale.end() }
         #expect(eventually { card.isHeld(card: 0) })
         let binary = scratch.file("bin-stale/squeezelite")
         let monitord = try Monitord(["-v", "--snd-dir", card.soundDirectory, "--probe-duration", "50ms",
@@ -213,12 +213,12 @@ import TestSupport
         #expect(monitord.count("no --stale-match: holders are named, not ended") == 1, "\(monitord.log)")
         #expect(monitord.count("ending stale player") == 0 && monitord.count("no stale ") == 0, "\(monitord.log)")
         #expect(monitord.count("looking for a stale") == 0, "\(monitord.log)")
-        #expect(ProcessTable.isAlive(stale))
+        #expect(ProcessTable.isAlive(stale.pid))
         #expect(monitord.count("started squeezelite") == 0)
 
         // The holder goes away on its own: the player starts.
-        kill(stale, SIGTERM)
-        #expect(waitForExit(stale) == .exited(0))
+        stale.signal(SIGTERM)
+        #expect(stale.wait() == .exited(0))
         #expect(monitord.waitForLog("started squeezelite"), "\(monitord.log)")
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))

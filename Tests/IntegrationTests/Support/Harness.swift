@@ -79,7 +79,7 @@ class Launched: @unchecked Sendable {
 
     deinit {
         if ended == nil {
-            kill(pid, SIGKILL)
+            signal(SIGKILL)
             _ = wait(timeout: .seconds(5))
         }
         close(pidfd)

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import Presentation
 import Reactor
 
 /// The stale rule in force, settled once at start-up from the options:

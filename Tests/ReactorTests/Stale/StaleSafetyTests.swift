@@ -167,22 +167,16 @@ import TestSupport
 
     /// A shell copied under the name `squeezelite`, idling with `-o lb73c`.
     final class Player {
-        let pid: Int32
-        private(set) var reaped = false
+        let child: SpawnedChild
+        var pid: Int32 { child.pid }
 
         init(_ binary: String, script: String, arguments: [String]) throws {
-            pid = try spawnProcess([binary, "-c", script] + arguments, environment: ProcessInfo.processInfo.environment,
-                                   stdout: "/dev/null", stderr: "/dev/null")
+            child = try SpawnedChild([binary, "-c", script] + arguments, environment: ProcessInfo.processInfo.environment,
+                                     stdout: "/dev/null", stderr: "/dev/null")
         }
 
-        func end() {
-            guard !reaped else { return }
-            kill(pid, SIGKILL)
-            _ = waitForExit(pid)
-            reaped = true
-        }
-
-        deinit { end() }
+        /// SIGKILLs and reaps it, once: later calls signal nothing.
+        func end() { child.end() }
     }
 
     static func squeezelite(_ label: String) throws -> String {
@@ -269,7 +263,7 @@ import TestSupport
         #expect(pidfd >= 0)
         defer { close(pidfd) }
         #expect(StalePlayers.verify(pid: player.pid, rule: Self.rule(identity, binary)))
-        kill(player.pid, SIGUSR1)
+        #expect(player.child.signal(SIGUSR1))
         #expect(eventually { Self.commandLine(player.pid).first == "sleep" })
         #expect(!StalePlayers.verify(pid: player.pid, rule: Self.rule(identity, binary)))
         #expect(ksh_pidfd_send_signal(pidfd, 0) == 0, "the pidfd still names the same, live process")

@@ -184,7 +184,7 @@ public enum OptionParser {
     /// Keeps an error message to one readable line whatever the operator typed:
     /// C0 and C1 controls, DEL, the Unicode line and paragraph separators and
     /// undecodable bytes (U+FFFD) become `?`, and at most 64 scalars are shown.
-    static func printable(_ value: String) -> String {
+    public static func printable(_ value: String) -> String {
         var out = ""
         for scalar in value.unicodeScalars.prefix(64) {
             if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}"

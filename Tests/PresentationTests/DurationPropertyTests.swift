@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Testing
-import Reactor
+import Presentation
 
 /// Property tests of DurationParser over pseudo-random values: every case is
 /// reproducible from the generator's start state printed in a failure (set

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import Testing
-import Reactor
+import Presentation
 import Supervision
 
 /// docs/troubleshooting.md explains every line monitord writes at warning or

@@ -5,46 +5,50 @@ import TestSupport
 
 /// What the player leaves in its process group when it exits: SIGTERM while
 /// its zombie holds the group id, SIGKILL after --stop-timeout, and no new
-/// player while any of them lives.
-@Suite struct GroupLeftoverTests {
-    /// A player that forks a member of its group running `grandchild`
-    /// (after its traps are set it touches `ready`), then exits 1.
-    static func player(_ scratch: Scratch, grandchild: String) -> String {
-        scratch.script("player.sh", """
+/// player while any of them lives. The binary's side of `GroupLeftovers`,
+/// whose cells GroupLeftoversTests drives on the fake clock.
+@Suite struct LeftoverReaperTests {
+    /// monitord over a player that forks a member of its group running
+    /// `grandchild` (which touches `ready` once its traps are set), then
+    /// exits 1; each start is stamped in `starts`.
+    static func monitord(_ scratch: Scratch, grandchild: String, backoff: String, stopTimeout: String) throws -> Monitord {
+        let player = scratch.script("player.sh", """
         date +%s%N >> "\(scratch.file("starts"))"
         rm -f "\(scratch.file("ready"))"
         sh -c '\(grandchild)' &
         while [ ! -e "\(scratch.file("ready"))" ]; do sleep 0.01; done
         exit 1
         """)
+        return try Monitord(["--backoff-initial", backoff, "--backoff-max", backoff, "--stop-timeout", stopTimeout, player],
+                            scratch: scratch)
+    }
+
+    /// Stops monitord as systemd does; it exits 0.
+    static func stop(_ monitord: Monitord) {
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0), "\(monitord.log)")
     }
 
     @Test func aGrandchildThatTrapsTermRunsItsHandlerWhenThePlayerExits() throws {
         let scratch = Scratch()
-        let player = Self.player(scratch, grandchild: """
+        let monitord = try Self.monitord(scratch, grandchild: """
         trap "echo \\$\\$ >> \(scratch.file("handled")); exit 0" TERM; touch \(scratch.file("ready")); while :; do sleep 0.05; done
-        """)
-        let monitord = try Monitord(["--backoff-initial", "1m", "--backoff-max", "1m", "--stop-timeout", "30s", player],
-                                    scratch: scratch)
+        """, backoff: "1m", stopTimeout: "30s")
         #expect(eventually { scratch.lines("handled").count == 1 }, "\(monitord.log)")
         // The handler ran, so the group is empty: the exit was handed on long before SIGKILL.
         #expect(monitord.waitForLog("exited 1 after"), "\(monitord.log)")
         #expect(!monitord.log.contains("sent SIGKILL"))
-        monitord.signal(SIGTERM)
-        #expect(monitord.wait() == .exited(0))
+        Self.stop(monitord)
     }
 
     @Test func theNextPlayerStartsOnlyOnceTheLeftoversAreGone() throws {
         let scratch = Scratch()
         // The member takes 300 ms to close after SIGTERM, and stamps its end.
-        let player = Self.player(scratch, grandchild: """
+        let monitord = try Self.monitord(scratch, grandchild: """
         trap "sleep 0.3; date +%s%N >> \(scratch.file("ended")); exit 0" TERM; touch \(scratch.file("ready")); while :; do sleep 0.05; done
-        """)
-        let monitord = try Monitord(["--backoff-initial", "10ms", "--backoff-max", "10ms", "--stop-timeout", "30s", player],
-                                    scratch: scratch)
+        """, backoff: "10ms", stopTimeout: "30s")
         #expect(eventually(timeout: .seconds(30)) { scratch.lines("starts").count >= 3 }, "\(monitord.log)")
-        monitord.signal(SIGTERM)
-        #expect(monitord.wait() == .exited(0))
+        Self.stop(monitord)
         let starts = scratch.lines("starts").compactMap { Int64($0) }
         let ends = scratch.lines("ended").compactMap { Int64($0) }
         try #require(starts.count >= 3 && ends.count >= 2, "\(monitord.log)")
@@ -57,11 +61,9 @@ import TestSupport
 
     @Test func aMemberIgnoringTermIsKilledAfterTheStopTimeout() throws {
         let scratch = Scratch()
-        let player = Self.player(scratch, grandchild: """
+        let monitord = try Self.monitord(scratch, grandchild: """
         trap "" TERM; echo $$ > \(scratch.file("member")); touch \(scratch.file("ready")); exec sleep 1000
-        """)
-        let monitord = try Monitord(["--backoff-initial", "1m", "--backoff-max", "1m", "--stop-timeout", "300ms", player],
-                                    scratch: scratch)
+        """, backoff: "1m", stopTimeout: "300ms")
         #expect(monitord.waitForLog("exited 1 after"), "\(monitord.log)")
         let member = try #require(pid_t(scratch.read("member").trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(eventually(timeout: .seconds(5)) { !ProcessTable.isAlive(member) })
@@ -70,8 +72,7 @@ import TestSupport
         let killed = try #require(log.range(of: "ignored SIGTERM for 300 ms: sent SIGKILL"))
         let exited = try #require(log.range(of: "exited 1 after"))
         #expect(terminated.lowerBound < killed.lowerBound && killed.lowerBound < exited.lowerBound)
-        monitord.signal(SIGTERM)
-        #expect(monitord.wait() == .exited(0))
+        Self.stop(monitord)
     }
 
     /// A stop reaches the whole group at once (as systemd's default KillMode

@@ -1,4 +1,4 @@
-@testable import Reactor
+@testable import Presentation
 import Supervision
 import Testing
 import Glibc
@@ -125,5 +125,18 @@ import Glibc
         #expect(renderer.level(of: late) == .warning)
         #expect(renderer.message(late) == "lb1c is not available (open: EINVAL (Invalid argument)) after 1 s, 6 probes; "
                 + "holding squeezelite back, probing at most every 4 s")
+    }
+
+    /// A hiccup's ready line ends with the gist of what the first failed
+    /// probe found; a warned wait's end, or one with nothing reported, does not.
+    @Test func theReadyLineOfAHiccupEndsWithTheFirstFinding() {
+        let renderer = LogRenderer(commandName: "squeezelite", commandLine: ["squeezelite"], device: "lb1c",
+                                   configuration: SupervisionConfiguration(gate: GateTiming()))
+        let gist = "held by pid 400 aplay"
+        let hiccup = LogRecord.deviceReady(after: .milliseconds(177), probes: 2, warned: false)
+        #expect(renderer.message(hiccup, firstFinding: gist) == "lb1c ready after 177 ms, 2 probes: held by pid 400 aplay")
+        #expect(renderer.message(hiccup) == "lb1c ready after 177 ms, 2 probes")
+        let warned = LogRecord.deviceReady(after: .seconds(9), probes: 12, warned: true)
+        #expect(renderer.message(warned, firstFinding: gist) == "lb1c ready after 9 s, 12 probes")
     }
 }

@@ -1,5 +1,5 @@
 import Testing
-@testable import Reactor
+@testable import Presentation
 @testable import Supervision
 
 @Suite struct DurationParserTests {

@@ -52,10 +52,10 @@ public struct GateDiagnosis: Equatable, Sendable {
     /// (debug) whose gist goes to the ready line, so a dmix leftover met once
     /// costs that one info line. The grace's end gives the full report at
     /// warning. What could not be inspected is said at debug either way.
-    public func entries(_ occasion: Occasion) -> [(level: Logger.Level, line: String)] {
-        var entries: [(level: Logger.Level, line: String)] = []
+    public func entries(_ occasion: Occasion) -> [(level: LogLevel, line: String)] {
+        var entries: [(level: LogLevel, line: String)] = []
         for (index, line) in lines.enumerated() {
-            let level: Logger.Level
+            let level: LogLevel
             switch occasion {
             case .graceEnded: level = .warning
             case .firstFailedProbe: level = index < holderLineCount ? .info : .debug
@@ -122,14 +122,14 @@ public struct GateFacts: Sendable {
 
     /// The segment that explains the failure: the one seen before the probe,
     /// or the one there now.
-    var segment: SharedMemorySegment? { segmentBefore ?? segmentNow }
+    public var segment: SharedMemorySegment? { segmentBefore ?? segmentNow }
 
     /// The route's direct plugin and its key; only for a finding about
     /// direct-plugin state, which exists only when both do.
     var directKey: (DirectPlugin, Int32) { (route!.direct!, route!.direct!.key!) }
 
     /// Splits the scan into holders of this PCM's node and other users.
-    var holdersAndOthers: (holders: [DeviceHolder], others: [DeviceHolder]) {
+    public var holdersAndOthers: (holders: [DeviceHolder], others: [DeviceHolder]) {
         guard let node = route?.nodeName else { return (scan.holders, []) }
         let path = soundDirectory.hasSuffix("/") ? soundDirectory + node : soundDirectory + "/" + node
         var holders: [DeviceHolder] = []
@@ -153,7 +153,7 @@ extension GateDiagnosis {
     }
 
     /// `split`: `facts.holdersAndOthers`, when the caller has it already.
-    init(_ facts: GateFacts, split: (holders: [DeviceHolder], others: [DeviceHolder])) {
+    public init(_ facts: GateFacts, split: (holders: [DeviceHolder], others: [DeviceHolder])) {
         let finding = Self.classify(facts, holders: split.holders)
         self.finding = finding
         var lines: [String] = []

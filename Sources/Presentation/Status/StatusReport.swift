@@ -1,4 +1,3 @@
-import CKernelShim
 import Supervision
 
 /// What the supervisor is doing, in the two forms the outside reads: the
@@ -22,7 +21,7 @@ public struct StatusReport: Equatable, Sendable {
     /// `now`/`wallNow` translate the backoff deadline (monotonic) into a wall
     /// clock time a web UI can show.
     public static func of(
-        _ table: SupervisionTable, commandName: String, gate: (any GateDriver)?,
+        _ table: SupervisionTable, commandName: String, gate: (any GateStatus)?,
         now: MonotonicInstant, wallNow: Int64
     ) -> StatusReport {
         var fields: [Field] = []

@@ -26,7 +26,7 @@ public struct LogRenderer: Sendable {
 
     /// The record's priority, known without building its text: a line the
     /// logger would drop (debug lines in a crash loop) is never formatted.
-    public func level(of record: LogRecord) -> Logger.Level {
+    public func level(of record: LogRecord) -> LogLevel {
         switch record {
         case .started(_, _, let quiet): return quiet ? .debug : .info
         case .forwarded, .dropped: return .debug
@@ -41,7 +41,9 @@ public struct LogRenderer: Sendable {
         }
     }
 
-    public func message(_ record: LogRecord) -> String {
+    /// The record's sentence. `firstFinding`: the gist of what the gate's
+    /// first failed probe of this wait found, if it was reported.
+    public func message(_ record: LogRecord, firstFinding: String? = nil) -> String {
         let name = commandName
         let pcm = device ?? "the device"
         switch record {
@@ -87,8 +89,12 @@ public struct LogRenderer: Sendable {
             return "\(pcm) is not available (\(failure)) after \(waited.humanReadable), \(tried); holding \(name) back, probing at most every \(interval)"
         case .deviceStillUnavailable(let failure, let probes, let waited):
             return "\(pcm) still unavailable after \(waited.humanReadable), \(probes) probes (\(failure))"
-        case .deviceReady(let after, let probes, _):
-            return "\(pcm) ready after \(after.humanReadable), \(probes) probes"
+        case .deviceReady(let after, let probes, let warned):
+            let ready = "\(pcm) ready after \(after.humanReadable), \(probes) probes"
+            // A hiccup's one line says what the first failed probe found; the
+            // end of a warned wait says no more (the warning named it).
+            guard !warned, let firstFinding else { return ready }
+            return ready + ": " + firstFinding
         case .staleSearch(let failedProbes):
             guard let staleLeftover else { return "\(pcm) failed \(failedProbes) probes in a row: no --stale-match, nothing is ended" }
             return "\(pcm) failed \(failedProbes) probes in a row: looking for a stale \(staleLeftover)"

@@ -11,8 +11,8 @@ public enum GateDetection {
 
 /// `-o` option values as a getopt-style parser sees them: `-o VALUE` or
 /// `-oVALUE`, after argv[0], up to a `--` that ends the options.
-enum OutputOption {
-    static func values(in arguments: [String]) -> [String] {
+public enum OutputOption {
+    public static func values(in arguments: [String]) -> [String] {
         var values: [String] = []
         var index = 1
         while index < arguments.count {

@@ -48,7 +48,7 @@ extension GateDiagnosis {
         return "\(none): \(device) fails unheld (\(failure)): a configuration or driver problem, or another user's process"
     }
 
-    static func shown(_ commandLine: [String]) -> String {
+    public static func shown(_ commandLine: [String]) -> String {
         let joined = commandLine.isEmpty ? "?" : commandLine.joined(separator: " ")
         return joined.utf8.count > 160 ? String(joined.prefix(160)) + "..." : joined
     }
