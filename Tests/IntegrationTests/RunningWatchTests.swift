@@ -23,8 +23,7 @@ import TestSupport
         let scratch = Scratch()
         let card = FakeSoundCard(scratch, devices: ["lb0c"])
         let intruder = try card.startPlayer(named: "aplay", arguments: ["-o", "lb0c"], logName: "intruder")
-        var held = true
-        defer { if held { kill(intruder, SIGKILL); _ = waitForExit(intruder) } }
+        defer { intruder.end() }
         #expect(eventually { card.isHeld(card: 0) })
         let status = scratch.file("status")
         // A leftover would be ended after 100 ms: the intruder must outlive that many times over.
@@ -42,12 +41,11 @@ import TestSupport
         #expect(monitord.count("failed probe") == 0 && monitord.count("not available") == 0, "no probe:\n\(monitord.log)")
         // Twenty windows later it is still there, named, never signalled.
         usleep(2_000_000)
-        #expect(ProcessTable.isAlive(intruder))
+        #expect(ProcessTable.isAlive(intruder.pid))
         #expect(monitord.count("ending stale player") == 0, "\(monitord.log)")
         #expect(monitord.count("lb0c held by pid \(intruder)") == 1, "logged once:\n\(monitord.log)")
-        kill(intruder, SIGTERM)
-        #expect(waitForExit(intruder) == .exited(0))
-        held = false
+        intruder.signal(SIGTERM)
+        #expect(intruder.wait() == .exited(0))
         #expect(eventually { statusFields(status)["holder_pid"] == nil }, "dropped once it let go:\n\(monitord.log)")
         #expect(statusFields(status)["summary"]?.contains("held%20by") == false)
         #expect(scratch.lines("player-starts").count == 1, "the player was not restarted")
@@ -72,20 +70,20 @@ import TestSupport
                                     scratch: scratch, environment: card.environment)
         guard let player = monitord.firstStartedPID() else { Issue.record("no start:\n\(monitord.log)"); return }
         #expect(eventually { card.isHeld(card: 1) })
-        let decoy = try spawnProcess([squeezelite, "-o", "lb2c", "zone-b"], environment: card.childEnvironment,
+        let decoy = try SpawnedChild([squeezelite, "-o", "lb2c", "zone-b"], environment: card.childEnvironment,
                                      stdout: scratch.file("decoy.out"), stderr: scratch.file("decoy.err"))
-        defer { kill(decoy, SIGKILL); _ = waitForExit(decoy) }
+        defer { decoy.end() }
         #expect(eventually { card.isHeld(card: 2) })
-        let leftover = try spawnProcess([squeezelite, "-o", "lb0c", "zone-a"], environment: card.childEnvironment,
+        let leftover = try SpawnedChild([squeezelite, "-o", "lb0c", "zone-a"], environment: card.childEnvironment,
                                         stdout: scratch.file("leftover.out"), stderr: scratch.file("leftover.err"))
-        defer { kill(leftover, SIGKILL); _ = waitForExit(leftover) }
-        #expect(waitForExit(leftover, timeout: .seconds(10), killOnTimeout: false) == .exited(0),
+        defer { leftover.end() }
+        #expect(leftover.wait() == .exited(0),
                 "ended (SIGTERM, then it closes and exits 0):\n\(monitord.log)")
         #expect(monitord.waitForLog("ending stale player pid \(leftover) ("), "\(monitord.log)")
         let named = monitord.logLines.firstIndex { $0.contains("lb0c held by pid \(leftover) (") }
         let ended = monitord.logLines.firstIndex { $0.contains("ending stale player pid \(leftover)") }
         #expect(named != nil && ended != nil && named! < ended!, "named, then ended:\n\(monitord.log)")
-        #expect(ProcessTable.isAlive(decoy), "another identity is never ended")
+        #expect(ProcessTable.isAlive(decoy.pid), "another identity is never ended")
         #expect(monitord.count("ending stale player pid \(decoy)") == 0)
         #expect(ProcessTable.isAlive(player), "the player runs on")
         #expect(eventually { statusFields(status)["holder_pid"] != "\(leftover)" }, "\(monitord.log)")
@@ -105,13 +103,11 @@ import TestSupport
         #expect(eventually { scratch.lines("player-starts").count == 1 }, "\(monitord.log)")
         #expect(monitord.waitForLog("started player.sh"), "\(monitord.log)")
         let intruder = try card.startPlayer(named: "aplay", arguments: ["-o", "lb0c"], logName: "intruder")
-        var held = true
-        defer { if held { kill(intruder, SIGKILL); _ = waitForExit(intruder) } }
+        defer { intruder.end() }
         #expect(eventually { statusFields(status)["holder_pid"] == "\(intruder)" }, "\(monitord.log)")
         #expect(monitord.waitForLog("lb0c held by pid \(intruder) ("), "\(monitord.log)")
-        kill(intruder, SIGTERM)
-        #expect(waitForExit(intruder) == .exited(0))
-        held = false
+        intruder.signal(SIGTERM)
+        #expect(intruder.wait() == .exited(0))
         #expect(eventually { statusFields(status)["holder_pid"] == nil }, "\(monitord.log)")
         #expect(scratch.lines("player-starts").count == 1)
         monitord.signal(SIGTERM)

@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import TestSupport
 import Supervision
+import Presentation
 @testable import Reactor
 
 extension InProcessLoopTests {
@@ -33,7 +34,13 @@ extension InProcessLoopTests {
                                          stdout: "/dev/null", stderr: "/dev/null")
             #expect(waitForExit(shell, timeout: .seconds(5)) != nil)
             let holder = try #require(Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
-            defer { if !device.isFree { kill(holder, SIGKILL) } }
+            // Not this process's child: pinned by a pidfd, so that a failed
+            // test ends it and nothing else.
+            guard let pinned = try PinnedProcess.pin(holder) else {
+                Issue.record("the holder pid \(holder) exited before it was pinned")
+                return
+            }
+            defer { _ = try? pinned.signal(SIGKILL) }
             #expect(eventually(timeout: .seconds(5)) { !device.isFree }, "the leftover has the device open")
 
             #expect(rig.turn { rig.log.contains("\(device.pcmName) held by pid \(holder) (") }, "\(rig.log)")

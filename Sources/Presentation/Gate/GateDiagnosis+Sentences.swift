@@ -53,7 +53,7 @@ extension GateDiagnosis {
         return joined.utf8.count > 160 ? String(joined.prefix(160)) + "..." : joined
     }
 
-    static func name(_ commandLine: [String]) -> String {
+    public static func name(_ commandLine: [String]) -> String {
         Path.baseName(commandLine.first ?? "?")
     }
 }

@@ -1,3 +1,4 @@
+import Presentation
 import Supervision
 
 /// What the quick-exit leftover rule needs, fixed at start-up

@@ -1,3 +1,4 @@
+import Presentation
 import CKernelShim
 import Supervision
 import CLibc

@@ -1,3 +1,5 @@
+import Presentation
+
 /// The stale rule's identity as monitord applies it, settled once at start-up:
 /// COMMAND resolved to its executable, and the script an interpreter runs
 /// added to the arguments a leftover must have. What the log says about it

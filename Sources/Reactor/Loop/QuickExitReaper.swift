@@ -1,3 +1,4 @@
+import Presentation
 import Supervision
 import CLibc
 

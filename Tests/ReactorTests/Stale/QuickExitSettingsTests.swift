@@ -1,6 +1,7 @@
 import Testing
 import Reactor
 import Supervision
+import Presentation
 
 /// The quick-exit rule's settings as the command line makes them: only with
 /// `--stale-match`, gated or not, with the backoff reset as what counts as a
