@@ -56,7 +56,9 @@ import TestSupport
         for index in 1..<min(starts.count, ends.count + 1) {
             #expect(starts[index] > ends[index - 1], "start \(index) before the member of start \(index - 1) ended")
         }
-        #expect(monitord.log.contains("left a process in its group"), "\(monitord.log)")
+        // The member, and its `sleep` when the scan catches one running.
+        #expect(monitord.log.contains("left a process in its group") || monitord.log.contains("left processes in its group"),
+                "\(monitord.log)")
     }
 
     @Test func aMemberIgnoringTermIsKilledAfterTheStopTimeout() throws {
