@@ -63,6 +63,13 @@ def controller():
   serial port: tracebacks included) is not shown; an exception it raises is """
   global API
   if API is None:
+    import argon2  # pylint: disable=import-outside-toplevel
+    if not hasattr(argon2.PasswordHasher, 'from_parameters'):
+      # Debian 12's argon2-cffi 21.1 predates PasswordHasher.from_parameters (21.2), which AmpliPi's auth.py (pinned
+      # to 21.3.0) calls at import; the guests have no newer one for their Python: the same hasher, made the 21.1 way
+      argon2.PasswordHasher.from_parameters = classmethod(lambda cls, p: cls(
+        time_cost=p.time_cost, memory_cost=p.memory_cost, parallelism=p.parallelism, hash_len=p.hash_len,
+        salt_len=p.salt_len, type=p.type))
     import amplipi.ctrl as ctrl  # pylint: disable=import-outside-toplevel
     from amplipi import models  # pylint: disable=import-outside-toplevel
     saved = [os.dup(1), os.dup(2)]
