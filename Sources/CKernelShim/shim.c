@@ -316,10 +316,11 @@ int ksh_kill_group(pid_t pgid, int signo) { return kill(-pgid, signo); }
 
 // MARK: inotify
 
-int ksh_inotify_watch_closes(const char *directory) {
+// One inotify descriptor watching `path` for `mask`, or -1 with errno set.
+static int inotify_watch(const char *path, uint32_t mask) {
     int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) return -1;
-    if (inotify_add_watch(fd, directory, IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_ONLYDIR) < 0) {
+    if (inotify_add_watch(fd, path, mask) < 0) {
         int saved = errno;
         close(fd);
         errno = saved;
@@ -328,42 +329,17 @@ int ksh_inotify_watch_closes(const char *directory) {
     return fd;
 }
 
-int ksh_inotify_drain(int fd, const char *prefix) {
-    char buffer[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    size_t prefix_length = strlen(prefix);
-    int matches = 0;
-    for (;;) {
-        ssize_t n = read(fd, buffer, sizeof buffer);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN) return matches;
-            return -1;
-        }
-        if (n == 0) return matches;
-        for (char *p = buffer; p < buffer + n;) {
-            const struct inotify_event *event = (const struct inotify_event *)p;
-            if (event->mask & IN_Q_OVERFLOW)
-                matches++;
-            else if (event->len > 0 && strncmp(event->name, prefix, prefix_length) == 0)
-                matches++;
-            p += sizeof(struct inotify_event) + event->len;
-        }
-    }
+int ksh_inotify_watch_closes(const char *directory) {
+    return inotify_watch(directory, IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
 }
 
 int ksh_inotify_watch_opens(const char *path) {
-    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (fd < 0) return -1;
-    if (inotify_add_watch(fd, path, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) < 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
+    return inotify_watch(path, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
 }
 
-int ksh_inotify_drain_node(int fd, const char *prefix) {
+// Reads every pending event; counts an overflow, a name starting with
+// `prefix`, and with `count_unnamed` an event on the watched file itself.
+static int inotify_drain(int fd, const char *prefix, int count_unnamed) {
     char buffer[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     size_t prefix_length = strlen(prefix);
     int matches = 0;
@@ -379,12 +355,16 @@ int ksh_inotify_drain_node(int fd, const char *prefix) {
             const struct inotify_event *event = (const struct inotify_event *)p;
             if (event->mask & IN_Q_OVERFLOW)
                 matches++;
-            else if (event->len == 0 || strncmp(event->name, prefix, prefix_length) == 0)
+            else if (event->len == 0 ? count_unnamed : strncmp(event->name, prefix, prefix_length) == 0)
                 matches++;
             p += sizeof(struct inotify_event) + event->len;
         }
     }
 }
+
+int ksh_inotify_drain(int fd, const char *prefix) { return inotify_drain(fd, prefix, 0); }
+
+int ksh_inotify_drain_node(int fd, const char *prefix) { return inotify_drain(fd, prefix, 1); }
 
 // MARK: process arguments
 
