@@ -9,27 +9,20 @@ vm_kernel() {
     # dummy gives the player scenarios a network interface (libupnp refuses
     # loopback alone).
     rig_modules=(snd-aloop dummy)
-    if [ "$arch" = aarch64 ] && [ ! -s "$cache/kernel/vmlinuz" ]; then
-        # apt-cache and apt-get download see arm64 packages only once the
-        # architecture is added (and the lists updated).
-        dpkg --print-foreign-architectures | grep -qx arm64 || { $sudo dpkg --add-architecture arm64; apt_updated=0; }
-    fi
     # A kernel cache extracted for another module list is extracted again.
     [ "$(cat "$cache/kernel/modules" 2>/dev/null)" = "${rig_modules[*]}" ] || rm -rf "$cache/kernel"
     if [ ! -s "$cache/kernel/vmlinuz" ]; then
         t0=$(date +%s)
         rm -rf "$cache/kernel" "$cache/kernel.tmp"
         mkdir -p "$cache/kernel.tmp/deb"
-        if [ "$suite" = bookworm ]; then
+        # The host's own apt for the host's release and architecture; the
+        # private one (tools.bash) for any other (aarch64 trixie, armv7 bullseye).
+        if [ "$suite" = bookworm ] && [ "$arch" = x86_64 ]; then
             apt_update
-            meta=$kernel_meta
-            [ "$arch" = aarch64 ] && meta=$meta:arm64
-            pkg=$(apt-cache depends "$meta" | awk '/Depends: linux-image-/ { sub(/:.*/, "", $2); print $2; exit }')
-            [ -n "$pkg" ] || die "cannot resolve the package behind $meta with apt-cache"
+            pkg=$(apt-cache depends "$kernel_meta" | awk '/Depends: linux-image-/ { sub(/:.*/, "", $2); print $2; exit }')
+            [ -n "$pkg" ] || die "cannot resolve the package behind $kernel_meta with apt-cache"
             say "downloading $pkg"
-            pkgarg=$pkg
-            [ "$arch" = aarch64 ] && pkgarg=$pkg:arm64
-            (cd "$cache/kernel.tmp" && apt-get download -q "$pkgarg" >/dev/null 2>&1) || die "apt-get download $pkgarg failed"
+            (cd "$cache/kernel.tmp" && apt-get download -q "$pkg" >/dev/null 2>&1) || die "apt-get download $pkg failed"
         else
             private_apt apt-get -q update >"$cache/apt.log" 2>&1 || die "apt-get update for $suite $debarch failed: see $cache/apt.log"
             pkg=$(private_apt apt-cache depends "$kernel_meta" | awk '/Depends: linux-image-/ { sub(/:.*/, "", $2); print $2; exit }')
@@ -39,8 +32,15 @@ vm_kernel() {
                 || die "apt-get download $pkg failed: see $cache/apt.log"
         fi
         dpkg-deb -x "$cache"/kernel.tmp/*.deb "$cache/kernel.tmp/deb"
-        kver=$(ls "$cache/kernel.tmp/deb/lib/modules")
-        moddir=$cache/kernel.tmp/deb/lib/modules/$kver
+        # /lib/modules up to bookworm, /usr/lib/modules from trixie (merged
+        # /usr); trixie's modules are xz-compressed (.ko.xz), which the host's
+        # modinfo and depmod read and the guest's kmod loads as they are.
+        moddir=""
+        for d in "$cache"/kernel.tmp/deb/{usr/,}lib/modules/*/; do
+            [ -d "$d" ] && { moddir=${d%/}; break; }
+        done
+        [ -n "$moddir" ] || die "no lib/modules in $pkg"
+        kver=$(basename "$moddir")
         # name -> file for every module in the package
         declare -A modfile=()
         while IFS= read -r f; do

@@ -78,6 +78,10 @@ vm_options() {
 
     # armv7 under TCG runs its scenarios as fast as x86_64 (2.5-4 min here).
     [ -n "$timeout_s" ] || { [ "$arch" = aarch64 ] && timeout_s=2400 || timeout_s=900; }
+    # The Debian release each guest boots, chosen here only: x86_64 the host's
+    # own (bookworm); aarch64 trixie, the release 64-bit Raspberry Pi OS
+    # follows (AmpliPi's RaspbianTrixie); armv7 bullseye, the oldest armhf
+    # Debian still on the mirror (below).
     suite=bookworm
     case "$arch" in
         x86_64)
@@ -89,6 +93,7 @@ vm_options() {
             debarch=arm64; qemu=qemu-system-aarch64; qemu_pkg=qemu-system-arm
             qemu_machine=(-M virt -cpu cortex-a72 -accel tcg); console=ttyAMA0
             kernel_meta=linux-image-arm64
+            suite=trixie
             monitord_bin=${MONITORD_AARCH64:-dist/monitord-aarch64} ;;
         armv7)
             # AmpliPi's CM3+ is a Cortex-A53 running 32-bit code; the virt

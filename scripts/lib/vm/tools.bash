@@ -3,11 +3,12 @@
 # missing; the Debian mirror for a suite other than the host's; apt for a
 # foreign suite without touching the host's. Sourced; vm_tools runs it.
 
-# apt for a foreign suite and architecture (armv7: bullseye armhf) without
-# touching the host's: a private sources list, lists, cache and an empty
-# dpkg status under $cache/apt (like scripts/build-release's deb-src). No
-# `dpkg --add-architecture`: a second libasound2-dev architecture would
-# confuse scripts/build-release's dpkg-query.
+# apt for a foreign suite and architecture (aarch64: trixie arm64; armv7:
+# bullseye armhf) without touching the host's: a private sources list,
+# lists, cache and an empty dpkg status under $cache/apt (like
+# scripts/build-release's deb-src). No `dpkg --add-architecture`: a second
+# libasound2-dev architecture would confuse scripts/build-release's
+# dpkg-query.
 private_apt() {
     local dir=$root_dir/$cache/apt
     mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
