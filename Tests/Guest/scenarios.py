@@ -628,14 +628,32 @@ def scenario_restart_always(p):
                       "-c", "2", "/dev/zero"], "holder")
     if wait_for(lambda: plays(holder.pid, device, sub=0), 30) is None:
         raise Failure("aplay never held hw:Loopback_2,0,0")
-    # First the default policy: squeezelite exits 0, monitord ends, silence.
+    # First the default policy. squeezelite 1.9 (bookworm, bullseye) exits 0
+    # on EBUSY: monitord ends, silence. squeezelite 2.0 (trixie) exits 1
+    # there: the default policy already restarts it, through the backoff.
     status0 = f"{LOGDIR}/on-failure.status"
     default = p.start([MONITORD, "--status-file", status0, "--alsa-device", "lb1c", "--"]
                       + squeezelite(device, "rig"), "monitord-on-failure")
-    try:
-        default_rc = default.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        raise Failure("monitord --restart on-failure did not end when squeezelite exited 0")
+
+    def first_exit():
+        with open(default.log_path, errors="replace") as f:
+            m = re.search(r"squeezelite \(pid \d+\) exited (\d+) after", f.read())
+        return int(m.group(1)) if m else None
+
+    if wait_for(lambda: default.poll() is not None or first_exit() is not None, 60) is None:
+        raise Failure("squeezelite did not exit on its held device within 60 s")
+    player_exit = first_exit()
+    if player_exit == 0 or player_exit is None:
+        try:
+            default_rc = default.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise Failure("monitord --restart on-failure did not end when squeezelite exited 0")
+    else:
+        if wait_for(lambda: log_has(default, "restarting in"), 30) is None or default.poll() is not None:
+            raise Failure(f"squeezelite exited {player_exit} and monitord --restart on-failure "
+                          f"did not restart it: {status_file(status0)}")
+        stop(default)
+        default_rc = "restarted"
     status = f"{LOGDIR}/always.status"
     sup = p.start([MONITORD, "--restart", "always", "--status-file", status, "--alsa-device", "lb1c",
                    "--backoff-initial", "200ms", "--backoff-max", "1s", "--"]
@@ -650,7 +668,7 @@ def scenario_restart_always(p):
     seconds = wait_for(lambda: plays(player_child(sup.pid), device, sub=0), 60)
     if seconds is None:
         raise Failure(f"squeezelite does not hold {device} after it freed: {describe(device)}, status {status_file(status)}")
-    return {"on_failure_exit": default_rc, "restarts_while_held": before,
+    return {"player_exit": player_exit, "on_failure_exit": default_rc, "restarts_while_held": before,
             "to_playing_after_release_s": f"{seconds:.1f}"}
 
 
