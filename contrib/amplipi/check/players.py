@@ -545,8 +545,9 @@ def stops():
 
 
 def stop_each(label):
-  """ Each stream started and stopped STOP_ROUNDS times (3), each stop timed; the median is what compares (one stop
-  under emulation on a shared machine varies by tenths of a second). Also run on AmpliPi without the series, where
+  """ Each stream started and stopped STOP_ROUNDS times (3), each stop timed: until the call returns, and until
+  nothing the stream started runs (before the series most stops return before their player has ended); the medians
+  are what compare (one stop under emulation on a shared machine varies by tenths of a second). Also run on AmpliPi without the series, where
   the series' names do not exist """
   from amplipi.streams.airplay import AirPlay
   from amplipi.streams.spotify_connect import SpotifyConnect
@@ -568,18 +569,24 @@ def stop_each(label):
             lambda: InternetRadio('check', 'http://127.0.0.1:9/x.mp3', None, validate=False),
             lambda: FMRadio('check', '96.1'), lambda: Bluetooth('check'))
   for make in persistent + others:
-    took = []
+    took, gone = [], []
     for round_ in range(rounds):
       stream = make()
-      took.append(stop_once(stream, make in persistent, series, supervised, show=round_ == 0))
-    stype = stream.stype
-    say(f'stops: {stype} median {statistics.median(took):.2f} s of {rounds} ({label}):',
+      took_, gone_ = stop_once(stream, make in persistent, series, supervised, show=round_ == 0)
+      took.append(took_)
+      gone.append(gone_)
+    ended = [g for g in gone if g is not None]
+    all_gone = f'all gone after {statistics.median(ended):.2f} s' if ended else 'never all gone'
+    if len(ended) < len(gone):
+      all_gone += f' ({len(gone) - len(ended)} of {rounds} left something running 3 s on)'
+    say(f'stops: {stream.stype} median {statistics.median(took):.2f} s of {rounds}, {all_gone} ({label}):',
         ', '.join(f'{t:.2f}' for t in took))
 
 
 def stop_once(stream, persistent, series, supervised, show):
-  """ One start, one timed stop; what the stop left running is judged (before the series only reported). @show:
-  print the player's command line """
+  """ One start, one timed stop: (seconds until the call returned, seconds until all the stream started had ended or
+  None); what the stop left running is judged (before the series only reported). @show: print the player's command
+  line """
   before = set(descendants())
   if persistent:
     stream.activate()
@@ -600,12 +607,22 @@ def stop_once(stream, persistent, series, supervised, show):
     stream.meta_proc.kill()
     stream.meta_proc.wait()
     stream.meta_proc = None
+  log = os.path.join(os.path.dirname(stream._status_file), 'log') if supervised else None
   began = time.monotonic()
   if persistent:
     stream.deactivate()
   else:
     stream.disconnect()
   took = time.monotonic() - began
+  if took > 0.5 and log and os.path.exists(log):  # what monitord said while the stop took its time
+    with open(log, encoding='utf-8', errors='replace') as lines:
+      say(f'{stream.stype}: stop took {took:.2f} s; its log ends:', *lines.readlines()[-6:])
+  gone = None  # until nothing the stream started runs: the device is free for the next stream from then on
+  while gone is None and time.monotonic() - began < took + 3:
+    reap()
+    if not [d for d in descendants() if d not in before]:
+      gone = time.monotonic() - began
+    time.sleep(0.01)
   time.sleep(0.5)
   reap()
   left = [d for d in descendants() if d not in before]
@@ -623,7 +640,7 @@ def stop_once(stream, persistent, series, supervised, show):
       os.kill(int(leftover.split()[0]), signal.SIGKILL)
   else:
     assert not left, f'{stream.stype}: left behind: {left}'
-  return took
+  return took, gone
 
 
 SCENARIOS = {f.__name__: f for f in (airplay, airplay2, spotify, dlna, aux, internetradio, stale, fmradio, bluetooth, lms,
