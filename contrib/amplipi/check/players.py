@@ -438,7 +438,8 @@ def fmradio():
     return subprocess.run(['pgrep', '-a', '-g', str(pid)], capture_output=True, text=True, check=False).stdout
 
   def pipeline(pid):
-    children = wait_until('rtl_fm | redsea | aplay', lambda: 'aplay' in group(pid) and 'cat /dev/zero' in group(pid) and group(pid))
+    children = wait_until('rtl_fm | redsea | aplay', lambda: 'aplay' in group(pid) and 'cat /dev/zero' in group(pid) and group(pid),
+                          seen=lambda: f'{group(pid)!r}; status {status(stream)}')
     say('its process group:', ' | '.join(line for line in children.splitlines()))
 
   check_stream(stream, lambda: stream.connect(1), stream.disconnect, 'ch1', after_start=pipeline, after_restart=pipeline)
