@@ -1,13 +1,13 @@
 """Drives the patched call sites of contrib/amplipi/000*.patch for real, through AmpliPi's own stream classes:
   players.py SCENARIO   (airplay, airplay2, spotify, dlna, aux, internetradio, stale, fmradio, bluetooth, lms,
-                         crashloop, nohardware, nomonitord, without, before)
+                         crashloop, nohardware, nomonitord, stops, without, before)
 For each player: its output device is held by pcm-holder (a stand-in for a leftover player), the stream is started,
 and what its source shows is read back through AmpliPi's own controller (name, track, problem: Api.get_state()'s
 source info, as AmpliPi's app and REST API read it) while monitord waits for the device; the device is released and the player runs (no problem);
 the player crashes (SIGSEGV) and monitord restarts it; the stream is stopped (timed) and nothing it started is left
 (this process is a child subreaper, so orphans would come back to it). crashloop, nohardware and nomonitord show the
-other states a user can meet; without and before time every stream's stop without monitord (before: AmpliPi at the
-series' base). Set up by check-patch: AMPLIPI (the tree), HOME (amplipi-dev/streams with monitord),
+other states a user can meet; stops, without and before time every stream's stop (STOP_ROUNDS times, 3) under
+monitord, without it, and on AmpliPi at the series' base. Set up by check-patch: AMPLIPI (the tree), HOME (amplipi-dev/streams with monitord),
 ALSA_CONFIG_PATH (lbNc, chN), PATH (stand-ins first), PCM_HOLDER, OLD_MONITORD (an ELF that exits 64 like a
 monitord refusing an option), the D-Bus bus addresses (a private bus, with avahi-daemon on it for shairport-sync).
 Two modules a controller without Redis or a Pandora account cannot import are stand-ins: amplipi.tasks (celery; only
@@ -18,6 +18,7 @@ import os
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -43,14 +44,15 @@ def say(*words):
   print(f'[{time.monotonic() - T0:6.2f}s]', *words, flush=True)
 
 
-def wait_until(what, predicate, timeout=20.0):
+def wait_until(what, predicate, timeout=20.0, seen=None):
+  """ @seen: what to print when the wait times out (the status file, say), to tell why """
   deadline = time.monotonic() + timeout
   while time.monotonic() < deadline:
     value = predicate()
     if value:
       return value
     time.sleep(0.1)
-  raise AssertionError(f'timed out after {timeout:.0f} s waiting for {what}')
+  raise AssertionError(f'timed out after {timeout:.0f} s waiting for {what}' + (f'; seen: {seen()}' if seen else ''))
 
 
 API = None
@@ -148,6 +150,18 @@ def descendants():
   return [f'{pid} {cmdline(pid)}' for pid in sorted(found)]
 
 
+def children(pid):
+  found = []
+  for entry in filter(str.isdigit, os.listdir('/proc')):
+    try:
+      with open(f'/proc/{entry}/stat', encoding='utf-8') as stat:
+        if int(stat.read().rsplit(')', 1)[1].split()[1]) == pid:
+          found.append(int(entry))
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+      pass
+  return found
+
+
 def cmdline(pid):
   try:
     with open(f'/proc/{pid}/cmdline', 'rb') as file:
@@ -185,7 +199,11 @@ def hold(device):
   holder = subprocess.Popen([os.environ['PCM_HOLDER'], '-o', device], stdout=subprocess.PIPE, text=True,
                             preexec_fn=lambda: ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0))
   assert holder.stdout.readline().strip() == 'ready', f'pcm-holder could not open {device}'
-  say(f'{device} held by pcm-holder (pid {holder.pid})')
+  # the process with the device open: pcm-holder itself, or the aplay the guest's stand-in runs
+  holder.device_pid = next(pid for pid in [holder.pid] + children(holder.pid)
+                           if any(link.startswith('/dev/snd/pcm') for link in open_files(pid)))
+  opened_by = '' if holder.device_pid == holder.pid else f', open in its pid {holder.device_pid}'
+  say(f'{device} held by pcm-holder (pid {holder.pid}{opened_by})')
   return holder
 
 
@@ -216,10 +234,13 @@ def check_stream(stream, start, stop, device, crash=True, after_start=None, afte
   if watched:
     assert '--alsa-gate watch' in ' '.join(stream.proc.args)
     wait_until('the holder named while the player runs',
-               lambda: status(stream).get('state') == 'running' and status(stream).get('holder_pid') == str(holder.pid))
+               lambda: status(stream).get('state') == 'running'
+               and status(stream).get('holder_pid') == str(holder.device_pid),
+               seen=lambda: status(stream))
   else:
-    wait_until('the gate to wait', lambda: status(stream).get('state') == 'waiting-for-device')
-  wait_until('the source to say why', lambda: read_back(stream).problem)
+    wait_until('the gate to wait', lambda: status(stream).get('state') == 'waiting-for-device',
+               seen=lambda: status(stream))
+  wait_until('the source to say why', lambda: read_back(stream).problem, seen=lambda: status(stream))
   info = shown(stream, 'output held')
   assert device in info.problem and info.track == info.problem, info
   say('status file:', open(stream._status_file, encoding='utf-8').read().strip())
@@ -417,7 +438,8 @@ def fmradio():
     return subprocess.run(['pgrep', '-a', '-g', str(pid)], capture_output=True, text=True, check=False).stdout
 
   def pipeline(pid):
-    children = wait_until('rtl_fm | redsea | aplay', lambda: 'aplay' in group(pid) and 'cat /dev/zero' in group(pid) and group(pid))
+    children = wait_until('rtl_fm | redsea | aplay', lambda: 'aplay' in group(pid) and 'cat /dev/zero' in group(pid) and group(pid),
+                          seen=lambda: f'{group(pid)!r}; status {status(stream)}')
     say('its process group:', ' | '.join(line for line in children.splitlines()))
 
   check_stream(stream, lambda: stream.connect(1), stream.disconnect, 'ch1', after_start=pipeline, after_restart=pipeline)
@@ -509,13 +531,25 @@ def nomonitord():
 
 def before():
   """ AmpliPi at the series' base (AMPLIPI): every stream's stop, timed, to compare with the series' """
-  without()
+  stop_each('before the series')
 
 
 def without():
   """ No monitord (a git-lfs pointer as streams/monitord, as in a checkout without git-lfs): every stream starts its
-  player as before, and its source shows no problem. Each stop is timed. Also run on AmpliPi without the series
-  (before), where the series' names do not exist """
+  player as before, and its source shows no problem. Each stop is timed """
+  stop_each('the series, no monitord')
+
+
+def stops():
+  """ Every stream's stop under monitord, timed as before() and without() time theirs """
+  stop_each('under monitord')
+
+
+def stop_each(label):
+  """ Each stream started and stopped STOP_ROUNDS times (3), each stop timed: until the call returns, and until
+  nothing the stream started runs (before the series most stops return before their player has ended); the medians
+  are what compare (one stop under emulation on a shared machine varies by tenths of a second). Also run on AmpliPi without the series, where
+  the series' names do not exist """
   from amplipi.streams.airplay import AirPlay
   from amplipi.streams.spotify_connect import SpotifyConnect
   from amplipi.streams.dlna import DLNA
@@ -525,55 +559,93 @@ def without():
   from amplipi.streams.bluetooth import Bluetooth
   from amplipi.streams.lms import LMS
   series = hasattr(utils, 'monitord_args')
-  assert not series or utils.monitord_args() is None
-  persistent = [AirPlay('check', ap2=False), SpotifyConnect('check'), LMS('check', server='127.0.0.1')]
-  others = [DLNA('check'), Aux('check'), InternetRadio('check', 'http://127.0.0.1:9/x.mp3', None, validate=False),
-            FMRadio('check', '96.1'), Bluetooth('check')]
-  for stream in persistent + others:
-    before = set(descendants())
-    if stream in persistent:
-      stream.activate()
-    else:
-      stream.connect(1)
-    proc = stream.bt_proc if stream.stype == 'bluetooth' else stream.proc
+  supervised = series and utils.monitord_args() is not None
+  assert supervised == (label == 'under monitord'), (label, supervised)
+  if series:  # FM radio runs its whole pipeline (the rtl_fm stand-in as the tuner), as it does before the series
+    FMRadio.tuner_present = staticmethod(lambda: True)
+  rounds = int(os.environ.get('STOP_ROUNDS', '3'))
+  persistent = (lambda: AirPlay('check', ap2=False), lambda: SpotifyConnect('check'),
+                lambda: LMS('check', server='127.0.0.1'))
+  others = (lambda: DLNA('check'), lambda: Aux('check'),
+            lambda: InternetRadio('check', 'http://127.0.0.1:9/x.mp3', None, validate=False),
+            lambda: FMRadio('check', '96.1'), lambda: Bluetooth('check'))
+  for make in persistent + others:
+    took, gone = [], []
+    for round_ in range(rounds):
+      stream = make()
+      took_, gone_ = stop_once(stream, make in persistent, series, supervised, show=round_ == 0)
+      took.append(took_)
+      gone.append(gone_)
+    ended = [g for g in gone if g is not None]
+    all_gone = f'all gone after {statistics.median(ended):.2f} s' if ended else 'never all gone'
+    if len(ended) < len(gone):
+      all_gone += f' ({len(gone) - len(ended)} of {rounds} left something running 3 s on)'
+    say(f'stops: {stream.stype} median {statistics.median(took):.2f} s of {rounds}, {all_gone} ({label}):',
+        ', '.join(f'{t:.2f}' for t in took))
+
+
+def stop_once(stream, persistent, series, supervised, show):
+  """ One start, one timed stop: (seconds until the call returned, seconds until all the stream started had ended or
+  None); what the stop left running is judged (before the series only reported). @show: print the player's command
+  line """
+  before = set(descendants())
+  if persistent:
+    stream.activate()
+  else:
+    stream.connect(1)
+  proc = stream.bt_proc if stream.stype == 'bluetooth' else stream.proc
+  if supervised:
+    assert 'monitord' in ' '.join(proc.args)
+    steady_player(stream)
+  else:
     time.sleep(1)
-    if series:  # the only problem without monitord: hardware this machine lacks (FM radio's tuner)
-      assert stream._status_file is None and read_back(stream).problem == stream.missing_hardware
     assert 'monitord' not in ' '.join(proc.args)
-    shown_ = f'; problem {stream.missing_hardware!r}' if series and stream.missing_hardware else '; no problem shown'
-    say(f'{stream.stype}: {" ".join(proc.args)[:150]}' + (shown_ if series else ''))
-    if getattr(stream, 'meta_proc', None) is not None:
-      stream.meta_proc.kill()
-      stream.meta_proc.wait()
-      stream.meta_proc = None
-    began = time.monotonic()
-    if stream in persistent:
-      stream.deactivate()
-    else:
-      stream.disconnect()
-    say(f'stop: {stream.stype} {time.monotonic() - began:.2f} s ({"the series, no monitord" if series else "before the series"})')
-    time.sleep(0.5)
+    if series:
+      assert stream._status_file is None and read_back(stream).problem is None
+  if show:
+    say(f'{stream.stype}: {" ".join(proc.args)[:150]}')
+  if getattr(stream, 'meta_proc', None) is not None:
+    stream.meta_proc.kill()
+    stream.meta_proc.wait()
+    stream.meta_proc = None
+  log = os.path.join(os.path.dirname(stream._status_file), 'log') if supervised else None
+  began = time.monotonic()
+  if persistent:
+    stream.deactivate()
+  else:
+    stream.disconnect()
+  took = time.monotonic() - began
+  if took > 0.5 and log and os.path.exists(log):  # what monitord said while the stop took its time
+    with open(log, encoding='utf-8', errors='replace') as lines:
+      say(f'{stream.stype}: stop took {took:.2f} s; its log ends:', *lines.readlines()[-6:])
+  gone = None  # until nothing the stream started runs: the device is free for the next stream from then on
+  while gone is None and time.monotonic() - began < took + 3:
     reap()
-    left = [d for d in descendants() if d not in before]
-    if left and not series:
-      # AmpliPi's own stops before the series are measured, not judged: process_monitor.py exits on SIGTERM without
-      # waiting for its player, so a squeezelite can outlive its stop (seen on armv7)
-      say(f'{stream.stype}: left behind before the series: {left}')
-      for leftover in left:
-        os.kill(int(leftover.split()[0]), signal.SIGKILL)
-    elif stream.stype == 'bluetooth' and left and all(' aplay -q -D ch1 ' in f' {d} ' for d in left):
-      # as before the series: bluealsa-aplay runs in a process group of its own (setpgrp), which the killpg of
-      # Bluetooth.disconnect() does not reach
-      say(f'{stream.stype}: left behind, as without the series: {left}')
-      for leftover in left:
-        os.kill(int(leftover.split()[0]), signal.SIGKILL)
-    else:
-      say(f'{stream.stype}: left behind: {left or "nothing"}')
-      assert not left
+    if not [d for d in descendants() if d not in before]:
+      gone = time.monotonic() - began
+    time.sleep(0.01)
+  time.sleep(0.5)
+  reap()
+  left = [d for d in descendants() if d not in before]
+  if left and not series:
+    # AmpliPi's own stops before the series are measured, not judged: process_monitor.py exits on SIGTERM without
+    # waiting for its player, so a squeezelite can outlive its stop (seen on armv7)
+    say(f'{stream.stype}: left behind before the series: {left}')
+    for leftover in left:
+      os.kill(int(leftover.split()[0]), signal.SIGKILL)
+  elif not supervised and stream.stype == 'bluetooth' and left and all(' aplay -q -D ch1 ' in f' {d} ' for d in left):
+    # as before the series: bluealsa-aplay runs in a process group of its own (setpgrp), which the killpg of
+    # Bluetooth.disconnect() does not reach
+    say(f'{stream.stype}: left behind, as without the series: {left}')
+    for leftover in left:
+      os.kill(int(leftover.split()[0]), signal.SIGKILL)
+  else:
+    assert not left, f'{stream.stype}: left behind: {left}'
+  return took, gone
 
 
 SCENARIOS = {f.__name__: f for f in (airplay, airplay2, spotify, dlna, aux, internetradio, stale, fmradio, bluetooth, lms,
-                                      crashloop, nohardware, nomonitord, without, before)}
+                                      crashloop, nohardware, nomonitord, stops, without, before)}
 if __name__ == '__main__':
   if sys.argv[1] != 'before':  # AmpliPi at the series' base has no problem to read back
     controller()
