@@ -1,7 +1,9 @@
-# Sourced by scripts/test and scripts/sanitize: a private TMPDIR for the run.
+# Sourced by scripts/test, scripts/sanitize, scripts/test-release and
+# scripts/build-release: a private TMPDIR for the run.
 # SwiftPM leaves TemporaryDirectory.* directories and lock files in TMPDIR on
-# every `swift build` and `swift test`, and the tests make their directories
-# there (Tests/TestSupport/TemporaryFiles.swift: monitord-LABEL.XXXXXX, each
+# every `swift build` and `swift test` (swiftc on every module it compiles),
+# and the tests make their directories there
+# (Tests/TestSupport/TemporaryFiles.swift: monitord-LABEL.XXXXXX, each
 # removed by its test or at the test process's exit). Everything the run makes
 # goes into one directory under the caller's TMPDIR (or /tmp), removed when the
 # script exits, so the caller's TMPDIR is left as it was found.
