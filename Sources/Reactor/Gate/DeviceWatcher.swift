@@ -42,14 +42,8 @@ final class DeviceWatcher: EventSource {
             }
             return
         }
-        let owned = Descriptor(adopting: fd)
         generation &+= 1
-        do {
-            try loop.watch(fd, for: .input, LoopHandle.Registration(generation: generation))
-        } catch {
-            return  // `owned` closes it; the timer still probes.
-        }
-        descriptor = consume owned
+        descriptor = loop.watchInput(adopting: fd, generation: generation)  // nil: the timer still probes
     }
 
     /// Once the device is ready (or monitord stops): no more wakeups.

@@ -48,14 +48,9 @@ final class RunningDeviceWatcher: EventSource {
             loop.logger.log(.debug, "not watching \(path) while \(settings.commandBaseName) runs (\(Errno.describe(Errno.current)))")
             return
         }
-        let owned = Descriptor(adopting: fd)
         generation &+= 1
-        do {
-            try loop.watch(fd, for: .input, LoopHandle.Registration(generation: generation))
-        } catch {
-            return  // `owned` closes it.
-        }
-        descriptor = consume owned
+        descriptor = loop.watchInput(adopting: fd, generation: generation)
+        guard descriptor != nil else { return }
         look(at: now)
     }
 

@@ -55,6 +55,19 @@ public struct LoopHandle {
         try loop.epoll.add(fd, interest, Epoll.Token(source: source, slot: registration.slot, generation: registration.generation))
     }
 
+    /// Takes the new descriptor `fd` and watches it for input under
+    /// `generation`: the descriptor, or nil when it cannot be watched (then it
+    /// is closed here).
+    public func watchInput(adopting fd: Int32, generation: UInt32) -> Descriptor? {
+        let owned = Descriptor(adopting: fd)
+        do {
+            try watch(fd, for: .input, Registration(generation: generation))
+        } catch {
+            return nil  // `owned` closes it.
+        }
+        return owned
+    }
+
     /// Before the descriptor is closed (a closed one leaves epoll by itself,
     /// but only once every duplicate of it is closed too).
     public func unwatch(_ fd: Int32) {
