@@ -6,7 +6,7 @@ and what its source shows is read back through AmpliPi's own controller (name, t
 source info, as AmpliPi's app and REST API read it) while monitord waits for the device; the device is released and the player runs (no problem);
 the player crashes (SIGSEGV) and monitord restarts it; the stream is stopped (timed) and nothing it started is left
 (this process is a child subreaper, so orphans would come back to it). crashloop, nohardware and nomonitord show the
-other states a user can meet; stops, without and before time every stream's stop (STOP_ROUNDS times, 3) under
+other states a user can meet; stops, without and before time every stream's stop (STOP_ROUNDS times, 5) under
 monitord, without it, and on AmpliPi at the series' base. Set up by check-patch: AMPLIPI (the tree), HOME (amplipi-dev/streams with monitord),
 ALSA_CONFIG_PATH (lbNc, chN), PATH (stand-ins first), PCM_HOLDER, OLD_MONITORD (an ELF that exits 64 like a
 monitord refusing an option), the D-Bus bus addresses (a private bus, with avahi-daemon on it for shairport-sync).
@@ -546,7 +546,7 @@ def stops():
 
 
 def stop_each(label):
-  """ Each stream started and stopped STOP_ROUNDS times (3), each stop timed: until the call returns, and until
+  """ Each stream started and stopped STOP_ROUNDS times (5), each stop timed: until the call returns, and until
   nothing the stream started runs (before the series most stops return before their player has ended); the medians
   are what compare (one stop under emulation on a shared machine varies by tenths of a second). Also run on AmpliPi without the series, where
   the series' names do not exist """
@@ -563,7 +563,7 @@ def stop_each(label):
   assert supervised == (label == 'under monitord'), (label, supervised)
   if series:  # FM radio runs its whole pipeline (the rtl_fm stand-in as the tuner), as it does before the series
     FMRadio.tuner_present = staticmethod(lambda: True)
-  rounds = int(os.environ.get('STOP_ROUNDS', '3'))
+  rounds = int(os.environ.get('STOP_ROUNDS', '5'))
   persistent = (lambda: AirPlay('check', ap2=False), lambda: SpotifyConnect('check'),
                 lambda: LMS('check', server='127.0.0.1'))
   others = (lambda: DLNA('check'), lambda: Aux('check'),
@@ -609,6 +609,7 @@ def stop_once(stream, persistent, series, supervised, show):
     stream.meta_proc.wait()
     stream.meta_proc = None
   log = os.path.join(os.path.dirname(stream._status_file), 'log') if supervised else None
+  logged = os.path.getsize(log) if log and os.path.exists(log) else 0  # another stream's lines, when it shares the folder
   began = time.monotonic()
   if persistent:
     stream.deactivate()
@@ -617,6 +618,7 @@ def stop_once(stream, persistent, series, supervised, show):
   took = time.monotonic() - began
   if took > 0.5 and log and os.path.exists(log):  # what monitord said while the stop took its time
     with open(log, encoding='utf-8', errors='replace') as lines:
+      lines.seek(logged if os.path.getsize(log) >= logged else 0)
       say(f'{stream.stype}: stop took {took:.2f} s; its log ends:', *lines.readlines()[-6:])
   gone = None  # until nothing the stream started runs: the device is free for the next stream from then on
   while gone is None and time.monotonic() - began < took + 3:
