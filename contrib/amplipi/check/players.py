@@ -584,9 +584,22 @@ def stop_each(label):
         ', '.join(f'{t:.2f}' for t in took))
 
 
+def settled(before, quiet=1.0, limit=10):
+  """ Wait until the processes a stream started (those not in @before) have not changed for @quiet seconds: its
+  player has started (bluetooth.py starts bluealsa-aplay after its first look for a phone) """
+  last, since, deadline = None, time.monotonic(), time.monotonic() + limit
+  while time.monotonic() < deadline:
+    started = sorted(d for d in descendants() if d not in before)
+    if started != last:
+      last, since = started, time.monotonic()
+    elif time.monotonic() - since >= quiet:
+      return
+    time.sleep(0.1)
+
+
 def stop_once(stream, persistent, series, supervised, show):
   """ One start, one timed stop: (seconds until the call returned, seconds until all the stream started had ended or
-  None); what the stop left running is judged (before the series only reported). @show: print the player's command
+  None); what the stop left running is judged (without monitord only reported). @show: print the player's command
   line """
   before = set(descendants())
   if persistent:
@@ -598,7 +611,7 @@ def stop_once(stream, persistent, series, supervised, show):
     assert 'monitord' in ' '.join(proc.args)
     steady_player(stream)
   else:
-    time.sleep(1)
+    settled(before)  # its player has started too, as under monitord
     assert 'monitord' not in ' '.join(proc.args)
     if series:
       assert stream._status_file is None and read_back(stream).problem is None
@@ -629,16 +642,12 @@ def stop_once(stream, persistent, series, supervised, show):
   time.sleep(0.5)
   reap()
   left = [d for d in descendants() if d not in before]
-  if left and not series:
-    # AmpliPi's own stops before the series are measured, not judged: process_monitor.py exits on SIGTERM without
-    # waiting for its player, so a squeezelite can outlive its stop (seen on armv7)
-    say(f'{stream.stype}: left behind before the series: {left}')
-    for leftover in left:
-      os.kill(int(leftover.split()[0]), signal.SIGKILL)
-  elif not supervised and stream.stype == 'bluetooth' and left and all(' aplay -q -D ch1 ' in f' {d} ' for d in left):
-    # as before the series: bluealsa-aplay runs in a process group of its own (setpgrp), which the killpg of
-    # Bluetooth.disconnect() does not reach
-    say(f'{stream.stype}: left behind, as without the series: {left}')
+  if left and not supervised:
+    # AmpliPi's own stops (before the series, and the series without monitord, which stops as before) are measured,
+    # not judged: process_monitor.py exits on SIGTERM without waiting for its squeezelite, which can outlive the stop
+    # by seconds; bluealsa-aplay runs in a process group of its own (setpgrp), which Bluetooth.disconnect()'s killpg
+    # does not reach
+    say(f'{stream.stype}: left behind {"before the series" if not series else "as without the series"}: {left}')
     for leftover in left:
       os.kill(int(leftover.split()[0]), signal.SIGKILL)
   else:
