@@ -30,5 +30,7 @@ from amplipi.streams.fm_radio import FMRadio  # noqa: E402
 from amplipi.streams.dlna import DLNA  # noqa: E402
 from amplipi.streams.internet_radio import InternetRadio  # noqa: E402
 from amplipi.streams.rca import RCA  # noqa: E402
-for stream in (AirPlay, SpotifyConnect, Aux, FMRadio, DLNA, InternetRadio, RCA):
+from amplipi.streams.bluetooth import Bluetooth  # noqa: E402
+from amplipi.streams.lms import LMS  # noqa: E402
+for stream in (AirPlay, SpotifyConnect, Aux, FMRadio, DLNA, InternetRadio, RCA, Bluetooth, LMS):
   setattr(streams, stream.__name__, stream)

@@ -17,10 +17,12 @@ import ctypes
 import os
 import resource
 import shutil
+import select
 import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import types
 
@@ -584,6 +586,43 @@ def stop_each(label):
         ', '.join(f'{t:.2f}' for t in took))
 
 
+class ExitClock:
+  """ When the last of some processes exited, in seconds after @began: each is pinned by a pidfd, which a thread
+  waits on, so the instant is the kernel's (within a scheduling delay), whatever the stop waits for or not """
+
+  def __init__(self, pids, began):
+    self.began, self.last = began, None
+    self.pidfds = []
+    for pid in pids:
+      try:
+        self.pidfds.append(os.pidfd_open(pid))
+      except ProcessLookupError:  # gone already
+        pass
+    self.done = threading.Event()
+    self.thread = threading.Thread(target=self._watch, daemon=True)
+    self.thread.start()
+
+  def _watch(self):
+    waiting = set(self.pidfds)
+    while waiting and not self.done.is_set():
+      ready, _, _ = select.select(list(waiting), [], [], 0.1)
+      if ready:
+        self.last = time.monotonic() - self.began
+        waiting -= set(ready)
+    if not waiting:
+      self.done.set()
+
+  def seconds(self, until):
+    """ Seconds from the start to the last exit, or None when one still ran at monotonic time @until """
+    self.done.wait(max(0, until - time.monotonic()))
+    finished = self.done.is_set()
+    self.done.set()
+    self.thread.join()
+    for pidfd in self.pidfds:
+      os.close(pidfd)
+    return (self.last or 0.0) if finished else None
+
+
 def settled(before, quiet=1.0, limit=10):
   """ Wait until the processes a stream started (those not in @before) have not changed for @quiet seconds: its
   player has started (bluetooth.py starts bluealsa-aplay after its first look for a phone) """
@@ -624,6 +663,8 @@ def stop_once(stream, persistent, series, supervised, show):
   log = os.path.join(os.path.dirname(stream._status_file), 'log') if supervised else None
   logged = os.path.getsize(log) if log and os.path.exists(log) else 0  # another stream's lines, when it shares the folder
   began = time.monotonic()
+  # until nothing the stream started runs: the device is free for the next stream from then on
+  last_exit = ExitClock([int(d.split()[0]) for d in descendants() if d not in before], began)
   if persistent:
     stream.deactivate()
   else:
@@ -633,12 +674,7 @@ def stop_once(stream, persistent, series, supervised, show):
     with open(log, encoding='utf-8', errors='replace') as lines:
       lines.seek(logged if os.path.getsize(log) >= logged else 0)
       say(f'{stream.stype}: stop took {took:.2f} s; its log ends:', *lines.readlines()[-6:])
-  gone = None  # until nothing the stream started runs: the device is free for the next stream from then on
-  while gone is None and time.monotonic() - began < took + 3:
-    reap()
-    if not [d for d in descendants() if d not in before]:
-      gone = time.monotonic() - began
-    time.sleep(0.01)
+  gone = last_exit.seconds(until=began + took + 3)
   time.sleep(0.5)
   reap()
   left = [d for d in descendants() if d not in before]
