@@ -587,11 +587,12 @@ def stop_each(label):
 
 
 class ExitClock:
-  """ When the last of some processes exited, in seconds after @began: each is pinned by a pidfd, which a thread
-  waits on, so the instant is the kernel's (within a scheduling delay), whatever the stop waits for or not """
+  """ When the last of some processes exited, in seconds after .began (set by the caller before any can exit, after
+  the pins and the thread are ready): each is pinned by a pidfd, which a thread waits on, so the instant is the
+  kernel's (within a scheduling delay), whatever the stop waits for or not """
 
-  def __init__(self, pids, began):
-    self.began, self.last = began, None
+  def __init__(self, pids):
+    self.began, self.last = time.monotonic(), None
     self.pidfds = []
     for pid in pids:
       try:
@@ -662,9 +663,9 @@ def stop_once(stream, persistent, series, supervised, show):
     stream.meta_proc = None
   log = os.path.join(os.path.dirname(stream._status_file), 'log') if supervised else None
   logged = os.path.getsize(log) if log and os.path.exists(log) else 0  # another stream's lines, when it shares the folder
-  began = time.monotonic()
   # until nothing the stream started runs: the device is free for the next stream from then on
-  last_exit = ExitClock([int(d.split()[0]) for d in descendants() if d not in before], began)
+  last_exit = ExitClock([int(d.split()[0]) for d in descendants() if d not in before])
+  began = last_exit.began = time.monotonic()
   if persistent:
     stream.deactivate()
   else:
