@@ -587,12 +587,12 @@ def stop_each(label):
 
 
 class ExitClock:
-  """ When the last of some processes exited, in seconds after .began (set by the caller before any can exit, after
-  the pins and the thread are ready): each is pinned by a pidfd, which a thread waits on, so the instant is the
-  kernel's (within a scheduling delay), whatever the stop waits for or not """
+  """ When the last of some processes exited, in seconds after start() (called before any can exit, once the pins
+  and the thread are ready): each is pinned by a pidfd, which a thread waits on, so the instant is the kernel's
+  (within a scheduling delay), whatever the stop waits for or not """
 
   def __init__(self, pids):
-    self.began, self.last = time.monotonic(), None
+    self.began, self.last_exit = None, None  # monotonic instants
     self.pidfds = []
     for pid in pids:
       try:
@@ -603,12 +603,17 @@ class ExitClock:
     self.thread = threading.Thread(target=self._watch, daemon=True)
     self.thread.start()
 
+  def start(self):
+    """ The clock's zero: now (monotonic), which it returns """
+    self.began = time.monotonic()
+    return self.began
+
   def _watch(self):
     waiting = set(self.pidfds)
     while waiting and not self.done.is_set():
       ready, _, _ = select.select(list(waiting), [], [], 0.1)
       if ready:
-        self.last = time.monotonic() - self.began
+        self.last_exit = time.monotonic()
         waiting -= set(ready)
     if not waiting:
       self.done.set()
@@ -621,7 +626,9 @@ class ExitClock:
     self.thread.join()
     for pidfd in self.pidfds:
       os.close(pidfd)
-    return (self.last or 0.0) if finished else None
+    if not finished:
+      return None
+    return max(0.0, self.last_exit - self.began) if self.last_exit is not None else 0.0
 
 
 def settled(before, quiet=1.0, limit=10):
@@ -665,7 +672,7 @@ def stop_once(stream, persistent, series, supervised, show):
   logged = os.path.getsize(log) if log and os.path.exists(log) else 0  # another stream's lines, when it shares the folder
   # until nothing the stream started runs: the device is free for the next stream from then on
   last_exit = ExitClock([int(d.split()[0]) for d in descendants() if d not in before])
-  began = last_exit.began = time.monotonic()
+  began = last_exit.start()
   if persistent:
     stream.deactivate()
   else:
