@@ -15,6 +15,7 @@ utils.wait_exited() does: woken by the exit through a pidfd. Rows:
 
 Native figures: under emulation (the guests) every row is many times slower.
 """
+import argparse
 import os
 import select
 import signal
@@ -81,13 +82,11 @@ def stop_once(argv, stop):
 
 
 def main():
-  args = sys.argv[1:]
-  rounds = 30
-  if '--rounds' in args:
-    i = args.index('--rounds')
-    rounds = int(args[i + 1])
-    del args[i:i + 2]
-  monitord = os.path.abspath(args[0] if args else os.path.join(ROOT, 'dist', 'monitord'))
+  parser = argparse.ArgumentParser(description='What a supervisor adds to a stop (see the top of this file).')
+  parser.add_argument('monitord', nargs='?', default=os.path.join(ROOT, 'dist', 'monitord'))
+  parser.add_argument('--rounds', type=int, default=30)
+  args = parser.parse_args()
+  monitord, rounds = os.path.abspath(args.monitord), args.rounds
   process_monitor = os.path.join(HERE, 'compare', 'process_monitor.py')
   player = ['sleep', '1000']
   stubborn = ['sh', '-c', 'trap "" TERM; sleep 1000 & wait; wait']
