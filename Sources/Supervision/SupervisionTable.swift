@@ -125,18 +125,28 @@ public struct SupervisionTable: Sendable {
             switch event {
             case .childExited(let status):
                 childExited(pid: pid, status: status, runTime: now - since, at: now, &actions)
-            case .signal(let signal) where Signals.isStop(signal):
-                phase = .stopping(pid: pid)
+            case .signal(let signal) where Signals.isStop(signal) && configuration.stopTimeout == .zero:
+                // No time to close anything: SIGKILL to the group in this turn,
+                // as the caller's own SIGKILL was before (a stop signal first
+                // would only delay it by a loop turn).
+                phase = .killing(pid: pid)
+                actions.append(.killGroup)
                 actions.append(.log(.stopping(signal: signal, pid: pid)))
                 actions.append(.notify(.stopping))
-                // The whole group at once, as systemd's default KillMode does:
-                // a player's pipeline (rtl_fm | redsea | aplay under a script)
-                // ends alongside it instead of only after it has been reaped.
+                actions.append(.armDeadline(configuration.killGrace))
+            case .signal(let signal) where Signals.isStop(signal):
+                phase = .stopping(pid: pid)
+                // The signals before the words: the stop reaches the player
+                // first. The whole group at once, as systemd's default KillMode
+                // does: a player's pipeline (rtl_fm | redsea | aplay under a
+                // script) ends alongside it instead of only after it has been reaped.
                 actions.append(.signalGroup(signal))
                 // A stopped process (SIGSTOP, a debugger) acts on the stop signal
                 // only once continued; without this it would be SIGKILLed at the
                 // stop timeout with no chance to close its device (as systemd does).
                 actions.append(.signalGroup(SIGCONT))
+                actions.append(.log(.stopping(signal: signal, pid: pid)))
+                actions.append(.notify(.stopping))
                 actions.append(.armDeadline(configuration.stopTimeout))
             case .signal(let signal):
                 actions.append(.log(.forwarded(signal: signal, pid: pid)))

@@ -35,6 +35,8 @@ enum ServiceIntegration {
             }
         }
         hooks.tearDown = { table in
+            // A finished table's last phase change wrote `state=stopped` already.
+            guard !table.isFinished else { return }
             statusFile?.markStopped(report(table).pairs.filter { $0.0 != "state" })
         }
         if let interval = notifier?.watchdogInterval {

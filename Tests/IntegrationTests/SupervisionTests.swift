@@ -137,6 +137,28 @@ import TestSupport
         #expect(stopping.lowerBound < killed.lowerBound && killed.lowerBound < stopped.lowerBound)
     }
 
+    /// `--stop-timeout 0s` (AmpliPi's stop of vlc and FM radio, which was a
+    /// SIGKILL): the group gets SIGKILL in the turn that reads the stop
+    /// signal, and no stop signal, whose handler could only run first.
+    @Test func aStopWithNoTimeoutIsASigkillAtOnce() throws {
+        let scratch = Scratch()
+        let child = scratch.idlingScript("child.sh", traps: """
+        trap 'echo TERM >> "\(scratch.file("got"))"' TERM
+        """)
+        let monitord = try Monitord(["--stop-timeout", "0s", child], scratch: scratch)
+        #expect(scratch.waitUntilReady())
+        let pid = try #require(monitord.firstStartedPID())
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait() == .exited(0))
+        #expect(eventually { ProcessTable.groupIsEmpty(pid) })
+        let log = monitord.log
+        let killing = try #require(log.range(of: "received SIGTERM: killing child.sh (pid \(pid)) and its process group (stop timeout 0)"))
+        let stopped = try #require(log.range(of: "stopped: child.sh (pid \(pid)) was killed by SIGKILL"))
+        #expect(killing.lowerBound < stopped.lowerBound)
+        #expect(!log.contains("did not stop within"), "\(log)")
+        #expect(scratch.read("got").isEmpty, "the child was sent SIGTERM")
+    }
+
     @Test func grandchildrenEndWithTheStop() throws {
         let scratch = Scratch()
         let child = scratch.script("parent.sh", """

@@ -100,8 +100,8 @@ import TestSupport
         case (.running, .exitSuccess):
             return (.finished(exitCode: 0), [.log(.finishedCleanly(pid: pid, runTime: .seconds(5))), .exit(0)])
         case (.running, .stop):
-            return (.stopping(pid: pid), [.log(.stopping(signal: SIGTERM, pid: pid)), .notify(.stopping),
-                                          .signalGroup(SIGTERM), .signalGroup(SIGCONT), .armDeadline(.seconds(3))])
+            return (.stopping(pid: pid), [.signalGroup(SIGTERM), .signalGroup(SIGCONT),
+                                          .log(.stopping(signal: SIGTERM, pid: pid)), .notify(.stopping), .armDeadline(.seconds(3))])
         case (.running, .hup): return (nil, [.log(.forwarded(signal: SIGHUP, pid: pid)), .signalChild(SIGHUP)])
         case (.running, _): return (nil, [])
 
@@ -170,6 +170,24 @@ import TestSupport
         let (expectedPhase, expectedActions) = Self.expected(phase, event, restart: .always)
         #expect(machine.phase == (expectedPhase ?? before), "phase after \(event) in \(phase)")
         #expect(actions == SupervisionActions(expectedActions), "actions for \(event) in \(phase)")
+    }
+
+    /// `--stop-timeout 0`: the stop is a SIGKILL to the group in the same
+    /// turn (no stop signal, no timer turn before it), then the kill grace.
+    @Test func aStopWithNoTimeoutKillsTheGroupAtOnce() {
+        var configuration = Self.ungated
+        configuration.stopTimeout = .zero
+        var machine = SupervisionTable(configuration: configuration)
+        _ = machine.handle(.start, at: Self.t0)
+        _ = machine.handle(.spawned(pid: Self.pid), at: Self.t0)
+        #expect(machine.handle(.signal(SIGTERM), at: Self.t0 + .seconds(5))
+                == SupervisionActions([.killGroup, .log(.stopping(signal: SIGTERM, pid: Self.pid)), .notify(.stopping),
+                                       .armDeadline(.seconds(1))]))
+        #expect(machine.phase == .killing(pid: Self.pid))
+        #expect(machine.handle(.childExited(.signaled(SIGKILL, coreDumped: false)), at: Self.t0 + .seconds(5))
+                == SupervisionActions([.cancelDeadline, .log(.stopped(pid: Self.pid, status: .signaled(SIGKILL, coreDumped: false))),
+                                       .exit(0)]))
+        #expect(machine.phase == .finished(exitCode: 0))
     }
 
     /// Ready before the first probe: a held or absent device never holds the

@@ -62,6 +62,8 @@ public struct LogRenderer: Sendable {
             return "cannot start \(name): \(describe(failure)); \(plan(next))"
         case .cannotExecute(let failure):
             return "cannot execute '\(commandLine[0])': \(Errno.text(failure.errno))"
+        case .stopping(let signal, let pid) where configuration.stopTimeout == .zero:
+            return "received \(Signals.name(signal)): killing \(name) (pid \(pid)) and its process group (stop timeout 0)"
         case .stopping(let signal, let pid):
             return "received \(Signals.name(signal)): stopping \(name) (pid \(pid)), SIGKILL after \(configuration.stopTimeout.humanReadable)"
         case .stopWhileWaiting(let signal):

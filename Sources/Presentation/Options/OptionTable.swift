@@ -127,7 +127,7 @@ public enum OptionTable {
             return duration(name, .restart, "a run this long is healthy and resets the delay", OptionDefaults.backoff.reset)
         case .stopTimeout:
             return duration(name, .restart, "after SIGTERM/SIGINT/SIGQUIT, wait this long before SIGKILLing the child's"
-                                + " process group", OptionDefaults.stopTimeout)
+                                + " process group (0: SIGKILL at once, no stop signal)", OptionDefaults.stopTimeout)
         case .alsaGate:
             return OptionEntry(name: name, value: "auto|watch|off", section: .gate,
                                help: "auto: gate when COMMAND has `-o lb...`; watch: the same device, but start at once"
