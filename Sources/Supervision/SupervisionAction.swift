@@ -20,6 +20,10 @@ public enum SupervisionAction: Equatable, Sendable {
     case warnHolders
     /// Find and end a stale player holding the gate's device.
     case reapStalePlayers
+    /// The player is being stopped: stop watching who else holds its
+    /// device. They no longer matter, and the player's own close of the
+    /// device would wake a /proc scan in the middle of the stop.
+    case endDeviceWatch
     case log(LogRecord)
     case notify(ServiceNotification)
     case exit(Int32)
@@ -29,7 +33,7 @@ extension SupervisionAction {
     /// The gate's actions: the gate carries them out, the reactor the rest.
     public var isGateAction: Bool {
         switch self {
-        case .startProbe, .abortProbe, .reportHolders, .warnHolders, .reapStalePlayers: return true
+        case .startProbe, .abortProbe, .reportHolders, .warnHolders, .reapStalePlayers, .endDeviceWatch: return true
         case .spawn, .armDeadline, .cancelDeadline, .signalChild, .signalGroup, .killGroup, .log, .notify, .exit: return false
         }
     }

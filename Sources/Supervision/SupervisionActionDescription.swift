@@ -15,6 +15,7 @@ extension SupervisionAction: CustomStringConvertible {
         case .reportHolders: return "reportHolders"
         case .warnHolders: return "warnHolders"
         case .reapStalePlayers: return "reapStalePlayers"
+        case .endDeviceWatch: return "endDeviceWatch"
         case .log(let record): return "log(\(record.kind))"
         case .notify(.ready): return "notify(ready)"
         case .notify(.stopping): return "notify(stopping)"

@@ -131,6 +131,7 @@ public struct SupervisionTable: Sendable {
                 // would only delay it by a loop turn).
                 phase = .killing(pid: pid)
                 actions.append(.killGroup)
+                actions.append(.endDeviceWatch)
                 actions.append(.log(.stopping(signal: signal, pid: pid)))
                 actions.append(.notify(.stopping))
                 actions.append(.armDeadline(configuration.killGrace))
@@ -145,6 +146,7 @@ public struct SupervisionTable: Sendable {
                 // only once continued; without this it would be SIGKILLed at the
                 // stop timeout with no chance to close its device (as systemd does).
                 actions.append(.signalGroup(SIGCONT))
+                actions.append(.endDeviceWatch)
                 actions.append(.log(.stopping(signal: signal, pid: pid)))
                 actions.append(.notify(.stopping))
                 actions.append(.armDeadline(configuration.stopTimeout))

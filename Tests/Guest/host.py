@@ -59,10 +59,10 @@ def registry(mode, arch, platform_only):
         checks = SYSTEMD_PLATFORM_CHECKS if platform_only else SYSTEMD_CHECKS
         return [f"systemd-{c}" for c in checks], []
     if mode == "players":
-        names = list(players.SCENARIOS)
+        names = [n for n in players.SCENARIOS if n not in players.NAMED_ONLY]
         if arch == "armv7":
             names = [n for n in names if n in players.ARMV7_SCENARIOS]
-        return names, list(amplipi_check.SCENARIOS)
+        return names, list(amplipi_check.SCENARIOS) + players.NAMED_ONLY
     names = list(scenarios.DEFAULT_SCENARIOS)
     if platform_only:
         names = [n for n in names if n in scenarios.PLATFORM_SCENARIOS]

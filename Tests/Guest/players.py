@@ -671,12 +671,14 @@ SCENARIOS = {
 # The armv7 guest's root archive has only shairport-sync (and aplay, and the
 # go-librespot stand-in built here) of these players.
 ARMV7_SCENARIOS = ["player-aplay", "player-go-librespot", "player-shairport-sync",
-                   "player-watch-intruder", "player-watch-leftover", "player-watch-port", "player-stop-cost"]
+                   "player-watch-intruder", "player-watch-leftover", "player-watch-port"]
 
 # The running watch's scenarios (players_watch.py), with the same players.
 from players_watch import SCENARIOS as WATCH_SCENARIOS  # noqa: E402
 SCENARIOS.update(WATCH_SCENARIOS)
 
-# What monitord adds to a stop (players_stops.py), with the same players.
+# What monitord adds to a stop (players_stops.py), with the same players: a
+# measurement, run only when named.
 from players_stops import SCENARIOS as STOP_SCENARIOS  # noqa: E402
 SCENARIOS.update(STOP_SCENARIOS)
+NAMED_ONLY = list(STOP_SCENARIOS)

@@ -1,10 +1,11 @@
-"""What monitord adds to a stop, with the real players (scripts/vm-test --players):
+"""What monitord adds to a stop, with the real players; a measurement, run only when named
+(scripts/vm-test [--arch armv7] --players --scenario player-stop-cost):
 
   player-stop-cost  aplay (FM radio's last stage) and, where the guest has it, vlc (aux) are
                   stopped STOP_COST_ROUNDS times each (7) in two ways: alone, with a SIGKILL to
                   their process group (AmpliPi's stop of both before monitord), and under
-                  `monitord --stop-timeout 0s --status-file` (AmpliPi's stop of both under
-                  monitord), with a SIGTERM to monitord. Every process is pinned with a pidfd
+                  `monitord --stop-timeout 0s --status-file FILE --alsa-device DEVICE` (AmpliPi's
+                  stop of both under monitord), with a SIGTERM to monitord. Every process is pinned with a pidfd
                   before the stop, so each exit is timed at the kernel's instant.
 
 Figures, medians in milliseconds (TCG): NAME_alone (the player gone), NAME_player (under
@@ -64,7 +65,7 @@ def stop_alone(p, player, argv, device, env):
 
 def stop_supervised(p, player, argv, device, env, round_):
     status = f"{STATUS_DIR}/stop-cost-{player.name}-{round_}.status"
-    sup = p.start(as_pi([MONITORD, "--stop-timeout", "0s", "--status-file", status, "--"] + argv),
+    sup = p.start(as_pi([MONITORD, "--stop-timeout", "0s", "--status-file", status, "--alsa-device", device, "--"] + argv),
                   f"{player.name}-monitord", env=env)
     if wait_for(lambda: playing_child(sup, player, device), 30) is None:
         raise Failure(f"{player.name} under monitord never played {device}")

@@ -113,4 +113,30 @@ import TestSupport
         monitord.signal(SIGTERM)
         #expect(monitord.wait() == .exited(0))
     }
+
+    /// A stop ends the watch: a device opened while the player is being
+    /// stopped is not looked at (nor is the player's own close of it).
+    @Test(.needsTestPlugin) func aStopEndsTheWatch() throws {
+        let scratch = Scratch()
+        let card = FakeSoundCard(scratch, devices: ["lb0c"])
+        let stubborn = scratch.script("stubborn.sh", """
+        trap '' TERM
+        echo started >> "\(scratch.file("player-starts"))"
+        exec sleep 1000
+        """)
+        let monitord = try Monitord(["--alsa-gate", "watch", "--alsa-device", "lb0c", "--stop-timeout", "60s",
+                                     "--holder-grace", "0", "--snd-dir", card.soundDirectory, stubborn],
+                                    scratch: scratch, environment: card.environment)
+        #expect(eventually { scratch.lines("player-starts").count == 1 })
+        monitord.signal(SIGTERM)
+        #expect(monitord.waitForLog("received SIGTERM: stopping"))
+        let intruder = try card.startPlayer(named: "aplay", arguments: ["-o", "lb0c"], logName: "intruder")
+        defer { intruder.end() }
+        #expect(eventually { card.isHeld(card: 0) })
+        usleep(500_000)
+        #expect(monitord.count("held by pid") == 0, "looked at during the stop:\n\(monitord.log)")
+        monitord.signal(SIGTERM)
+        #expect(monitord.wait(timeout: .seconds(10)) == .exited(0))
+        #expect(monitord.count("held by pid") == 0, "\(monitord.log)")
+    }
 }

@@ -100,7 +100,7 @@ import TestSupport
         case (.running, .exitSuccess):
             return (.finished(exitCode: 0), [.log(.finishedCleanly(pid: pid, runTime: .seconds(5))), .exit(0)])
         case (.running, .stop):
-            return (.stopping(pid: pid), [.signalGroup(SIGTERM), .signalGroup(SIGCONT),
+            return (.stopping(pid: pid), [.signalGroup(SIGTERM), .signalGroup(SIGCONT), .endDeviceWatch,
                                           .log(.stopping(signal: SIGTERM, pid: pid)), .notify(.stopping), .armDeadline(.seconds(3))])
         case (.running, .hup): return (nil, [.log(.forwarded(signal: SIGHUP, pid: pid)), .signalChild(SIGHUP)])
         case (.running, _): return (nil, [])
@@ -181,7 +181,7 @@ import TestSupport
         _ = machine.handle(.start, at: Self.t0)
         _ = machine.handle(.spawned(pid: Self.pid), at: Self.t0)
         #expect(machine.handle(.signal(SIGTERM), at: Self.t0 + .seconds(5))
-                == SupervisionActions([.killGroup, .log(.stopping(signal: SIGTERM, pid: Self.pid)), .notify(.stopping),
+                == SupervisionActions([.killGroup, .endDeviceWatch, .log(.stopping(signal: SIGTERM, pid: Self.pid)), .notify(.stopping),
                                        .armDeadline(.seconds(1))]))
         #expect(machine.phase == .killing(pid: Self.pid))
         #expect(machine.handle(.childExited(.signaled(SIGKILL, coreDumped: false)), at: Self.t0 + .seconds(5))

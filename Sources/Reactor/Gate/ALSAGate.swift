@@ -69,6 +69,8 @@ public final class ALSAGate: GateDriver, EventSource {
             if let logger = loop?.logger { holders.report(.graceEnded, logger) }
         case .reapStalePlayers:
             reaper.reap(at: now)
+        case .endDeviceWatch:
+            running.playerExited()
         case .spawn, .armDeadline, .cancelDeadline, .signalChild, .signalGroup, .killGroup, .log, .notify, .exit:
             break  // The reactor's.
         }
