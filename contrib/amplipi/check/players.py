@@ -572,16 +572,19 @@ def stop_each(label):
             lambda: InternetRadio('check', 'http://127.0.0.1:9/x.mp3', None, validate=False),
             lambda: FMRadio('check', '96.1'), lambda: Bluetooth('check'))
   for make in persistent + others:
-    took, gone = [], []
+    took, gone, players_gone = [], [], []
     for round_ in range(rounds):
       stream = make()
-      took_, gone_ = stop_once(stream, make in persistent, series, supervised, show=round_ == 0)
+      took_, gone_, players_gone_ = stop_once(stream, make in persistent, series, supervised, show=round_ == 0)
       took.append(took_)
       gone.append(gone_)
+      players_gone.append(players_gone_)
     ended = [g for g in gone if g is not None]
     all_gone = f'all gone after {statistics.median(ended):.2f} s' if ended else 'never all gone'
     if len(ended) < len(gone):
       all_gone += f' ({len(gone) - len(ended)} of {rounds} left something running 3 s on)'
+    if supervised:  # the same without monitord's own exit
+      all_gone = f'all but monitord gone after {statistics.median(players_gone):.2f} s, {all_gone}'
     say(f'stops: {stream.stype} median {statistics.median(took):.2f} s of {rounds}, {all_gone} ({label}):',
         ', '.join(f'{t:.2f}' for t in took))
 
@@ -591,14 +594,17 @@ class ExitClock:
   and the thread are ready): each is pinned by a pidfd, which a thread waits on, so the instant is the kernel's
   (within a scheduling delay), whatever the stop waits for or not """
 
-  def __init__(self, pids):
+  def __init__(self, processes):
+    """ @processes: 'pid argv' (descendants()) """
     self.began, self.last_exit = None, None  # monotonic instants
-    self.pidfds = []
-    for pid in pids:
+    self.pidfds, self.names, self.exits = [], {}, {}
+    for process in processes:
       try:
-        self.pidfds.append(os.pidfd_open(pid))
+        pidfd = os.pidfd_open(int(process.split()[0]))
       except ProcessLookupError:  # gone already
-        pass
+        continue
+      self.pidfds.append(pidfd)
+      self.names[pidfd] = os.path.basename(process.split()[1]) if len(process.split()) > 1 else process
     self.done = threading.Event()
     self.thread = threading.Thread(target=self._watch, daemon=True)
     self.thread.start()
@@ -614,9 +620,19 @@ class ExitClock:
       ready, _, _ = select.select(list(waiting), [], [], 0.1)
       if ready:
         self.last_exit = time.monotonic()
+        self.exits.update((fd, self.last_exit) for fd in ready)
         waiting -= set(ready)
     if not waiting:
       self.done.set()
+
+  def each(self):
+    """ Each process's exit, in seconds after the start, in the order they exited: 'name seconds' """
+    return [f'{self.names[fd]} {self.exits[fd] - self.began:.3f}' for fd in sorted(self.exits, key=self.exits.get)]
+
+  def seconds_but(self, name):
+    """ Seconds from the start to the last exit of the processes not called @name; after seconds(), which found
+    that all had exited """
+    return max([self.exits[fd] - self.began for fd in self.exits if self.names[fd] != name], default=0.0)
 
   def seconds(self, until):
     """ Seconds from the start to the last exit, or None when one still ran at monotonic time @until """
@@ -646,8 +662,8 @@ def settled(before, quiet=1.0, limit=10):
 
 def stop_once(stream, persistent, series, supervised, show):
   """ One start, one timed stop: (seconds until the call returned, seconds until all the stream started had ended or
-  None); what the stop left running is judged (without monitord only reported). @show: print the player's command
-  line """
+  None, the same for all but monitord); what the stop left running is judged (without monitord only reported).
+  @show: print the player's command line, and when each process exited """
   before = set(descendants())
   if persistent:
     stream.activate()
@@ -671,7 +687,7 @@ def stop_once(stream, persistent, series, supervised, show):
   log = os.path.join(os.path.dirname(stream._status_file), 'log') if supervised else None
   logged = os.path.getsize(log) if log and os.path.exists(log) else 0  # another stream's lines, when it shares the folder
   # until nothing the stream started runs: the device is free for the next stream from then on
-  last_exit = ExitClock([int(d.split()[0]) for d in descendants() if d not in before])
+  last_exit = ExitClock([d for d in descendants() if d not in before])
   began = last_exit.start()
   if persistent:
     stream.deactivate()
@@ -683,6 +699,9 @@ def stop_once(stream, persistent, series, supervised, show):
       lines.seek(logged if os.path.getsize(log) >= logged else 0)
       say(f'{stream.stype}: stop took {took:.2f} s; its log ends:', *lines.readlines()[-6:])
   gone = last_exit.seconds(until=began + took + 3)
+  players_gone = last_exit.seconds_but('monitord') if gone is not None else None
+  if show:  # where a stop's time goes
+    say(f'{stream.stype}: returned after {took:.3f} s; exits:', ', '.join(last_exit.each()))
   time.sleep(0.5)
   reap()
   left = [d for d in descendants() if d not in before]
@@ -696,7 +715,7 @@ def stop_once(stream, persistent, series, supervised, show):
       os.kill(int(leftover.split()[0]), signal.SIGKILL)
   else:
     assert not left, f'{stream.stype}: left behind: {left}'
-  return took, gone
+  return took, gone, players_gone
 
 
 SCENARIOS = {f.__name__: f for f in (airplay, airplay2, spotify, dlna, aux, internetradio, stale, fmradio, bluetooth, lms,
