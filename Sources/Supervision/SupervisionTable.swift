@@ -126,9 +126,8 @@ public struct SupervisionTable: Sendable {
             case .childExited(let status):
                 childExited(pid: pid, status: status, runTime: now - since, at: now, &actions)
             case .signal(let signal) where Signals.isStop(signal) && configuration.stopTimeout == .zero:
-                // No time to close anything: SIGKILL to the group in this turn,
-                // as the caller's own SIGKILL was before (a stop signal first
-                // would only delay it by a loop turn).
+                // No time to close anything: SIGKILL to the group in this turn
+                // (a stop signal first would only delay it by a loop turn).
                 phase = .killing(pid: pid)
                 actions.append(.killGroup)
                 actions.append(.endDeviceWatch)
