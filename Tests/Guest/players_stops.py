@@ -44,13 +44,9 @@ def wait_exits(fds, began, limit=5.0):
     return when
 
 
-def playing(pid, device):
-    return wait_for(lambda: plays(pid, device), 30) is not None
-
-
 def stop_alone(p, player, argv, device, env):
     proc = p.start(as_pi(argv), f"{player.name}-alone", env=env, start_new_session=True)
-    if not playing(proc.pid, device):
+    if wait_for(lambda: plays(proc.pid, device), 30) is None:
         raise Failure(f"{player.name} alone never played {device}")
     time.sleep(0.3)
     fds = pin([proc.pid])
@@ -67,7 +63,7 @@ def stop_supervised(p, player, argv, device, env, round_):
     status = f"{STATUS_DIR}/stop-cost-{player.name}-{round_}.status"
     sup = p.start(as_pi([MONITORD, "--stop-timeout", "0s", "--status-file", status, "--alsa-device", device, "--"] + argv),
                   f"{player.name}-monitord", env=env)
-    if wait_for(lambda: playing_child(sup, player, device), 30) is None:
+    if wait_for(lambda: plays(player_child(sup, player), device), 30) is None:
         raise Failure(f"{player.name} under monitord never played {device}")
     time.sleep(0.3)
     child = player_child(sup, player)
@@ -82,11 +78,6 @@ def stop_supervised(p, player, argv, device, env, round_):
         raise Failure(f"monitord exited {code} on SIGTERM")
     os.unlink(status)
     return player_gone, max(player_gone, all_gone)
-
-
-def playing_child(sup, player, device):
-    child = player_child(sup, player)
-    return child is not None and plays(child, device)
 
 
 def scenario_stop_cost(p):

@@ -223,7 +223,7 @@ public final class SupervisionLoop {
             hooks.notify?(notification)
         case .exit(let code):
             exitCode = code
-        case .startProbe, .abortProbe, .reapStalePlayers, .reportHolders, .warnHolders, .endDeviceWatch:
+        case .startProbe, .abortProbe, .reportHolders, .warnHolders, .reapStalePlayers, .endDeviceWatch:
             break  // The gate's (above).
         }
         return nil
